@@ -13,7 +13,7 @@ import torch
 from ..contract import check_bits
 
 PERCENTILES = (0.999, 0.9999, 0.99999)
-MAX_SAMPLES = 1 << 20  # per-tensor statistics use at most this many elements
+MAX_SAMPLES = 1 << 18  # per-tensor statistics use at most this many elements
 MAX_ROWS = 1 << 16  # per-channel statistics use at most this many rows
 _EPS = 1e-8
 

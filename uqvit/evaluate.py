@@ -1,0 +1,149 @@
+"""Accuracy evaluation of FP, fake-quant and integer models on digits or an ImageFolder."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder, tensor_loader
+from .models import DEMO_NAME, create_model
+from .quant.methods import METHOD_NAMES, UnknownMethodError
+
+INT_METHODS = ("uqvit-int",)
+ALL_METHODS = METHOD_NAMES + INT_METHODS
+DEFAULT_CALIB = 512
+
+
+class DeviceError(ValueError):
+    pass
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError("--device cuda was requested but CUDA is not available here; use --device cpu")
+        return torch.device(name)
+    raise DeviceError(f"unknown device {name!r}; use cpu or cuda")
+
+
+def parse_methods(text: str) -> list[str]:
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    if not methods:
+        raise UnknownMethodError("no method given; e.g. --methods fp,uqvit")
+    for m in methods:
+        if m not in ALL_METHODS:
+            raise UnknownMethodError(f"unknown method {m!r}; choose from {', '.join(ALL_METHODS)}")
+    return methods
+
+
+@dataclass
+class EvalData:
+    name: str
+    loader: object
+    n_images: int
+    calib_images: torch.Tensor
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_data(data: str, model: torch.nn.Module, calib: int, batch_size: int = 256, workers: int | None = None,
+                 device: torch.device = torch.device("cpu"), calib_data: str | None = None) -> EvalData:
+    if calib <= 0:
+        raise DataError("the calibration set is empty: --calib must be at least 1")
+    if data == "digits":
+        train, _ = digits_splits()
+        test = digits_eval_split()
+        n = min(calib, len(train.labels))
+        notes = [f"calibration: {n} images from the digits training split ({len(train.labels)} available, "
+                 f"{calib} requested); evaluation: {len(test.labels)} images (the 500-image digits test split "
+                 "and its one-pixel translations)"]
+        return EvalData("digits", tensor_loader(test, batch_size), len(test.labels), calibration_subset(
+            torch.utils.data.TensorDataset(train.images, train.labels), n), notes)
+    ds = image_folder(data, model)
+    cal_ds = image_folder(calib_data, model) if calib_data else ds
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    cal = calibration_subset(cal_ds, calib)
+    notes = [f"calibration: {cal.shape[0]} images from {calib_data or data}"
+             + ("" if calib_data else " (the evaluation folder itself; pass --calib-data to use another split)")]
+    return EvalData(data, loader, len(ds), cal, notes)
+
+
+@torch.no_grad()
+def accuracy(model, loader, device: torch.device, desc: str = "eval", progress: bool = True) -> tuple[float, int]:
+    correct = total = 0
+    for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        x = x.to(device, non_blocking=True)
+        pred = model(x).argmax(-1).cpu()
+        correct += int((pred == y).sum())
+        total += int(y.numel())
+    return 100.0 * correct / max(total, 1), total
+
+
+def build(fp_model, method: str, calib_images, w_bits: int, a_bits: int, progress: bool = True):
+    """The model that ``method`` evaluates: FP, a fake-quant copy, or the integer golden model."""
+    from .quant import quantize
+
+    if method == "fp":
+        return fp_model
+    if method == "uqvit-int":
+        from .golden import IntegerModel
+
+        fq = quantize(fp_model, calib_images, "uqvit", w_bits, a_bits, progress=progress)
+        return IntegerModel.from_quantized(fq, calib_images)
+    return quantize(fp_model, calib_images, method, w_bits, a_bits, progress=progress)
+
+
+def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits: int, calib: int = DEFAULT_CALIB,
+             device: str = "cpu", batch_size: int = 256, checkpoint: str | None = None, pretrained: bool = False,
+             calib_data: str | None = None, progress: bool = True, log=print, model=None) -> dict:
+    dev = resolve_device(device)
+    if model_name == DEMO_NAME and data != "digits":
+        raise DataError("the demo model is trained on digits: use --data digits with --model demo")
+    if data == "digits" and model_name != DEMO_NAME:
+        raise DataError("--data digits needs --model demo (the offline digits ViT)")
+    model = model if model is not None else create_model(model_name, checkpoint, pretrained, log=log)
+    model = model.to(dev).eval()
+    ed = prepare_data(data, model, calib, batch_size, device=dev, calib_data=calib_data)
+    for n in ed.notes:
+        log(n)
+    results = []
+    cache = {}
+    for method in methods:
+        key = "uqvit" if method == "uqvit-int" else method
+        if method == "uqvit-int" and "uqvit" in cache:
+            from .golden import IntegerModel
+
+            m = IntegerModel.from_quantized(cache["uqvit"], ed.calib_images)
+        else:
+            m = build(model, method, ed.calib_images, w_bits, a_bits, progress)
+            cache[key] = m
+        top1, n = accuracy(m, ed.loader, dev, f"eval {method}", progress)
+        fp = method == "fp"
+        results.append({"method": method, "w_bits": None if fp else w_bits, "a_bits": None if fp else a_bits,
+                        "top1": round(top1, 4), "n_images": n, "calib_images": 0 if fp else int(ed.calib_images.shape[0])})
+    return {"model": model_name, "data": ed.name, "device": str(dev), "results": results}
+
+
+def format_table(report: dict) -> str:
+    rows = [f"model {report['model']} on {report['data']}",
+            f"{'method':<10} {'W':>3} {'A':>3} {'top-1 %':>8} {'images':>7} {'calib':>6}"]
+    for r in report["results"]:
+        w = "-" if r["w_bits"] is None else r["w_bits"]
+        a = "-" if r["a_bits"] is None else r["a_bits"]
+        rows.append(f"{r['method']:<10} {w:>3} {a:>3} {r['top1']:>8.2f} {r['n_images']:>7} {r['calib_images']:>6}")
+    return "\n".join(rows)
+
+
+def write_json(report: dict, path: str) -> None:
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
