@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from uqvit.contract import ContractError
+from uqvit.quant.uniform import (CalibrationError, PERCENTILES, calibrate_channels, calibrate_tensor, fake_quant,
+                                 params_from_range, quantile_rows, search_rows)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 6, 8])
+def test_percentile_search_keeps_the_lowest_mse_candidate(bits):
+    torch.manual_seed(bits)
+    x = torch.randn(20000) * 2 + torch.randn(20000).pow(3)
+    d, z = calibrate_tensor(x, bits)
+    best = ((fake_quant(x, d, z, bits) - x) ** 2).mean()
+    for p in PERCENTILES:
+        lo, hi = quantile_rows(x[None], [1 - p, p])
+        dc, zc = params_from_range(lo, hi, bits)
+        assert best <= ((fake_quant(x, dc, zc, bits) - x) ** 2).mean() + 1e-12
+
+
+def test_zero_point_lies_in_code_range_even_for_positive_tensors():
+    x = torch.rand(1000) + 5.0
+    for bits in (2, 4, 8):
+        d, z = calibrate_tensor(x, bits)
+        assert 0 <= float(z) <= 2**bits - 1
+
+
+def test_per_channel_calibration_is_per_last_dim_channel():
+    x = torch.randn(500, 6) * torch.tensor([0.1, 1, 10, 100, 1, 1])
+    d, z = calibrate_channels(x, 8)
+    assert d.shape == (6,) and z.shape == (6,)
+    assert d[3] > 100 * d[0]
+
+
+def test_minmax_covers_the_whole_range():
+    rows = torch.tensor([[-1.0, 0.0, 3.0]])
+    d, z = search_rows(rows, 4, "minmax")
+    assert torch.allclose(fake_quant(rows, d[:, None], z[:, None], 4), rows, atol=float(d) / 2 + 1e-6)
+
+
+@pytest.mark.parametrize("bits", [0, 1, 9, 16])
+def test_bits_outside_2_to_8_are_refused(bits):
+    with pytest.raises(ContractError, match="2..8"):
+        calibrate_tensor(torch.randn(10), bits)
+
+
+def test_empty_and_nonfinite_calibration_data_are_refused():
+    with pytest.raises(CalibrationError, match="empty"):
+        calibrate_tensor(torch.empty(0), 4)
+    with pytest.raises(CalibrationError, match="NaN or Inf"):
+        calibrate_tensor(torch.tensor([1.0, float("nan")]), 4)
+    with pytest.raises(CalibrationError, match="NaN or Inf"):
+        calibrate_channels(torch.tensor([[1.0, float("inf")]]), 4)
