@@ -76,14 +76,18 @@ def prepare_data(data: str, model: torch.nn.Module, calib: int, batch_size: int 
 
 
 @torch.no_grad()
-def accuracy(model, loader, device: torch.device, desc: str = "eval", progress: bool = True) -> tuple[float, int]:
-    correct = total = 0
+def predict(model, loader, device: torch.device, desc: str = "eval", progress: bool = True):
+    """Top-1 predictions and labels over the whole loader (CPU tensors)."""
+    preds, labels = [], []
     for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        x = x.to(device, non_blocking=True)
-        pred = model(x).argmax(-1).cpu()
-        correct += int((pred == y).sum())
-        total += int(y.numel())
-    return 100.0 * correct / max(total, 1), total
+        preds.append(model(x.to(device, non_blocking=True)).argmax(-1).cpu())
+        labels.append(y)
+    return torch.cat(preds), torch.cat(labels)
+
+
+def accuracy(model, loader, device: torch.device, desc: str = "eval", progress: bool = True) -> tuple[float, int]:
+    pred, y = predict(model, loader, device, desc, progress)
+    return 100.0 * float((pred == y).double().mean()), int(y.numel())
 
 
 def build(fp_model, method: str, calib_images, w_bits: int, a_bits: int, progress: bool = True):
@@ -115,6 +119,7 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
         log(n)
     results = []
     cache = {}
+    fp_pred = None
     for method in methods:
         key = "uqvit" if method == "uqvit-int" else method
         if method == "uqvit-int" and "uqvit" in cache:
@@ -124,20 +129,26 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
         else:
             m = build(model, method, ed.calib_images, w_bits, a_bits, progress)
             cache[key] = m
-        top1, n = accuracy(m, ed.loader, dev, f"eval {method}", progress)
+        pred, y = predict(m, ed.loader, dev, f"eval {method}", progress)
         fp = method == "fp"
+        if fp_pred is None:
+            fp_pred = pred if fp else predict(model, ed.loader, dev, "eval fp (reference)", progress)[0]
         results.append({"method": method, "w_bits": None if fp else w_bits, "a_bits": None if fp else a_bits,
-                        "top1": round(top1, 4), "n_images": n, "calib_images": 0 if fp else int(ed.calib_images.shape[0])})
+                        "top1": round(100.0 * float((pred == y).double().mean()), 4), "n_images": int(y.numel()),
+                        "calib_images": 0 if fp else int(ed.calib_images.shape[0]),
+                        "agree_fp": round(100.0 * float((pred == fp_pred).double().mean()), 4)})
     return {"model": model_name, "data": ed.name, "device": str(dev), "results": results}
 
 
 def format_table(report: dict) -> str:
     rows = [f"model {report['model']} on {report['data']}",
-            f"{'method':<10} {'W':>3} {'A':>3} {'top-1 %':>8} {'images':>7} {'calib':>6}"]
+            f"{'method':<10} {'W':>3} {'A':>3} {'top-1 %':>8} {'=FP %':>7} {'images':>7} {'calib':>6}"]
     for r in report["results"]:
         w = "-" if r["w_bits"] is None else r["w_bits"]
         a = "-" if r["a_bits"] is None else r["a_bits"]
-        rows.append(f"{r['method']:<10} {w:>3} {a:>3} {r['top1']:>8.2f} {r['n_images']:>7} {r['calib_images']:>6}")
+        rows.append(f"{r['method']:<10} {w:>3} {a:>3} {r['top1']:>8.2f} {r['agree_fp']:>7.2f} {r['n_images']:>7} "
+                    f"{r['calib_images']:>6}")
+    rows.append("=FP %: share of images whose top-1 prediction equals the FP model's")
     return "\n".join(rows)
 
 

@@ -33,6 +33,32 @@ def _capture_inputs(qmodel, images):
     return inputs
 
 
+def _with_kept_max(codes, m, j, m2, qmax):
+    """DeMax codes with the kept maximum written in at j* in units of the row's step.
+
+    The code at j* is 0 by definition, so a row whose maximum is tied (identical tokens give
+    probabilities equal up to float rounding) would count as far apart when the two models
+    keep different tied indices although they represent the same values.  Comparing the row
+    in LSB units of its own step removes that artefact; one-hot rows (m2 = 0) get qmax at j*.
+    """
+    step_units = torch.where(m2 > 0, torch.round(m.double() * qmax / m2.double().clamp(min=1e-300)),
+                             torch.full_like(m, qmax, dtype=torch.float64))
+    return codes.double().scatter(-1, j.unsqueeze(-1), step_units.unsqueeze(-1))
+
+
+def _demax_lsb_fake(p, bits):
+    from ..quant.demax import demax_parts
+
+    codes, m, j, delta = demax_parts(p.double(), bits)
+    qmax = C.code_max(bits)
+    return _with_kept_max(codes, m, j, delta * qmax, qmax)
+
+
+def _demax_lsb_int(p, bits):
+    codes, m, j, m2 = C.demax_codes(C.prob_to_fixed(p), bits)
+    return _with_kept_max(codes, m, j, m2, C.code_max(bits))
+
+
 def _row(point, ci, cf):
     d = (ci - cf.reshape(ci.shape)).abs()
     return {"point": point, "elements": int(d.numel()), "exact_pct": 100.0 * float((d == 0).double().mean()),
@@ -48,8 +74,7 @@ def compare_codes(qmodel, imodel, images: torch.Tensor) -> dict:
         if name.endswith(".attn_q"):
             attn = name[: -len(".attn_q")]
             bits = imodel.model.get_submodule(attn).bits
-            codes = C.demax_codes(C.prob_to_fixed(x), bits)[0]
-            rows.append(_row(f"{attn}.softmax", codes, fq[f"{attn}.softmax"]))
+            rows.append(_row(f"{attn}.softmax", _demax_lsb_int(x, bits), _demax_lsb_fake(x, bits)))
             continue
         twin = imodel.model.get_submodule(name)
         if isinstance(twin, IntPatchEmbed):

@@ -1,0 +1,65 @@
+"""Verilog generation (``uqvit rtl build``) and the Verilator lint waiver list."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from .core import Core, check_core_params
+
+#: Verilator lint warnings that Amaranth's generated Verilog trips by construction, and why
+#: they are harmless.  Everything else is an error.
+LINT_WAIVERS = {
+    "WIDTHEXPAND": "Amaranth/Yosys emit operands narrower than the result and rely on Verilog's implicit zero/sign extension",
+    "WIDTHTRUNC": "Amaranth/Yosys truncate wide intermediate results by assignment, e.g. shift results into their destination",
+    "UNUSEDSIGNAL": "bits of packed stream payloads (and the right-most/bottom PE operand registers) that no logic reads",
+    "PROCASSINIT": "Amaranth declares every register with its reset value as an initialiser (`reg x = 0;`) and assigns it in a process",
+    "DECLFILENAME": "one file holds the top module and its hierarchically named submodules (`top.array`, ...)",
+}
+
+
+def waiver_args() -> list[str]:
+    return [f"-Wno-{w}" for w in LINT_WAIVERS]
+
+
+def core_name(rows: int, cols: int, bits: int) -> str:
+    return f"uqvit_core_r{rows}c{cols}b{bits}"
+
+
+def to_verilog(component, name: str) -> str:
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def build_verilog(rows: int = 16, cols: int = 16, bits: int = 8, out_dir="build/rtl", *, max_k: int = 1024,
+                  max_n: int = 1024, max_row: int = 256) -> Path:
+    """Generate the core's Verilog into ``out_dir``; returns the file path.
+
+    Parameters are validated (``RTLParameterError``) before anything is written.
+    """
+    check_core_params(rows, cols, bits, max_k, max_n)
+    core = Core(rows, cols, bits, max_k=max_k, max_n=max_n, max_row=max_row)
+    name = core_name(rows, cols, bits)
+    text = to_verilog(core, name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.v"
+    path.write_text(text)
+    return path
+
+
+def lint(path, top: str | None = None) -> list[str]:
+    """Run ``verilator --lint-only -Wall`` with the waiver list; returns the warning lines (empty = clean)."""
+    from sim.toolchain import setup_verilator
+
+    root = setup_verilator()
+    path = Path(path)
+    cmd = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", *waiver_args(), str(path)]
+    if top:
+        cmd += ["--top-module", top]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if re.match(r"%(Warning|Error)", ln)]
+    if res.returncode != 0 and not lines:
+        lines = [f"verilator exited with {res.returncode}: {res.stderr.strip()[:500]}"]
+    return lines

@@ -1,0 +1,76 @@
+"""``uqvit rtl build`` / ``uqvit rtl verify``.
+
+:func:`register` adds the ``rtl`` command to an argparse sub-parsers object;
+:func:`main` runs it standalone (``python -m rtl.cli build --rows 8 --cols 8``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from uqvit.contract import ContractError
+
+
+def _build(args) -> int:
+    from .build import build_verilog, lint
+
+    path = build_verilog(args.rows, args.cols, args.bits, args.out)
+    print(f"wrote {path}")
+    if args.lint:
+        warnings = lint(path)
+        for w in warnings:
+            print(w)
+        if warnings:
+            print(f"verilator lint: {len(warnings)} warning(s) beyond the waiver list (rtl/build.py LINT_WAIVERS)")
+            return 1
+        print("verilator lint: clean (waivers: see rtl/build.py LINT_WAIVERS)")
+    return 0
+
+
+def _verify(args) -> int:
+    from sim.regression import run_regression
+
+    s = run_regression(args.transactions, args.seed, args.rows, args.cols, json_path=args.json)
+    return 0 if s["mismatches"] == 0 and s["lost_beats"] == 0 else 1
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("rtl", help="generate and verify the Amaranth core")
+    sub = p.add_subparsers(dest="rtl_cmd", required=True)
+    b = sub.add_parser("build", help="write the core's Verilog")
+    b.add_argument("--rows", type=int, default=16)
+    b.add_argument("--cols", type=int, default=16)
+    b.add_argument("--bits", type=int, default=8)
+    b.add_argument("--out", default="build/rtl")
+    b.add_argument("--no-lint", dest="lint", action="store_false", help="skip the Verilator lint check")
+    b.set_defaults(rtl_func=_build)
+    v = sub.add_parser("verify", help="randomised cocotb/Verilator regression against the contract")
+    v.add_argument("--transactions", type=int, default=10000)
+    v.add_argument("--seed", type=int, default=1)
+    v.add_argument("--rows", type=int, default=4)
+    v.add_argument("--cols", type=int, default=4)
+    v.add_argument("--json", default=None, help="write the summary JSON here")
+    v.set_defaults(rtl_func=_verify)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from sim.toolchain import ToolchainError
+
+    try:
+        return args.rtl_func(args)
+    except (ContractError, ToolchainError) as e:
+        print(f"uqvit rtl: error: {e}", file=sys.stderr)
+        return 2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="uqvit")
+    register(parser.add_subparsers(dest="cmd", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Top-level UQ-ViT core: NormQuant -> systolic array -> (DeMax restore) -> requantization, plus DeMax."""
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from uqvit.contract import (PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumulation, check_bits, code_max,
+                            lane_bits)
+
+from .array import SystolicArray
+from .common import MAX_DIM, RTLParameterError, check_int
+from .demax import DeMax, DeMaxRestore
+from .normquant import NormQuant
+from .requant import Requant
+from .src_unit import param_layout
+
+MIN_DIM = 2
+CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
+CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
+
+
+def check_core_params(rows, cols, bits, max_k, max_n) -> None:
+    """Validate a core configuration; raises :class:`RTLParameterError` with the reason."""
+    check_int("rows", rows, MIN_DIM, MAX_DIM)
+    check_int("cols", cols, MIN_DIM, MAX_DIM)
+    check_bits(bits)
+    check_int("max_k", max_k, 1, 65536)
+    check_int("max_n", max_n, 1, 65536)
+    q = code_max(bits)
+    try:
+        check_accumulation(max_k, q, q, what=f"core max_k at {bits} bits")
+    except Exception as e:  # ContractError: say which parameter to change
+        raise RTLParameterError(f"max_k={max_k} is too long for int32 accumulation: {e}") from None
+
+
+class Core(wiring.Component):
+    """The UQ-ViT matrix core.
+
+    Data path (GEMM ``Y = SRC_n(A @ W^T)`` with ``A = NormQuant_k(X)``)::
+
+        x_in --NormQuant(table[k])--\\
+                                      join -> SystolicArray -> join(rs_in if restore) ->
+        w_in -----------------------/                             DeMaxRestore -> Requant(table[n]) -> y_out
+        p_in -> DeMax -> d_out      (attention side: codes + (m, j*, m2) per row)
+
+    Command / stream interface
+    --------------------------
+    cfg : stream in (always ready) ``{sel, addr, lane, p{mult, shift, bias, zp}}`` writes one
+          parameter entry: ``sel=CFG_NQ`` -> NormQuant table entry ``addr`` = input channel k
+          (``zp`` = activation zero point); ``sel=CFG_RQ`` -> requant entry of output channel
+          ``addr*cols + lane``.  Write the tables before streaming a GEMM that uses them.
+    lo, hi : requant clamp bounds; ``restore``: 1 = DeMax restore mode.  Static: change
+          only while the core is idle.
+    x_in : one k-step of an output tile: ``{x[rows] (VECTOR_BITS signed words of rows
+          m0..m0+rows-1 at channel k), last}``; ``last`` on k = K-1.  A tile is K beats;
+          the k counter restarts after ``last``.
+    w_in : the matching k-step of weights: ``{w[cols] (lane_bits(b) signed lanes of output
+          channels n0..n0+cols-1 at k), ntile = n0 // cols}``.  One ``w_in`` beat pairs with
+          one ``x_in`` beat.
+    rs_in : restore mode only, one beat per output row: ``{m, m2, vj[cols]}`` of that row's
+          DeMax statistics and the gathered ``V[j*]`` lanes.
+    y_out : one beat per output row of a tile (rows beats per tile, rows in order):
+          ``{y[cols] (VECTOR_BITS signed), last, ntile}``.
+    p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams.
+
+    Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`);
+    a tile's first output row appears ``rows + cols + 4`` cycles after its last k-step
+    enters ``x_in`` when nothing back-pressures (NormQuant 2, array ``rows + cols - 1``,
+    restore 1, requant 2).  Tiles shorter than ``rows + cols`` k-steps are zero-padded
+    by the array (see :func:`rtl.array.min_tile_k`).  All streams follow
+    ``amaranth.lib.stream`` rules; every unit holds its output payload while not ready.
+    """
+
+    def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = 1024, max_n: int = 1024,
+                 max_row: int = 256):
+        check_core_params(rows, cols, bits, max_k, max_n)
+        self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
+        self.n_tiles = -(-max_n // cols)  # requant table rows (tiles of cols channels)
+        lb = lane_bits(bits)
+        self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1)
+        self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
+        tb = self._array.tag_bits + 1
+        self._restore = DeMaxRestore(cols, bits, max_k=max_k, tag_bits=tb)
+        self._rq = Requant(cols, RESTORE_BITS, tag_bits=tb)
+        self._demax = DeMax(bits, max_row)
+        super().__init__({
+            "cfg": In(stream.Signature(data.StructLayout({
+                "sel": 1, "addr": range(max(max_k, self.n_tiles)), "lane": range(cols), "p": param_layout()}))),
+            "lo": In(signed(VECTOR_BITS)),
+            "hi": In(signed(VECTOR_BITS)),
+            "restore": In(1),
+            "x_in": In(stream.Signature(data.StructLayout({
+                "x": data.ArrayLayout(signed(VECTOR_BITS), rows), "last": 1}))),
+            "w_in": In(stream.Signature(data.StructLayout({
+                "w": data.ArrayLayout(signed(lb), cols), "ntile": unsigned(self._array.tag_bits)}))),
+            "rs_in": In(stream.Signature(data.StructLayout({
+                "m": unsigned(PROB_BITS), "m2": unsigned(PROB_BITS), "vj": data.ArrayLayout(signed(lb), cols)}))),
+            "y_out": Out(stream.Signature(data.StructLayout({
+                "y": data.ArrayLayout(signed(VECTOR_BITS), cols), "last": 1,
+                "ntile": unsigned(self._array.tag_bits)}))),
+            "p_in": In(stream.Signature(self._demax.i.payload.shape())),
+            "d_out": Out(stream.Signature(self._demax.o.payload.shape())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C = self.rows, self.cols
+        m.submodules.nq = nq = self._nq
+        m.submodules.array = arr = self._array
+        m.submodules.restore = rst = self._restore
+        m.submodules.rq = rq = self._rq
+        m.submodules.demax = dmx = self._demax
+
+        # ------------------------------------------------ parameter tables (async read)
+        m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
+        rq_tabs = []
+        for c in range(C):
+            mem = Memory(shape=param_layout(), depth=self.n_tiles, init=[])
+            m.submodules[f"rq_tab{c}"] = mem
+            rq_tabs.append(mem)
+        cfg = self.cfg.payload
+        m.d.comb += self.cfg.ready.eq(1)
+        wp = nq_tab.write_port()
+        m.d.comb += [wp.en.eq(self.cfg.valid & (cfg.sel == CFG_NQ)), wp.addr.eq(cfg.addr), wp.data.eq(cfg.p)]
+        for c, mem in enumerate(rq_tabs):
+            wpc = mem.write_port()
+            m.d.comb += [wpc.en.eq(self.cfg.valid & (cfg.sel == CFG_RQ) & (cfg.lane == c)),
+                         wpc.addr.eq(cfg.addr), wpc.data.eq(cfg.p)]
+
+        # ------------------------------------------------ x_in -> NormQuant
+        kcnt = Signal(range(self.max_k))
+        nq_rp = nq_tab.read_port(domain="comb")
+        m.d.comb += [
+            nq_rp.addr.eq(kcnt),
+            nq.i.valid.eq(self.x_in.valid), self.x_in.ready.eq(nq.i.ready),
+            nq.i.payload.tag.eq(self.x_in.payload.last),
+        ]
+        for r in range(R):
+            m.d.comb += [nq.i.payload.x[r].eq(self.x_in.payload.x[r]), nq.i.payload.p[r].eq(nq_rp.data)]
+        with m.If(self.x_in.valid & self.x_in.ready):
+            m.d.sync += kcnt.eq(Mux(self.x_in.payload.last, 0, kcnt + 1))
+
+        # ------------------------------------------------ join lanes with weights -> array
+        both = nq.o.valid & self.w_in.valid
+        m.d.comb += [
+            arr.i.valid.eq(both),
+            nq.o.ready.eq(arr.i.ready & self.w_in.valid),
+            self.w_in.ready.eq(arr.i.ready & nq.o.valid),
+            arr.i.payload.last.eq(nq.o.payload.tag),
+            arr.i.payload.tag.eq(self.w_in.payload.ntile),
+        ]
+        for r in range(R):
+            m.d.comb += arr.i.payload.a[r].eq(nq.o.payload.lane[r])
+        for c in range(C):
+            m.d.comb += arr.i.payload.w[c].eq(self.w_in.payload.w[c])
+
+        # ------------------------------------------------ array -> restore (join rs_in) -> requant
+        need_rs = self.restore
+        m.d.comb += [
+            rst.i.valid.eq(arr.o.valid & (self.rs_in.valid | ~need_rs)),
+            arr.o.ready.eq(rst.i.ready & (self.rs_in.valid | ~need_rs)),
+            self.rs_in.ready.eq(rst.i.ready & arr.o.valid & need_rs),
+            rst.i.payload.tag.eq(Cat(arr.o.payload.last, arr.o.payload.tag)),
+            rst.i.payload.m.eq(Mux(need_rs, self.rs_in.payload.m, 0)),
+            rst.i.payload.m2.eq(Mux(need_rs, self.rs_in.payload.m2, 1)),  # bypass: T = 1*acc + 0
+        ]
+        for c in range(C):
+            m.d.comb += [
+                rst.i.payload.acc[c].eq(arr.o.payload.acc[c]),
+                rst.i.payload.vj[c].eq(Mux(need_rs, self.rs_in.payload.vj[c], 0)),
+            ]
+        ntile_r = rst.o.payload.tag[1:]
+        m.d.comb += [
+            rq.lo.eq(self.lo), rq.hi.eq(self.hi),
+            rq.i.valid.eq(rst.o.valid), rst.o.ready.eq(rq.i.ready),
+            rq.i.payload.tag.eq(rst.o.payload.tag),
+        ]
+        for c, mem in enumerate(rq_tabs):
+            rp = mem.read_port(domain="comb")
+            m.d.comb += [rp.addr.eq(ntile_r), rq.i.payload.acc[c].eq(rst.o.payload.t[c]), rq.i.payload.p[c].eq(rp.data)]
+        m.d.comb += [
+            self.y_out.valid.eq(rq.o.valid), rq.o.ready.eq(self.y_out.ready),
+            self.y_out.payload.last.eq(rq.o.payload.tag[0]),
+            self.y_out.payload.ntile.eq(rq.o.payload.tag[1:]),
+        ]
+        for c in range(C):
+            m.d.comb += self.y_out.payload.y[c].eq(rq.o.payload.y[c])
+
+        # ------------------------------------------------ DeMax side port
+        m.d.comb += [
+            dmx.i.valid.eq(self.p_in.valid), self.p_in.ready.eq(dmx.i.ready), dmx.i.payload.eq(self.p_in.payload),
+            self.d_out.valid.eq(dmx.o.valid), dmx.o.ready.eq(self.d_out.ready), self.d_out.payload.eq(dmx.o.payload),
+        ]
+        return m
+

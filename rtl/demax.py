@@ -1,0 +1,230 @@
+"""DeMax for attention rows (codes + row statistics) and its restore path."""
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from uqvit.contract import (ACC_BITS, PROB_BITS, PROB_ONE, RECIP_BITS, RESTORE_BITS, check_bits, code_max,
+                            lane_bits, restore_bound)
+
+from .common import MAX_DIM, RTLParameterError, check_int
+
+#: Reciprocal R = floor(2**(e + RECIP_BITS - 1) / m2) with e = bit_length(m2).  With m2
+#: normalised to m2n = m2 << (PROB_BITS - e) (top bit set) this is floor(2**NUM_EXP / m2n):
+NUM_EXP = RECIP_BITS + PROB_BITS - 1
+QUOT_BITS = RECIP_BITS + 1  # R lies in (2**(RECIP_BITS-1), 2**RECIP_BITS]
+DIV_LATENCY = QUOT_BITS + 1  # one normalisation stage, then one quotient bit per stage
+
+
+def stats_layout(max_row: int) -> data.StructLayout:
+    return data.StructLayout({"m": unsigned(PROB_BITS), "jstar": range(max_row), "m2": unsigned(PROB_BITS)})
+
+
+class DeMax(wiring.Component):
+    """DeMax on a stream of softmax rows, one UQ1.16 probability per beat.
+
+    Per row: ``m`` = max, ``j*`` = first arg-max, ``m2`` = max of the rest; reciprocal
+    ``R = floor(2**(e+RECIP_BITS-1)/m2)``, ``e = bit_length(m2)`` (0 when ``m2 == 0``);
+    ``code_j = round_shift(P_j * (2**b-1) * R, e+RECIP_BITS-1)`` and ``code_{j*} = 0``
+    -- exactly :func:`uqvit.contract.demax_codes`.
+
+    Ports
+    -----
+    i : stream in ``{p (PROB_BITS unsigned), last}``; a row is 1..``max_row`` beats, ``last``
+        on its final beat.
+    o : stream out, one code per input beat, same order: ``{code (b bits), last, stats{m, jstar, m2}}``;
+        the row's statistics ride on every beat of that row.
+
+    Micro-architecture and timing contract
+    --------------------------------------
+    * Scan: one beat per cycle; tracks (m, j*, m2) and pushes the raw probabilities
+      into an element FIFO.  At ``last`` the row's statistics enter a fully pipelined
+      restoring divider (``DIV_LATENCY`` stages, one quotient bit per stage, a new row
+      may enter every cycle), whose results queue in a descriptor FIFO.
+    * Emit: while the next rows are scanned, the buffered row is replayed from the
+      element FIFO through a 2-stage multiply / round-shift pipeline.
+    * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one
+      beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 4``
+      entries and the descriptor FIFO ``DIV_LATENCY + 4`` rows, enough to cover the
+      divider latency.  Latency from a row's last input beat to its first code is
+      ``DIV_LATENCY + 3`` cycles.  ``i.ready`` falls only when a FIFO is full (output
+      back-pressure); ``o.payload`` is held while ``o.ready`` is low.
+    """
+
+    def __init__(self, bits: int = 8, max_row: int = 256):
+        self.bits = check_bits(bits)
+        self.max_row = check_int("max_row", max_row, 2, 4096)
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"p": unsigned(PROB_BITS), "last": 1}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "code": unsigned(bits), "last": 1, "stats": stats_layout(max_row)}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        qmax = code_max(self.bits)
+        n_desc = DIV_LATENCY + 4
+        m.submodules.elems = elems = SyncFIFO(width=PROB_BITS + 1, depth=self.max_row + DIV_LATENCY + 4)
+        desc_fields = {"m": PROB_BITS, "jstar": len(Signal(range(self.max_row))), "m2": PROB_BITS,
+                       "recip": QUOT_BITS, "shift": 6}
+        desc_w = sum(desc_fields.values())
+        m.submodules.descs = descs = SyncFIFO(width=desc_w, depth=n_desc)
+
+        # ---------------------------------------------------------------- scan
+        idx = Signal(range(self.max_row))
+        cur_m = Signal(PROB_BITS)
+        cur_j = Signal(range(self.max_row))
+        cur_m2 = Signal(PROB_BITS)
+        outstanding = Signal(range(n_desc + 2))  # rows in the divider or the descriptor FIFO
+        p = self.i.payload.p
+        last = self.i.payload.last
+        fire = Signal()
+        row_done = Signal()
+        desc_pop = Signal()
+        m.d.comb += [
+            self.i.ready.eq(elems.w_rdy & (~last | (outstanding < n_desc))),
+            fire.eq(self.i.valid & self.i.ready),
+            row_done.eq(fire & last),
+            elems.w_en.eq(fire),
+            elems.w_data.eq(Cat(p, last)),
+        ]
+        nm, nj, nm2 = Signal.like(cur_m), Signal.like(cur_j), Signal.like(cur_m2)
+        with m.If(idx == 0):
+            m.d.comb += [nm.eq(p), nj.eq(0), nm2.eq(0)]
+        with m.Elif(p > cur_m):
+            m.d.comb += [nm.eq(p), nj.eq(idx), nm2.eq(cur_m)]
+        with m.Else():
+            m.d.comb += [nm.eq(cur_m), nj.eq(cur_j), nm2.eq(Mux(p > cur_m2, p, cur_m2))]
+        with m.If(fire):
+            m.d.sync += [cur_m.eq(nm), cur_j.eq(nj), cur_m2.eq(nm2), idx.eq(Mux(last, 0, idx + 1))]
+        m.d.sync += outstanding.eq(outstanding + row_done - desc_pop)
+
+        # ---------------------------------------------------------------- divider pipeline
+        # stage 0: e = bit_length(m2), normalise; stages 1..QUOT_BITS: one quotient bit each
+        e = Signal(range(PROB_BITS + 1))
+        for k in range(PROB_BITS):  # priority encoder, highest set bit wins
+            with m.If(nm2[k]):
+                m.d.comb += e.eq(k + 1)
+        lz = Signal(range(PROB_BITS + 1))
+        m.d.comb += lz.eq(PROB_BITS - e)
+        v = Signal(name="dv0")
+        st = {"m": Signal(PROB_BITS, name="dm0"), "jstar": Signal(len(cur_j), name="dj0"),
+              "m2": Signal(PROB_BITS, name="dm20"), "shift": Signal(6, name="ds0")}
+        d = Signal(PROB_BITS, name="dd0")
+        rem = Signal(PROB_BITS + 1, name="drem0")
+        q = Signal(QUOT_BITS, name="dq0")
+        m.d.sync += [
+            v.eq(row_done), st["m"].eq(nm), st["jstar"].eq(nj), st["m2"].eq(nm2),
+            st["shift"].eq(Mux(nm2 == 0, 0, e + (RECIP_BITS - 1))),
+            d.eq(nm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0),
+        ]
+        for s in range(QUOT_BITS):
+            nv = Signal(name=f"dv{s+1}")
+            nst = {k: Signal.like(x, name=f"d{k}{s+1}") for k, x in st.items()}
+            nd = Signal.like(d, name=f"dd{s+1}")
+            nrem = Signal.like(rem, name=f"drem{s+1}")
+            nq = Signal.like(q, name=f"dq{s+1}")
+            r2 = Signal(PROB_BITS + 2, name=f"dr2_{s}")
+            m.d.comb += r2.eq(rem << 1)
+            ge = r2 >= d
+            m.d.sync += [nv.eq(v), nd.eq(d), nrem.eq(Mux(ge, r2 - d, r2)), nq.eq(Cat(ge, q[:-1]))]
+            m.d.sync += [nst[k].eq(x) for k, x in st.items()]
+            v, st, d, rem, q = nv, nst, nd, nrem, nq
+        m.d.comb += [
+            descs.w_en.eq(v),
+            descs.w_data.eq(Cat(st["m"], st["jstar"], st["m2"], Mux(st["m2"] == 0, 0, q), st["shift"])),
+        ]
+
+        # ---------------------------------------------------------------- emit pipeline
+        dm = descs.r_data[0:PROB_BITS]
+        dj = descs.r_data[PROB_BITS:PROB_BITS + len(cur_j)]
+        o = PROB_BITS + len(cur_j)
+        dm2 = descs.r_data[o:o + PROB_BITS]
+        drecip = descs.r_data[o + PROB_BITS:o + PROB_BITS + QUOT_BITS]
+        dshift = descs.r_data[o + PROB_BITS + QUOT_BITS:o + PROB_BITS + QUOT_BITS + 6]
+        eidx = Signal(range(self.max_row))
+        adv = Signal()
+        take = Signal()
+        e_p = elems.r_data[:PROB_BITS]
+        e_last = elems.r_data[PROB_BITS]
+        m.d.comb += [
+            adv.eq(~self.o.valid | self.o.ready),
+            take.eq(adv & elems.r_rdy & descs.r_rdy),
+            elems.r_en.eq(take),
+            desc_pop.eq(take & e_last),
+            descs.r_en.eq(desc_pop),
+        ]
+        with m.If(take):
+            m.d.sync += eidx.eq(Mux(e_last, 0, eidx + 1))
+        # stage 1: product and zero flag
+        v1 = Signal()
+        prod = Signal(PROB_BITS + self.bits + QUOT_BITS)
+        zero1 = Signal()
+        sh1 = Signal(6)
+        last1 = Signal()
+        stats1 = Signal(stats_layout(self.max_row))
+        with m.If(adv):
+            m.d.sync += [
+                v1.eq(take), prod.eq(e_p * qmax * drecip), zero1.eq(eidx == dj), sh1.eq(dshift),
+                last1.eq(e_last), stats1.m.eq(dm), stats1.jstar.eq(dj), stats1.m2.eq(dm2),
+            ]
+        # stage 2: round half up and shift
+        half = Signal(64)
+        code = Signal(len(prod) + 1)
+        m.d.comb += [half.eq((1 << sh1) >> 1), code.eq((prod + half) >> sh1)]
+        with m.If(adv):
+            m.d.sync += [
+                self.o.valid.eq(v1), self.o.payload.code.eq(Mux(zero1, 0, code)),
+                self.o.payload.last.eq(last1), self.o.payload.stats.eq(stats1),
+            ]
+        return m
+
+
+class DeMaxRestore(wiring.Component):
+    """Restore of a DeMax row: ``T = m2*acc + (2**b - 1)*m*v[j*]`` on ``lanes`` lanes (RESTORE_BITS signed).
+
+    Ports: ``i`` {acc[lanes] (ACC_BITS), vj[lanes] (``lane_bits(b)``: the gathered V row
+    as zero-point-corrected lanes), m, m2, tag}; ``o`` {t[lanes], tag}.
+
+    Timing contract: one register stage (latency 1), one beat per cycle,
+    ``i.ready = ~o.valid | o.ready``; payload held while ``o.ready`` is low.  ``max_k``
+    (the longest attention row) is checked at construction so that ``T`` fits
+    RESTORE_BITS (:func:`uqvit.contract.restore_bound`).
+    """
+
+    def __init__(self, lanes: int, bits: int = 8, max_k: int = 256, tag_bits: int = 1):
+        self.lanes = check_int("lanes", lanes, 1, MAX_DIM)
+        self.bits = check_bits(bits)
+        self.max_k = check_int("max_k", max_k, 1)
+        if restore_bound(max_k, bits) >= 2 ** (RESTORE_BITS - 1):
+            raise RTLParameterError(f"max_k={max_k}: the DeMax restore value would not fit RESTORE_BITS={RESTORE_BITS}")
+        self.tag_bits = tag_bits
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "acc": data.ArrayLayout(signed(ACC_BITS), lanes),
+                "vj": data.ArrayLayout(signed(lane_bits(bits)), lanes),
+                "m": unsigned(PROB_BITS), "m2": unsigned(PROB_BITS),
+                "tag": unsigned(tag_bits),
+            }))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "t": data.ArrayLayout(signed(RESTORE_BITS), lanes),
+                "tag": unsigned(tag_bits),
+            }))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        qmax = code_max(self.bits)
+        adv = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        pl = self.i.payload
+        with m.If(adv):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.tag.eq(pl.tag)]
+            for i in range(self.lanes):
+                m.d.sync += self.o.payload.t[i].eq(pl.m2 * pl.acc[i] + pl.m * qmax * pl.vj[i])
+        return m
+
+
+assert PROB_ONE < 2 ** PROB_BITS

@@ -1,0 +1,114 @@
+"""Scale-round-clamp (SRC) lanes: the one arithmetic primitive of NormQuant and requantization."""
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from uqvit.contract import BIAS_BITS, MAX_SHIFT, MULT_BITS, VECTOR_BITS
+
+from .common import MAX_DIM, check_int
+
+#: Zero points ride in VECTOR_BITS signed words: b-bit code zero points (0..2**b-1) and
+#: the vector side's zp = 0 both fit.
+ZP_SHAPE = signed(VECTOR_BITS)
+SHIFT_SHAPE = unsigned(MAX_SHIFT.bit_length())
+
+
+def param_layout() -> data.StructLayout:
+    """Per-channel SRC parameters as the contract encodes them (M, S, B, zp)."""
+    return data.StructLayout({
+        "mult": unsigned(MULT_BITS),
+        "shift": SHIFT_SHAPE,
+        "bias": signed(BIAS_BITS),
+        "zp": ZP_SHAPE,
+    })
+
+
+class SRCUnit(wiring.Component):
+    """``lanes`` parallel ``y = clamp(round_shift(x*M + B, S) + zp, lo, hi)`` (contract SRC).
+
+    Parameters
+    ----------
+    lanes : elements per beat, each with its own parameters.
+    in_bits : signed width of ``x``.
+    out_bits : signed width of ``y`` (``lo``/``hi`` must fit it).
+    emit_lane : if set, the unit outputs ``y - zp`` (a zero-point-corrected lane, NormQuant).
+    tag_bits : width of an opaque tag carried unchanged from input to output beat.
+
+    Ports
+    -----
+    i : stream in, payload ``{x[lanes], p[lanes] (mult, shift, bias, zp), tag}``.
+    o : stream out, payload ``{y[lanes], tag}``.
+    lo, hi : clamp bounds (static configuration, change only while the unit is empty).
+
+    Timing contract
+    ---------------
+    Two register stages (multiply-add, then round/shift/zp/clamp); latency 2 cycles,
+    throughput one beat per cycle.  The pipeline advances when its output register is
+    empty or accepted: ``i.ready = ~o.valid | o.ready`` (a combinational path from
+    ``o.ready``).  ``o.valid`` and ``o.payload`` only change on a clock edge and are held
+    while ``o.ready`` is low.
+    """
+
+    def __init__(self, lanes: int, in_bits: int, out_bits: int, *, emit_lane: bool = False, tag_bits: int = 1):
+        self.lanes = check_int("lanes", lanes, 1, MAX_DIM)
+        self.in_bits = check_int("in_bits", in_bits, 2, 64)
+        self.out_bits = check_int("out_bits", out_bits, 2, 64)
+        self.emit_lane = bool(emit_lane)
+        self.tag_bits = check_int("tag_bits", tag_bits, 1, 64)
+        in_layout = data.StructLayout({
+            "x": data.ArrayLayout(signed(in_bits), lanes),
+            "p": data.ArrayLayout(param_layout(), lanes),
+            "tag": unsigned(tag_bits),
+        })
+        out_layout = data.StructLayout({
+            "y": data.ArrayLayout(signed(out_bits), lanes),
+            "tag": unsigned(tag_bits),
+        })
+        super().__init__({
+            "i": In(stream.Signature(in_layout)),
+            "o": Out(stream.Signature(out_layout)),
+            "lo": In(signed(out_bits)),
+            "hi": In(signed(out_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        adv = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+
+        # stage 1: v = x*M + B (exact: in_bits + MULT_BITS + 1 bits plus carry)
+        v_shape = signed(max(self.in_bits + MULT_BITS + 1, BIAS_BITS) + 1)
+        v1 = [Signal(v_shape, name=f"v1_{i}") for i in range(self.lanes)]
+        s1 = [Signal(SHIFT_SHAPE, name=f"s1_{i}") for i in range(self.lanes)]
+        z1 = [Signal(ZP_SHAPE, name=f"z1_{i}") for i in range(self.lanes)]
+        vld1 = Signal()
+        tag1 = Signal(self.tag_bits)
+        with m.If(adv):
+            m.d.sync += [vld1.eq(self.i.valid), tag1.eq(self.i.payload.tag)]
+            for i in range(self.lanes):
+                x = self.i.payload.x[i]
+                p = self.i.payload.p[i]
+                m.d.sync += [
+                    v1[i].eq(x * p.mult + p.bias),
+                    s1[i].eq(p.shift),
+                    z1[i].eq(p.zp),
+                ]
+        # stage 2: round half up (add 2**(S-1)), arithmetic shift, + zp, clamp [, - zp]
+        for i in range(self.lanes):
+            half = Signal(signed(MAX_SHIFT + 2), name=f"half_{i}")
+            r = Signal(signed(v_shape.width + 2), name=f"r_{i}")
+            y = Signal(signed(v_shape.width + 3), name=f"y_{i}")
+            c = Signal(signed(self.out_bits + 1), name=f"c_{i}")
+            m.d.comb += [
+                half.eq((1 << s1[i]) >> 1),
+                r.eq((v1[i] + half) >> s1[i]),
+                y.eq(r + z1[i]),
+                c.eq(Mux(y < self.lo, self.lo, Mux(y > self.hi, self.hi, y))),
+            ]
+            with m.If(adv):
+                m.d.sync += self.o.payload.y[i].eq(c - z1[i] if self.emit_lane else c)
+        with m.If(adv):
+            m.d.sync += [self.o.valid.eq(vld1), self.o.payload.tag.eq(tag1)]
+        return m

@@ -1,0 +1,215 @@
+"""Top-level core bench: whole GEMMs through NormQuant -> array -> (restore) -> requant, and DeMax rows.
+
+Model: the contract's primitives composed exactly as the golden model does --
+``scale_round_clamp`` (NormQuant, minus the zero point), ``gemm``, ``demax_restore``,
+``scale_round_clamp`` (requant), ``demax_codes``.  Every stream has random back-pressure.
+In ``replay`` mode the bench takes one GEMM from an ``.npz`` (A lanes, W lanes, per-channel
+requant parameters), runs it with identity NormQuant parameters and writes the outputs
+and the cycle count back.
+"""
+from __future__ import annotations
+
+import random
+
+import cocotb
+import numpy as np
+import torch
+
+from rtl.core import CFG_NQ, CFG_RQ, Core
+from sim.benches.common import beat_errors, load_job, run_until, start, write_result
+from sim.benches.demax_tb import check as demax_check
+from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row
+from sim.payload import payload_shape
+from sim.streams import StreamDriver, StreamMonitor
+from uqvit.contract import (MULT_BITS, PROB_ONE, VECTOR_MAX, VECTOR_MIN, code_max, demax_codes, demax_restore, gemm,
+                            quantize_multiplier, scale_round_clamp)
+
+T64 = lambda v: torch.as_tensor(v, dtype=torch.int64)  # noqa: E731
+
+
+def identity_nq(K, zp):
+    """NormQuant parameters that pass lanes through: code = x + z, lane = x."""
+    return {"mult": [1 << (MULT_BITS - 1)] * K, "shift": [MULT_BITS - 1] * K, "bias": [0] * K, "zp": [int(zp)] * K}
+
+
+def model_gemm(g, bits):
+    q = code_max(bits)
+    nq = g["nq"]
+    lanes = scale_round_clamp(g["x"], T64(nq["mult"]), T64(nq["bias"]), T64(nq["shift"]), T64(nq["zp"]), 0, q) - T64(nq["zp"])
+    acc = gemm(lanes, g["w"])
+    if g.get("restore"):
+        acc = demax_restore(acc, g["m"], g["m2"], g["vj"], bits)
+    rq = g["rq"]
+    return scale_round_clamp(acc, T64(rq["mult"]), T64(rq["bias"]), T64(rq["shift"]), T64(rq["zp"]), g["lo"], g["hi"])
+
+
+def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: bool):
+    q = code_max(bits)
+    M = rng.randint(1, 3 * R)
+    N = rng.randint(1, 3 * C)
+    K = rng.choice([1, 2, rng.randint(1, 48), rng.randint(1, 48)])
+    x = torch.randint(-(1 << 12), 1 << 12, (M, K), generator=gen)
+    if rng.random() < 0.2:
+        x[0, :] = VECTOR_MAX
+        x[-1, :] = VECTOR_MIN
+    z = rng.choice([0, q, rng.randint(0, q)])
+    nq = {"mult": [], "shift": [], "bias": [], "zp": [z] * K}
+    for _ in range(K):
+        mlt, s = quantize_multiplier(rng.uniform(0.5, 1) * 2.0 ** rng.randint(-7, -2))
+        nq["mult"].append(mlt), nq["shift"].append(s), nq["bias"].append(rng.randint(-(1 << (s + 5)), 1 << (s + 5)))
+    w = torch.randint(-q, q + 1, (N, K), generator=gen)
+    g = {"x": x, "w": w, "nq": nq, "restore": restore}
+    if rng.random() < 0.5:
+        g["lo"], g["hi"] = 0, q
+        zps = [rng.choice([0, q, rng.randint(0, q)]) for _ in range(N)]
+    else:
+        g["lo"], g["hi"] = VECTOR_MIN, VECTOR_MAX
+        zps = [0] * N
+    lanes_ref = scale_round_clamp(x, T64(nq["mult"]), T64(nq["bias"]), T64(nq["shift"]), T64(nq["zp"]), 0, q) - z
+    acc = gemm(lanes_ref, w)
+    if restore:
+        rows = []
+        for _ in range(M):
+            r = random_row(K, rng)
+            rows.append(r + [0] * (K - len(r)))
+        _, m, j, m2 = demax_codes(torch.tensor(rows, dtype=torch.int64), bits)
+        v = torch.randint(-q, q + 1, (K, N), generator=gen)
+        g.update({"m": m, "m2": m2, "vj": v[j]})
+        acc = demax_restore(acc, m, m2, v[j], bits)
+    span = g["hi"] - g["lo"]
+    rq = {"mult": [], "shift": [], "bias": [], "zp": zps}
+    for n in range(N):
+        amax = float(acc[:, n].abs().max()) + 1.0
+        mlt, s = quantize_multiplier(min(2.0 ** 14, span / (2 * amax) * rng.choice([0.3, 1.0, 3.0])))
+        rq["mult"].append(mlt), rq["shift"].append(s), rq["bias"].append(rng.randint(-(1 << s), 1 << s))
+    g["rq"] = rq
+    return g
+
+
+class CoreBench:
+    def __init__(self, dut, comp: Core, rng, p_valid, p_ready):
+        self.dut, self.comp, self.rng = dut, comp, rng
+        self.R, self.C = comp.rows, comp.cols
+        sh = lambda p: payload_shape(comp, p)  # noqa: E731
+        self.cfg = StreamDriver(dut, "cfg", sh("cfg"), rng, p_valid)
+        self.x = StreamDriver(dut, "x_in", sh("x_in"), rng, p_valid)
+        self.w = StreamDriver(dut, "w_in", sh("w_in"), rng, p_valid)
+        self.rs = StreamDriver(dut, "rs_in", sh("rs_in"), rng, p_valid)
+        self.y = StreamMonitor(dut, "y_out", sh("y_out"), rng, p_ready)
+        self.p = StreamDriver(dut, "p_in", sh("p_in"), rng, p_valid)
+        self.d = StreamMonitor(dut, "d_out", sh("d_out"), rng, p_ready)
+        self.cycles = 0
+
+    async def gemm(self, g) -> tuple[np.ndarray, int, int]:
+        """Run one GEMM; returns (Y [M, N], cycles of the data phase, beat errors)."""
+        R, C, dut = self.R, self.C, self.dut
+        x, w = g["x"], g["w"]
+        M, K = x.shape
+        N = w.shape[0]
+        nq, rq = g["nq"], g["rq"]
+        for k in range(K):
+            self.cfg.put({"sel": CFG_NQ, "addr": k, "lane": 0,
+                          "p": {f: nq[f][k] for f in ("mult", "shift", "bias", "zp")}})
+        for n in range(N):
+            self.cfg.put({"sel": CFG_RQ, "addr": n // C, "lane": n % C,
+                          "p": {f: rq[f][n] for f in ("mult", "shift", "bias", "zp")}})
+        await run_until(dut, [self.cfg], [], {}, max_cycles=20 * (K + N) + 1000)
+        dut.lo.value, dut.hi.value, dut.restore.value = g["lo"], g["hi"], int(bool(g.get("restore")))
+        Mp, Np = -(-M // R) * R, -(-N // C) * C
+        xp = torch.zeros((Mp, K), dtype=torch.int64)
+        xp[:M] = x
+        wp = torch.zeros((Np, K), dtype=torch.int64)
+        wp[:N] = w
+        xt, wt = xp.t().tolist(), wp.t().tolist()
+        if g.get("restore"):
+            mp = torch.zeros(Mp, dtype=torch.int64)
+            m2p = torch.zeros(Mp, dtype=torch.int64)
+            vjp = torch.zeros((Mp, Np), dtype=torch.int64)
+            mp[:M], m2p[:M], vjp[:M, :N] = g["m"], g["m2"], g["vj"]
+        order = []
+        for mi in range(0, Mp, R):
+            for ni in range(0, Np, C):
+                for k in range(K):
+                    self.x.put({"x": xt[k][mi:mi + R], "last": int(k == K - 1)})
+                    self.w.put({"w": wt[k][ni:ni + C], "ntile": ni // C})
+                if g.get("restore"):
+                    for r in range(R):
+                        self.rs.put({"m": int(mp[mi + r]), "m2": int(m2p[mi + r]), "vj": vjp[mi + r, ni:ni + C].tolist()})
+                order.append((mi, ni))
+        self.y.raw.clear()
+        want = {self.y: len(order) * R}
+        cycles = await run_until(dut, [self.x, self.w, self.rs], [self.y], want,
+                                 max_cycles=60 * len(order) * (K + 2 * R + 2 * C) + 2000)
+        beats = self.y.beats()
+        Y = np.zeros((Mp, Np), dtype=np.int64)
+        i = 0
+        for mi, ni in order:
+            for r in range(R):
+                if i < len(beats):
+                    Y[mi + r, ni:ni + C] = beats[i]["y"]
+                    if beats[i]["ntile"] != ni // C or beats[i]["last"] != int(r == R - 1):
+                        Y[mi + r, ni:ni + C] = np.iinfo(np.int64).min  # framing error -> mismatch
+                i += 1
+        return Y[:M, :N], cycles, beat_errors([self.y], want)
+
+
+@cocotb.test()
+async def core_bench(dut):
+    job = load_job()
+    R, C, bits = job["rows"], job["cols"], job["bits"]
+    comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], max_row=job["max_row"])
+    rng = random.Random(job["seed"])
+    gen = torch.Generator().manual_seed(job["seed"])
+    await start(dut, {"lo": 0, "hi": code_max(bits), "restore": 0})
+    pv, pr = job.get("p_valid", 0.8), job.get("p_ready", 0.7)
+    tb = CoreBench(dut, comp, rng, pv, pr)
+    res = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
+
+    if job.get("replay"):
+        tb.cfg.p_valid = tb.x.p_valid = tb.w.p_valid = tb.rs.p_valid = 1.0
+        tb.y.p_ready = 1.0
+        d = np.load(job["replay"])
+        a, w = T64(d["a_lanes"]), T64(d["w_lanes"])
+        z = int(d["a_zp"])
+        g = {"x": a, "w": w, "nq": identity_nq(a.shape[1], z), "lo": int(d["lo"]), "hi": int(d["hi"]),
+             "rq": {f: d[f].tolist() for f in ("mult", "shift", "bias", "zp")}, "restore": "m" in d.files}
+        if g["restore"]:
+            g.update({"m": T64(d["m"]), "m2": T64(d["m2"]), "vj": T64(d["vj"])})
+        Y, cyc, lost = await tb.gemm(g)
+        ref = model_gemm(g, bits).numpy()
+        np.savez(job["replay_out"], y=Y, cycles=cyc)
+        res.update({"transactions": 1, "mismatches": int((Y != ref).sum()), "lost_beats": lost, "cycles": cyc,
+                    "gemms": 1})
+        write_result(job, res)
+        return
+
+    target = job["tiles"]
+    while res["transactions"] < target:
+        g = random_gemm(R, C, bits, rng, gen, restore=rng.random() < 0.35)
+        Y, cyc, lost = await tb.gemm(g)
+        ref = model_gemm(g, bits).numpy()
+        bad = int((Y != ref).any(axis=1).sum())
+        if bad and res["first_mismatch"] is None:
+            r = int(np.nonzero((Y != ref).any(axis=1))[0][0])
+            res["first_mismatch"] = {"gemm": res["gemms"], "row": r, "got": Y[r].tolist(), "want": ref[r].tolist(),
+                                     "restore": bool(g.get("restore")), "lo": g["lo"], "hi": g["hi"]}
+        tiles = -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
+        res["transactions"] += tiles
+        res["mismatches"] += bad
+        res["lost_beats"] += lost
+        res["cycles"] += cyc
+        res["gemms"] += 1
+
+    # DeMax rows through the core's attention port
+    rows = edge_rows(job["max_row"]) + [random_row(job["max_row"], rng) for _ in range(job.get("demax_rows", 40))]
+    exp = demax_model(rows, bits)
+    push_rows(tb.p, rows)
+    want = {tb.d: sum(len(r) for r in rows)}
+    cyc = await run_until(dut, [tb.p], [tb.d], want, max_cycles=40 * want[tb.d] + 2000)
+    mism, first = demax_check(rows, exp, tb.d.beats())
+    res["transactions"] += len(rows)
+    res["mismatches"] += mism
+    res["lost_beats"] += beat_errors([tb.d], want)
+    res["cycles"] += cyc
+    res["first_mismatch"] = res["first_mismatch"] or first
+    write_result(job, res)

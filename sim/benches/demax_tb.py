@@ -1,0 +1,121 @@
+"""DeMax bench: random attention rows plus one-hot / tied / all-equal / all-zero / length-1 rows.
+
+Model: :func:`uqvit.contract.demax_codes` (rows batched by length).  A second phase
+streams rows with no back-pressure and counts input stall cycles (must be 0 in steady
+state) and output throughput.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import cocotb
+import torch
+
+from rtl.demax import DeMax
+from sim.benches.common import beat_errors, load_job, run_until, start, write_result
+from sim.payload import payload_shape
+from sim.streams import StreamDriver, StreamMonitor
+from uqvit.contract import PROB_ONE, demax_codes
+
+
+def edge_rows(L: int) -> list[list[int]]:
+    rows = [
+        [0] * L,  # all-zero
+        [PROB_ONE] * L,  # all-equal at the top of the range
+        [1] * L,  # all-equal, smallest non-zero
+        [PROB_ONE] + [0] * (L - 1),  # one-hot at 0
+        [0] * (L - 1) + [PROB_ONE],  # one-hot at the end
+        [7] + [3] * (L - 1),  # max first, rest tied
+        [5, 9, 9, 2] * (L // 4) + [1] * (L % 4),  # tied maximum: first index wins, m2 == m
+        [PROB_ONE - 1] * (L // 2) + [1] * (L - L // 2),
+        [PROB_ONE],  # length-1 row
+        [0],
+        [3, 3],
+    ]
+    return [r for r in rows if 1 <= len(r) <= L]
+
+
+def random_row(L, rng: random.Random):
+    n = rng.randint(1, L)
+    mode = rng.random()
+    if mode < 0.5:  # softmax-like: a few large values, many small
+        w = [rng.expovariate(1.0) ** 3 for _ in range(n)]
+        s = sum(w) or 1.0
+        return [min(PROB_ONE, round(x / s * PROB_ONE)) for x in w]
+    if mode < 0.8:
+        return [rng.randint(0, PROB_ONE) for _ in range(n)]
+    return [rng.choice([0, 1, 2, PROB_ONE, PROB_ONE - 1, rng.randint(0, 64)]) for _ in range(n)]
+
+
+def model(rows, bits):
+    """Expected (code, m, j*, m2) per beat via demax_codes, rows batched by length."""
+    by_len = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_len[len(r)].append(i)
+    out = [None] * len(rows)
+    for _, idxs in by_len.items():
+        codes, m, j, m2 = demax_codes(torch.tensor([rows[i] for i in idxs], dtype=torch.int64), bits)
+        for n, i in enumerate(idxs):
+            out[i] = (codes[n].tolist(), int(m[n]), int(j[n]), int(m2[n]))
+    return out
+
+
+def push_rows(drv, rows):
+    for r in rows:
+        for k, p in enumerate(r):
+            drv.put({"p": p, "last": int(k == len(r) - 1)})
+
+
+def check(rows, exp, beats):
+    mism, first, i = 0, None, 0
+    for ri, (r, (codes, m, j, m2)) in enumerate(zip(rows, exp)):
+        for k in range(len(r)):
+            b = beats[i] if i < len(beats) else None
+            ok = b is not None and b["code"] == codes[k] and b["last"] == int(k == len(r) - 1) and \
+                b["stats"] == {"m": m, "jstar": j, "m2": m2}
+            if not ok:
+                mism += 1
+                if first is None:
+                    first = {"row": ri, "k": k, "p": r, "got": b, "want": [codes[k], m, j, m2]}
+            i += 1
+    return mism, first
+
+
+@cocotb.test()
+async def demax_bench(dut):
+    job = load_job()
+    bits, L = job["bits"], job["max_row"]
+    comp = DeMax(bits, L)
+    rng = random.Random(job["seed"])
+    await start(dut)
+    shape_i, shape_o = payload_shape(comp, "i"), payload_shape(comp, "o")
+    drv = StreamDriver(dut, "i", shape_i, rng, job.get("p_valid", 0.8))
+    mon = StreamMonitor(dut, "o", shape_o, rng, job.get("p_ready", 0.7))
+    rows = edge_rows(L)
+    rows += [random_row(L, rng) for _ in range(max(0, job["rows"] - len(rows)))]
+    rows = rows[:job["rows"]]
+    exp = model(rows, bits)
+    push_rows(drv, rows)
+    want = {mon: sum(len(r) for r in rows)}
+    cycles = await run_until(dut, [drv], [mon], want, max_cycles=30 * want[mon] + 2000)
+    mism, first = check(rows, exp, mon.beats())
+    result = {"transactions": len(rows), "mismatches": mism, "lost_beats": beat_errors([mon], want),
+              "cycles": cycles, "first_mismatch": first}
+
+    # steady state: no back-pressure; rows of length 1, short, and max length back to back
+    drv.p_valid = mon.p_ready = 1.0
+    srows = [[rng.randint(0, PROB_ONE) for _ in range(n)] for n in ([1] * 40 + [3] * 20 + [L] * 6 + [rng.randint(1, L) for _ in range(30)])]
+    sexp = model(srows, bits)
+    mon.raw.clear()
+    drv.stalls = 0
+    push_rows(drv, srows)
+    nbeats = sum(len(r) for r in srows)
+    want2 = {mon: nbeats}
+    scycles = await run_until(dut, [drv], [mon], want2, max_cycles=30 * nbeats + 2000)
+    smism, sfirst = check(srows, sexp, mon.beats())
+    result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": drv.stalls,
+                   "transactions": len(rows) + len(srows), "mismatches": mism + smism,
+                   "lost_beats": result["lost_beats"] + beat_errors([mon], want2),
+                   "first_mismatch": first or sfirst})
+    write_result(job, result)

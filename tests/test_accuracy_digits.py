@@ -1,0 +1,42 @@
+"""The digits demo's accuracy claims, measured in one run per bit-width (slow: several minutes)."""
+import pytest
+
+from uqvit.evaluate import run_eval
+
+_RUNS = {}
+
+
+def run(demo_model, bits, methods):
+    if bits not in _RUNS:
+        rep = run_eval("demo", "digits", methods, bits, bits, progress=False, model=demo_model, log=lambda *_: None)
+        _RUNS[bits] = {r["method"]: r for r in rep["results"]}
+    return _RUNS[bits]
+
+
+W4 = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int"]
+
+
+def test_fp_digits_model_reaches_95_percent(demo_model):
+    r = run(demo_model, 4, W4)
+    assert r["fp"]["top1"] >= 95.0
+    assert r["fp"]["n_images"] == 4500 and r["uqvit"]["calib_images"] == 512
+
+
+def test_w4a4_method_ranking(demo_model):
+    r = run(demo_model, 4, W4)
+    # top-1: both reparameterizing methods beat per-tensor min-max
+    assert r["repq"]["top1"] > r["minmax"]["top1"]
+    assert r["uqvit"]["top1"] > r["minmax"]["top1"]
+    # fidelity to the FP model separates uqvit from repq on this small model (see README)
+    assert r["uqvit"]["agree_fp"] >= r["repq"]["agree_fp"] >= r["minmax"]["agree_fp"]
+
+
+@pytest.mark.parametrize("bits", [4, 6, 8])
+def test_integer_golden_model_matches_fake_quant_top1(demo_model, bits):
+    r = run(demo_model, bits, W4 if bits == 4 else ["fp", "uqvit", "uqvit-int"])
+    assert abs(r["uqvit-int"]["top1"] - r["uqvit"]["top1"]) <= 0.3
+
+
+def test_w6a6_uqvit_is_within_half_a_point_of_fp(demo_model):
+    r = run(demo_model, 6, ["fp", "uqvit", "uqvit-int"])
+    assert r["fp"]["top1"] - r["uqvit"]["top1"] <= 0.5
