@@ -29,10 +29,16 @@ def _bits(text: str) -> int:
 
 
 def cmd_eval(a) -> int:
-    from .evaluate import format_table, parse_methods, run_eval, write_json
+    from .distributed import init_from_env
+    from .evaluate import format_table, parse_methods, resolve_device, run_eval, write_json
 
-    report = run_eval(a.model, a.data, parse_methods(a.methods), a.w_bits, a.a_bits, a.calib, a.device,
-                      a.batch_size, a.checkpoint, a.pretrained, a.calib_data, progress=not a.no_progress)
+    methods = parse_methods(a.methods)
+    resolve_device(a.device)  # a clear error before any process group is joined
+    rank, _, device = init_from_env(a.device)
+    report = run_eval(a.model, a.data, methods, a.w_bits, a.a_bits, a.calib, device, a.batch_size, a.checkpoint,
+                      a.pretrained, a.calib_data, progress=not a.no_progress, limit=a.limit)
+    if rank != 0:
+        return 0
     print(format_table(report))
     if a.json:
         write_json(report, a.json)
@@ -62,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu", help="cpu or cuda")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--json", help="write results as JSON here")
+    e.add_argument("--limit", type=int, help="evaluate only the first N images (quick checks)")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_eval)
 

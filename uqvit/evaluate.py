@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder, tensor_loader
+from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder
+from .distributed import UnpaddedDistributedSampler, all_sum, world
 from .models import DEMO_NAME, create_model
 from .quant.methods import METHOD_NAMES, UnknownMethodError
 
@@ -50,8 +51,27 @@ class EvalData:
     notes: list[str] = field(default_factory=list)
 
 
+def make_loader(dataset, batch_size: int, workers: int, device: torch.device, limit: int | None = None):
+    """Sharded (under torchrun), pinned (on CUDA) loader over ``dataset`` (first ``limit`` images)."""
+    if limit is not None:
+        dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
+    rank, n = world()
+    sampler = UnpaddedDistributedSampler(dataset, n, rank) if n > 1 else None
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler,
+                                       num_workers=workers, pin_memory=device.type == "cuda",
+                                       persistent_workers=workers > 0)
+
+
+def default_workers() -> int:
+    # enough decoding processes to keep a GPU fed on ImageNet-size JPEGs, bounded by the cores
+    return min(16, max(1, (os.cpu_count() or 1) - 1))
+
+
 def prepare_data(data: str, model: torch.nn.Module, calib: int, batch_size: int = 256, workers: int | None = None,
-                 device: torch.device = torch.device("cpu"), calib_data: str | None = None) -> EvalData:
+                 device: torch.device = torch.device("cpu"), calib_data: str | None = None,
+                 limit: int | None = None) -> EvalData:
+    if limit is not None and limit <= 0:
+        raise DataError("--limit must be at least 1")
     if calib <= 0:
         raise DataError("the calibration set is empty: --calib must be at least 1")
     if data == "digits":
@@ -61,25 +81,26 @@ def prepare_data(data: str, model: torch.nn.Module, calib: int, batch_size: int 
         notes = [f"calibration: {n} images from the digits training split ({len(train.labels)} available, "
                  f"{calib} requested); evaluation: {len(test.labels)} images (the 500-image digits test split "
                  "and its one-pixel translations)"]
-        return EvalData("digits", tensor_loader(test, batch_size), len(test.labels), calibration_subset(
+        ds = torch.utils.data.TensorDataset(test.images, test.labels)
+        loader = make_loader(ds, batch_size, 0, device, limit)
+        if limit is not None:
+            notes.append(f"--limit: evaluating the first {len(loader.dataset)} of them")
+        return EvalData("digits", loader, len(loader.dataset), calibration_subset(
             torch.utils.data.TensorDataset(train.images, train.labels), n), notes)
     ds = image_folder(data, model)
     cal_ds = image_folder(calib_data, model) if calib_data else ds
-    if workers is None:
-        workers = min(8, os.cpu_count() or 1)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
-                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    loader = make_loader(ds, batch_size, default_workers() if workers is None else workers, device, limit)
     cal = calibration_subset(cal_ds, calib)
     notes = [f"calibration: {cal.shape[0]} images from {calib_data or data}"
              + ("" if calib_data else " (the evaluation folder itself; pass --calib-data to use another split)")]
-    return EvalData(data, loader, len(ds), cal, notes)
+    return EvalData(data, loader, len(loader.dataset), cal, notes)
 
 
 @torch.no_grad()
 def predict(model, loader, device: torch.device, desc: str = "eval", progress: bool = True):
     """Top-1 predictions and labels over the whole loader (CPU tensors)."""
-    preds, labels = [], []
-    for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+    preds, labels = [torch.zeros(0, dtype=torch.int64)], [torch.zeros(0, dtype=torch.int64)]
+    for x, y in tqdm(loader, desc=desc, disable=not progress or world()[0] != 0, leave=False):
         preds.append(model(x.to(device, non_blocking=True)).argmax(-1).cpu())
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)
@@ -106,7 +127,9 @@ def build(fp_model, method: str, calib_images, w_bits: int, a_bits: int, progres
 
 def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits: int, calib: int = DEFAULT_CALIB,
              device: str = "cpu", batch_size: int = 256, checkpoint: str | None = None, pretrained: bool = False,
-             calib_data: str | None = None, progress: bool = True, log=print, model=None) -> dict:
+             calib_data: str | None = None, progress: bool = True, log=print, model=None,
+             limit: int | None = None) -> dict:
+    """Evaluate ``methods``; under torchrun each rank takes a shard and the counts are summed."""
     dev = resolve_device(device)
     if model_name == DEMO_NAME and data != "digits":
         raise DataError("the demo model is trained on digits: use --data digits with --model demo")
@@ -114,7 +137,11 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
         raise DataError("--data digits needs --model demo (the offline digits ViT)")
     model = model if model is not None else create_model(model_name, checkpoint, pretrained, log=log)
     model = model.to(dev).eval()
-    ed = prepare_data(data, model, calib, batch_size, device=dev, calib_data=calib_data)
+    ed = prepare_data(data, model, calib, batch_size, device=dev, calib_data=calib_data, limit=limit)
+    rank, n_proc = world()
+    if rank != 0:
+        log = lambda *_a, **_k: None  # noqa: E731
+        progress = False
     for n in ed.notes:
         log(n)
     results = []
@@ -133,11 +160,12 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
         fp = method == "fp"
         if fp_pred is None:
             fp_pred = pred if fp else predict(model, ed.loader, dev, "eval fp (reference)", progress)[0]
+        correct, total, same = all_sum([int((pred == y).sum()), int(y.numel()), int((pred == fp_pred).sum())], dev)
         results.append({"method": method, "w_bits": None if fp else w_bits, "a_bits": None if fp else a_bits,
-                        "top1": round(100.0 * float((pred == y).double().mean()), 4), "n_images": int(y.numel()),
+                        "top1": round(100.0 * correct / max(total, 1), 4), "n_images": total,
                         "calib_images": 0 if fp else int(ed.calib_images.shape[0]),
-                        "agree_fp": round(100.0 * float((pred == fp_pred).double().mean()), 4)})
-    return {"model": model_name, "data": ed.name, "device": str(dev), "results": results}
+                        "agree_fp": round(100.0 * same / max(total, 1), 4)})
+    return {"model": model_name, "data": ed.name, "device": str(dev), "processes": n_proc, "results": results}
 
 
 def format_table(report: dict) -> str:

@@ -1,0 +1,108 @@
+"""GPU check, run on a machine with CUDA (installs nothing: needs torch, torchvision, timm).
+
+1. CUDA golden == CPU golden on DeiT-S-shaped layers (random weights): every integer GEMM of
+   one inference recomputed on CUDA (torch._int_mm int8 kernels) equals the CPU result, and
+   every linear layer (NormQuant -> GEMM -> requantization) gives identical words.
+2. The bench table (fp32 / fp16 / bf16 / fake-quant / int golden) for DeiT-S at batch 256.
+3. If scikit-learn is present: digits eval on CUDA vs CPU (fp, uqvit, uqvit-int).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def check_golden(bits: int, out: dict) -> None:
+    import copy
+
+    import timm
+
+    from uqvit.golden import IntegerModel, int_gemm
+    from uqvit.golden.layers import IntLinear
+    from uqvit.golden.trace import Recorder
+    from uqvit.quant import quantize
+
+    torch.manual_seed(0)
+    model = timm.create_model("deit_small_patch16_224", pretrained=False).eval()
+    cal = torch.randn(4, 3, 224, 224)
+    t = time.time()
+    qm = quantize(model, cal, "uqvit", bits, bits, progress=False)
+    im_cpu = IntegerModel.from_quantized(qm, cal)
+    im_gpu = copy.deepcopy(im_cpu).to("cuda")
+    x = torch.randn(2, 3, 224, 224)
+    rec = Recorder()
+    im_cpu.set_recorder(rec)
+    inputs = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, a, n=n: inputs.__setitem__(n, a[0]))
+             for n, m in im_cpu.model.named_modules() if isinstance(m, IntLinear)]
+    logits_cpu = im_cpu(x)
+    for h in hooks:
+        h.remove()
+    im_cpu.set_recorder(None)
+    gemms = [op for op in rec.ops if op["kind"] == "gemm"]
+    mism = 0
+    for op in gemms:
+        a, w = op["arrays"]["a"], op["arrays"]["w"]
+        if a.dim() > 2:  # batched attention GEMMs: [B, H, M, K] x [B, H, N, K]
+            a2, w2 = a.reshape(-1, *a.shape[-2:]), w.reshape(-1, *w.shape[-2:])
+            got = torch.stack([int_gemm(a2[i].cuda(), w2[i].cuda()).cpu() for i in range(0, a2.shape[0], 7)])
+            ref = op["arrays"]["acc"].reshape(-1, *op["arrays"]["acc"].shape[-2:])[::7]
+        else:
+            got, ref = int_gemm(a.cuda(), w.cuda()).cpu(), op["arrays"]["acc"]
+        mism += int((got != ref).sum())
+    layer_mism = 0
+    for name, xin in inputs.items():
+        y_cpu = im_cpu.model.get_submodule(name)(xin)
+        twin = im_gpu.model.get_submodule(name)
+        y_gpu = (twin.forward_codes(xin.cuda()) if twin.codes_src is not None else twin(xin.cuda())).cpu()
+        if twin.codes_src is not None:
+            y_cpu = im_cpu.model.get_submodule(name).forward_codes(xin)
+        layer_mism += int((y_cpu != y_gpu).sum())
+    logits_gpu = im_gpu(x.cuda()).cpu()
+    res = {"bits": bits, "gemms_checked": len(gemms), "gemm_mismatches": mism, "linear_layers_checked": len(inputs),
+           "linear_layer_mismatches": layer_mism, "logit_max_abs_diff_cpu_vs_cuda": float((logits_cpu - logits_gpu).abs().max()),
+           "seconds": round(time.time() - t, 1)}
+    print(json.dumps(res), flush=True)
+    out.setdefault("golden", []).append(res)
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("no CUDA device: this check needs a GPU machine")
+        return 2
+    out = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}
+    print(f"device: {out['device']}, torch {out['torch']}", flush=True)
+    for bits in (8, 4):
+        check_golden(bits, out)
+    from uqvit.bench import format_bench, run_bench
+
+    rep = run_bench("deit_small_patch16_224", "cuda", batch=256, iters=10, calib=32)
+    print(format_bench(rep), flush=True)
+    out["bench"] = rep
+    try:
+        import sklearn  # noqa: F401
+        from uqvit.evaluate import format_table, run_eval
+
+        for dev in ("cuda", "cpu"):
+            r = run_eval("demo", "digits", ["fp", "uqvit", "uqvit-int"], 4, 4, device=dev, progress=False)
+            print(format_table(r), flush=True)
+            out[f"digits_{dev}"] = r
+    except ImportError:
+        print("scikit-learn is not installed here: digits eval on CUDA skipped", flush=True)
+    dest = os.environ.get("OUT")
+    if dest:
+        with open(os.path.join(dest, "gpu_check.json"), "w") as f:
+            json.dump(out, f, indent=2)
+    ok = all(g["gemm_mismatches"] == 0 and g["linear_layer_mismatches"] == 0 for g in out["golden"])
+    print("CUDA golden == CPU golden:", "yes" if ok else "NO")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
