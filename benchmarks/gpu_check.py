@@ -17,6 +17,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+DEV = os.environ.get("GPU_CHECK_DEVICE", "cuda")  # "cpu" only for a dry run of this script
+MODEL = os.environ.get("GPU_CHECK_MODEL", "deit_small_patch16_224")
+MODEL_KW = {"depth": 2} if DEV == "cpu" else {}
+
 
 def check_golden(bits: int, out: dict) -> None:
     import copy
@@ -29,12 +33,12 @@ def check_golden(bits: int, out: dict) -> None:
     from uqvit.quant import quantize
 
     torch.manual_seed(0)
-    model = timm.create_model("deit_small_patch16_224", pretrained=False).eval()
-    cal = torch.randn(4, 3, 224, 224)
+    model = timm.create_model(MODEL, pretrained=False, **MODEL_KW).eval().to(DEV)
+    cal = torch.randn(4, 3, 224, 224, device=DEV)
     t = time.time()
-    qm = quantize(model, cal, "uqvit", bits, bits, progress=False)
-    im_cpu = IntegerModel.from_quantized(qm, cal)
-    im_gpu = copy.deepcopy(im_cpu).to("cuda")
+    qm = quantize(model, cal, "uqvit", bits, bits, progress=False)  # calibrated on the GPU
+    im_gpu = IntegerModel.from_quantized(qm, cal)
+    im_cpu = copy.deepcopy(im_gpu).cpu()
     x = torch.randn(2, 3, 224, 224)
     rec = Recorder()
     im_cpu.set_recorder(rec)
@@ -51,20 +55,20 @@ def check_golden(bits: int, out: dict) -> None:
         a, w = op["arrays"]["a"], op["arrays"]["w"]
         if a.dim() > 2:  # batched attention GEMMs: [B, H, M, K] x [B, H, N, K]
             a2, w2 = a.reshape(-1, *a.shape[-2:]), w.reshape(-1, *w.shape[-2:])
-            got = torch.stack([int_gemm(a2[i].cuda(), w2[i].cuda()).cpu() for i in range(0, a2.shape[0], 7)])
+            got = torch.stack([int_gemm(a2[i].to(DEV), w2[i].to(DEV)).cpu() for i in range(0, a2.shape[0], 7)])
             ref = op["arrays"]["acc"].reshape(-1, *op["arrays"]["acc"].shape[-2:])[::7]
         else:
-            got, ref = int_gemm(a.cuda(), w.cuda()).cpu(), op["arrays"]["acc"]
+            got, ref = int_gemm(a.to(DEV), w.to(DEV)).cpu(), op["arrays"]["acc"]
         mism += int((got != ref).sum())
     layer_mism = 0
     for name, xin in inputs.items():
         y_cpu = im_cpu.model.get_submodule(name)(xin)
         twin = im_gpu.model.get_submodule(name)
-        y_gpu = (twin.forward_codes(xin.cuda()) if twin.codes_src is not None else twin(xin.cuda())).cpu()
+        y_gpu = (twin.forward_codes(xin.to(DEV)) if twin.codes_src is not None else twin(xin.to(DEV))).cpu()
         if twin.codes_src is not None:
             y_cpu = im_cpu.model.get_submodule(name).forward_codes(xin)
         layer_mism += int((y_cpu != y_gpu).sum())
-    logits_gpu = im_gpu(x.cuda()).cpu()
+    logits_gpu = im_gpu(x.to(DEV)).cpu()
     res = {"bits": bits, "gemms_checked": len(gemms), "gemm_mismatches": mism, "linear_layers_checked": len(inputs),
            "linear_layer_mismatches": layer_mism, "logit_max_abs_diff_cpu_vs_cuda": float((logits_cpu - logits_gpu).abs().max()),
            "seconds": round(time.time() - t, 1)}
@@ -73,7 +77,7 @@ def check_golden(bits: int, out: dict) -> None:
 
 
 def main() -> int:
-    if not torch.cuda.is_available():
+    if DEV == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: this check needs a GPU machine")
         return 2
     out = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}

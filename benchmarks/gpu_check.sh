@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -c "import torch, timm, torchvision; print('torch', torch.__version__, 'timm', timm.__version__, 'cuda', torch.cuda.is_available())"
-timeout 280 python3 benchmarks/gpu_check.py
+timeout 330 python3 benchmarks/gpu_check.py

@@ -36,13 +36,15 @@ def _int_mm_padded(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """int8 [M,K] x int8 [N,K]^T -> int32 [M,N] via torch._int_mm with the padding it requires."""
     m, k = a.shape
     n = w.shape[0]
-    kp, np_, mp = -(-k // 8) * 8, -(-n // 8) * 8, max(m, 17)
+    # cuBLASLt int8 wants every dimension a multiple of 8 and more than 16 rows
+    kp, np_, mp = -(-k // 8) * 8, -(-n // 8) * 8, max(-(-m // 8) * 8, 24)
     kp = max(kp, 16)
     ap = torch.zeros((mp, kp), dtype=torch.int8, device=a.device)
-    wp = torch.zeros((kp, np_), dtype=torch.int8, device=a.device)
+    wp = torch.zeros((np_, kp), dtype=torch.int8, device=a.device)
     ap[:m, :k] = a.to(torch.int8)
-    wp[:k, :n] = w.t().to(torch.int8)
-    return torch._int_mm(ap, wp)[:m, :n]
+    wp[:n, :k] = w.to(torch.int8)
+    # the int8 tensor-core path takes A row-major and B column-major ("TN"): pass W^T as a view
+    return torch._int_mm(ap, wp.t())[:m, :n]
 
 
 def int_gemm(a: torch.Tensor, w: torch.Tensor, use_int8: bool | None = None) -> torch.Tensor:

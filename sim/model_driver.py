@@ -1,0 +1,369 @@
+"""Host driver of the Verilated core: tiles integer-core operations and runs them on the RTL.
+
+:class:`CoreSession` starts one simulator process (the cocotb bench
+:mod:`sim.benches.serve_tb`) and keeps it running for a whole inference; every operation
+is a request over a local socket.  The host side does all the work that is not a clock
+cycle: it splits a GEMM ``Y = SRC_n(NormQuant_k(X) @ W^T)`` into ``rows x cols`` output
+tiles, packs each k-step of each tile into the core's stream payloads once (an x beat
+is reused for every column tile, a w beat for every row tile), writes the NormQuant and
+requant tables through ``cfg``, and unpacks the output rows.  The bench only presents
+pre-packed beats at one per cycle and counts cycles and stall cycles, so the Python
+cost per simulated cycle is a few handle accesses.
+
+Every result is also computed with the contract's functions from the same inputs; a
+disagreement is reported per operation (``exact``), which pins a mismatch to one layer.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Listener
+from pathlib import Path
+
+import numpy as np
+
+from rtl.build import to_verilog, waiver_args
+from rtl.common import layout_only
+from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
+from uqvit.contract import MULT_BITS, code_max, lane_bits
+
+from . import runner
+from .payload import pack, payload_shape, unpack
+from .toolchain import build_env, get_runner
+
+#: table sizes of the simulated core (shared with the regression so builds are cached once)
+from .regression import CORE_LIMITS  # noqa: E402
+
+
+class SimConfigError(ValueError):
+    """The model (or operation) does not fit the core that would be built."""
+
+
+def core_key(rows: int, cols: int, bits: int, waves: bool = False) -> str:
+    return f"core_r{rows}_c{cols}_b{bits}" + ("_fst" if waves else "")
+
+
+def build_core(rows: int, cols: int, bits: int, waves: bool = False):
+    """Build (cached, under ``sim_build/<key>``) the core; ``waves`` adds FST tracing (a separate build)."""
+    key = core_key(rows, cols, bits, waves)
+    comp = Core(rows, cols, bits, **CORE_LIMITS)
+    layout_only(comp)
+    if not waves:
+        r, bdir = runner.build(key, comp, key)
+        return comp, key, r, bdir
+    r = get_runner()
+    bdir = runner.SIM_BUILD / key
+    text = to_verilog(comp, key)
+    args = [*waiver_args(), "--trace-fst", "--trace-structs"]
+    with runner._build_lock():
+        bdir.mkdir(parents=True, exist_ok=True)
+        vpath, exe, stamp = bdir / f"{key}.v", bdir / key, bdir / "build.stamp"
+        how = repr((args, build_env().get("MAKEFLAGS", "")))
+        fresh = not (vpath.exists() and vpath.read_text() == text and exe.exists() and stamp.exists()
+                     and stamp.read_text() == how)
+        if fresh:
+            vpath.write_text(text)
+        else:
+            r._build_command = lambda: []
+        saved = {k: os.environ.get(k) for k in build_env()}
+        os.environ.update(build_env())
+        t0 = time.time()
+        try:
+            r.build(sources=[vpath], hdl_toplevel=key, build_dir=bdir, build_args=args, always=fresh, waves=True,
+                    log_file=bdir / "build.log")
+        except Exception as e:
+            raise RuntimeError(f"Verilator build of {key} failed: {e}; see {bdir / 'build.log'}") from None
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        if fresh:
+            stamp.write_text(how)
+            runner.BUILD_TIMES[key] = time.time() - t0
+    return comp, key, r, bdir
+
+
+@dataclass
+class OpStat:
+    """What one operation cost on the core."""
+
+    name: str
+    kind: str  # "gemm" | "demax"
+    m: int
+    k: int
+    n: int
+    cycles: int
+    tiles: int = 0
+    cfg_cycles: int = 0
+    stalls: dict = field(default_factory=dict)
+    exact: bool = True
+    macs: int = 0
+    utilization: float = 0.0
+    stream_eff: float = 0.0  # k-steps streamed per cycle (1.0 = the array never waits)
+    bits: int = 0  # the core instance's operand width
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "m": self.m, "k": self.k, "n": self.n, "cycles": self.cycles,
+                "utilization": round(self.utilization, 4), "stream_efficiency": round(self.stream_eff, 4),
+                "tiles": self.tiles, "cfg_cycles": self.cfg_cycles, "stalls": self.stalls, "exact": self.exact, "bits": self.bits}
+
+
+def _pack_rows(vals: np.ndarray, width: int) -> list[int]:
+    """Pack each row of signed ints into one int, element i at bits ``[i*width, (i+1)*width)``."""
+    v = np.asarray(vals, dtype=np.int64) & ((1 << width) - 1)
+    weights = np.array([1 << (i * width) for i in range(v.shape[1])], dtype=object)
+    return [int(t) for t in v.astype(object).dot(weights)] if v.shape[0] else []
+
+
+def identity_nq(k: int, zp: int) -> dict:
+    """NormQuant parameters that pass lanes through: ``code = x + zp``, ``lane = x``."""
+    return {"mult": np.full(k, 1 << (MULT_BITS - 1)), "shift": np.full(k, MULT_BITS - 1), "bias": np.zeros(k, np.int64),
+            "zp": np.full(k, int(zp))}
+
+
+def _src_model(x, p, lo, hi) -> np.ndarray:
+    import torch
+
+    from uqvit.contract import scale_round_clamp
+
+    t = lambda v: torch.as_tensor(np.asarray(v, dtype=np.int64))  # noqa: E731
+    return scale_round_clamp(t(x), t(p["mult"]), t(p["bias"]), t(p["shift"]), t(p["zp"]), int(lo), int(hi)).numpy()
+
+
+class CoreSession:
+    """One running simulation of a ``rows x cols`` core at ``bits``; a context manager.
+
+    ``gemm(...)`` and ``demax(...)`` run operations and append an :class:`OpStat` to
+    ``self.ops``.  ``waves`` writes an FST trace of the whole session to that path.
+    """
+
+    def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True):
+        check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
+        self.rows, self.cols, self.bits = rows, cols, bits
+        self.waves = Path(waves) if waves else None
+        self.check = check
+        self.ops: list[OpStat] = []
+        self.comp = self.key = self.conn = None
+        self.sim_cycles = 0
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "CoreSession":
+        t0 = time.time()
+        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, bool(self.waves))
+        self.build_s = time.time() - t0
+        sh = lambda p: payload_shape(self.comp, p)  # noqa: E731
+        self.shapes = {p: sh(p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
+        self.tdir = Path(tempfile.mkdtemp(prefix="uqvit_sim_", dir=self.bdir))
+        key = secrets.token_bytes(16)
+        self._listener = Listener(str(self.tdir / "sock"), family="AF_UNIX", authkey=key)
+        job = self.tdir / "job.json"
+        import json
+
+        job.write_text(json.dumps({"address": str(self.tdir / "sock"), "authkey": key.hex(),
+                                   "result": str(self.tdir / "result.json")}))
+        env = {"UQVIT_SIM_JOB": str(job),
+               "PYTHONPATH": os.pathsep.join([str(runner.REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        self._sim_error = None
+        self._sim_done = False
+
+        def run_sim():
+            try:
+                self.runner.test(test_module="sim.benches.serve_tb", hdl_toplevel=self.key, build_dir=self.bdir,
+                                 test_dir=self.tdir, extra_env=env, log_file=self.tdir / "serve.log",
+                                 results_xml=str(self.tdir / "serve.xml"), waves=bool(self.waves))
+            except BaseException as e:  # noqa: BLE001 - reported to the host thread
+                self._sim_error = e
+            finally:
+                self._sim_done = True
+                if self.conn is None:  # the bench never connected: unblock accept()
+                    try:
+                        from multiprocessing.connection import Client
+
+                        Client(str(self.tdir / "sock"), authkey=key).close()
+                    except OSError:
+                        pass
+
+        self._thread = threading.Thread(target=run_sim, daemon=True)
+        self._thread.start()
+        conn = self._listener.accept()
+        if self._sim_done:
+            conn.close()
+            raise RuntimeError(f"the simulator did not start: {self._sim_error}; see {self.tdir / 'serve.log'}")
+        self.conn = conn
+        self.start_s = time.time() - t0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.conn is not None:
+                try:
+                    self.conn.send({"op": "close"})
+                except OSError:
+                    pass
+            self._thread.join(timeout=120)
+            if self.waves:
+                src = self.tdir / "dump.fst"
+                if src.exists():
+                    self.waves.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, self.waves)
+                elif exc[0] is None:
+                    raise RuntimeError(f"the simulator wrote no FST trace; see {self.tdir / 'serve.log'}")
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+            self._listener.close()
+            if exc[0] is None:
+                shutil.rmtree(self.tdir, ignore_errors=True)
+
+    def _call(self, req: dict) -> dict:
+        try:
+            self.conn.send(req)
+            res = self.conn.recv()
+        except (EOFError, OSError) as e:
+            raise RuntimeError(f"the simulator stopped ({e}); see {self.tdir / 'serve.log'}") from None
+        if "error" in res:
+            raise RuntimeError(res["error"])
+        return res
+
+    # ------------------------------------------------------------ operations
+    def check_gemm(self, m: int, k: int, n: int, name: str = "GEMM") -> None:
+        if k > CORE_LIMITS["max_k"]:
+            raise SimConfigError(f"{name}: K={k} exceeds the core's NormQuant table (max_k={CORE_LIMITS['max_k']})")
+        if n > CORE_LIMITS["max_n"]:
+            raise SimConfigError(f"{name}: N={n} exceeds the core's requant table (max_n={CORE_LIMITS['max_n']})")
+
+    def gemm(self, name: str, x, nq: dict, w, rq: dict, lo: int, hi: int, restore=None) -> np.ndarray:
+        """``Y = SRC_rq(NormQuant_nq(X) @ W^T)`` on the RTL; X [M, K] VECTOR_BITS words, W [N, K] lanes.
+
+        ``nq``/``rq``: per-channel ``{mult, shift, bias, zp}`` ([K] / [N]); ``restore=(m, m2, vj)``
+        runs the DeMax restore ``T = m2*acc + (2**b-1)*m*vj`` before requantization.
+        Returns Y [M, N] int64.
+        """
+        R, Cc, b = self.rows, self.cols, self.bits
+        x = np.asarray(x, dtype=np.int64)
+        w = np.asarray(w, dtype=np.int64)
+        M, K = x.shape
+        N = w.shape[0]
+        self.check_gemm(M, K, N, name)
+        Mt, Nt = -(-M // R), -(-N // Cc)
+        xp = np.zeros((Mt * R, K), np.int64)
+        xp[:M] = x
+        wp = np.zeros((Nt * Cc, K), np.int64)
+        wp[:N] = w
+        sx, sw, scfg = self.shapes["x_in"], self.shapes["w_in"], self.shapes["cfg"]
+        fx, fw = dict(sx), dict(sw)
+        last_off, ntile_off = fx["last"].offset, fw["ntile"].offset
+        assert fx["x"].offset == 0 and fw["w"].offset == 0
+        xb = []
+        for mt in range(Mt):
+            beats = _pack_rows(xp[mt * R:(mt + 1) * R].T, 16)  # [K] beats of R words
+            beats[-1] |= 1 << last_off
+            xb.append(beats)
+        lb = lane_bits(b)
+        wb = []
+        for nt in range(Nt):
+            beats = _pack_rows(wp[nt * Cc:(nt + 1) * Cc].T, lb)
+            wb.append([v | (nt << ntile_off) for v in beats])
+        cfg = []
+        for kk in range(K):
+            cfg.append(pack(scfg, {"sel": CFG_NQ, "addr": kk, "lane": 0,
+                                   "p": {f: int(nq[f][kk]) for f in ("mult", "shift", "bias", "zp")}}))
+        for nn in range(N):
+            cfg.append(pack(scfg, {"sel": CFG_RQ, "addr": nn // Cc, "lane": nn % Cc,
+                                   "p": {f: int(rq[f][nn]) for f in ("mult", "shift", "bias", "zp")}}))
+        order = [(mt, nt) for mt in range(Mt) for nt in range(Nt)]
+        rs = {}
+        if restore is not None:
+            mm, m2, vj = (np.asarray(t, dtype=np.int64) for t in restore)
+            mp, m2p, vjp = np.zeros(Mt * R, np.int64), np.zeros(Mt * R, np.int64), np.zeros((Mt * R, Nt * Cc), np.int64)
+            mp[:M], m2p[:M], vjp[:M, :N] = mm, m2, vj
+            srs = self.shapes["rs_in"]
+            for mt, nt in order:
+                rs[(mt, nt)] = [pack(srs, {"m": int(mp[r]), "m2": int(m2p[r]), "vj": vjp[r, nt * Cc:(nt + 1) * Cc].tolist()})
+                                for r in range(mt * R, (mt + 1) * R)]
+        res = self._call({"op": "gemm", "cfg": cfg, "lo": int(lo), "hi": int(hi), "restore": restore is not None,
+                          "x": xb, "w": wb, "rs": rs, "order": order, "rows": R})
+        sy = self.shapes["y_out"]
+        beats = [unpack(sy, v) for v in res["y"]]
+        Y = np.zeros((Mt * R, Nt * Cc), np.int64)
+        framing = res["extra_beats"] != 0 or len(beats) != len(order) * R
+        i = 0
+        for mt, nt in order:
+            for r in range(R):
+                if i < len(beats):
+                    bt = beats[i]
+                    Y[mt * R + r, nt * Cc:(nt + 1) * Cc] = bt["y"]
+                    framing |= bt["ntile"] != nt or bt["last"] != int(r == R - 1)
+                i += 1
+        Y = Y[:M, :N]
+        exact = not framing
+        if self.check:
+            exact &= bool(np.array_equal(Y, self.model_gemm(x, nq, w, rq, lo, hi, restore)))
+        kt = max(K, R + Cc)
+        pad = len(order) * (kt - K)  # zero k-steps the array inserts into tiles shorter than rows + cols
+        st = OpStat(name, "gemm", M, K, N, res["cycles"], tiles=len(order), cfg_cycles=res["cfg_cycles"],
+                    stalls={"normquant": max(0, res["stalls"]["x_in"] - pad), "pad": pad,
+                            "array": res["stalls"]["w_in"]}, exact=exact, macs=M * K * N, bits=self.bits)
+        st.utilization = st.macs / (st.cycles * R * Cc)
+        st.stream_eff = len(order) * kt / st.cycles
+        st.stalls["fill_drain"] = st.cycles - len(order) * kt
+        self._log(st)
+        return Y
+
+    def model_gemm(self, x, nq, w, rq, lo, hi, restore=None) -> np.ndarray:
+        """The contract's result for the same operation (exact integer math)."""
+        q = code_max(self.bits)
+        lanes = _src_model(np.asarray(x, np.int64), nq, 0, q) - np.asarray(nq["zp"], np.int64)
+        acc = lanes @ np.asarray(w, np.int64).T  # |acc| < 2**31 (check_accumulation)
+        if restore is not None:
+            mm, m2, vj = (np.asarray(t, dtype=np.int64) for t in restore)
+            acc = m2[:, None] * acc + q * mm[:, None] * vj  # < 2**48 (RESTORE_BITS)
+        return _src_model(acc, rq, lo, hi)
+
+    def demax(self, name: str, p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """DeMax on rows of UQ1.16 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
+        p = np.asarray(p, dtype=np.int64)
+        n_rows, L = p.shape
+        if L > CORE_LIMITS["max_row"]:
+            raise SimConfigError(f"{name}: DeMax rows of {L} keys exceed the core's max_row={CORE_LIMITS['max_row']}")
+        sp = self.shapes["p_in"]
+        last_off = dict(sp)["last"].offset
+        beats = [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
+        res = self._call({"op": "demax", "p": beats})
+        out = [unpack(self.shapes["d_out"], v) for v in res["d"]]
+        codes = np.zeros((n_rows, L), np.int64)
+        m, j, m2 = (np.zeros(n_rows, np.int64) for _ in range(3))
+        framing = res["extra_beats"] != 0 or len(out) != n_rows * L
+        for i, bt in enumerate(out[:n_rows * L]):
+            r, c = divmod(i, L)
+            codes[r, c] = bt["code"]
+            framing |= bt["last"] != int(c == L - 1)
+            if c == 0:
+                m[r], j[r], m2[r] = bt["stats"]["m"], bt["stats"]["jstar"], bt["stats"]["m2"]
+            else:
+                framing |= (bt["stats"]["m"], bt["stats"]["jstar"], bt["stats"]["m2"]) != (m[r], j[r], m2[r])
+        exact = not framing
+        if self.check:
+            import torch
+
+            from uqvit.contract import demax_codes
+
+            ref = demax_codes(torch.as_tensor(p), self.bits)
+            exact &= all(np.array_equal(a, t.numpy()) for a, t in zip((codes, m, j, m2), ref))
+        st = OpStat(name, "demax", n_rows, L, 1, res["cycles"], stalls={"demax": res["stalls"]["p_in"]}, exact=exact,
+                    bits=self.bits)
+        st.stream_eff = n_rows * L / st.cycles
+        st.stalls["fill_drain"] = st.cycles - n_rows * L
+        self._log(st)
+        return codes, m, j, m2
+
+    def _log(self, st: OpStat) -> None:
+        self.ops.append(st)
+        self.sim_cycles += st.cycles + st.cfg_cycles

@@ -1,0 +1,378 @@
+"""``uqvit sim``: one image through the whole quantized model with every integer op on the RTL.
+
+The integer golden model (:class:`uqvit.golden.IntegerModel`) runs its float vector side
+(LayerNorm, softmax, GELU, residuals: timm's own modules) unchanged; :func:`rtl_executor`
+swaps the integer-core operations of its twins for the Verilated core
+(:class:`sim.model_driver.CoreSession`):
+
+* every linear layer (and the patch embedding as an im2col GEMM): NormQuant of the input
+  words (the layer's per-channel table), the GEMM and the requantization -- to codes
+  (qkv) or to vector-side words -- in one core operation;
+* ``q @ k^T`` per head with requantization of the logits;
+* DeMax of the softmax rows on the core's DeMax port, then ``attn @ v`` per head in restore
+  mode (``T = m2*acc + (2**b-1)*m*v[j*]``, the gathered ``v[j*]`` rows supplied by the host)
+  and requantization.
+
+The crossings stay the contract's (``to_fixed``, ``from_fixed``, ``prob_to_fixed``), so the
+logits are bit-exact with the golden model when the RTL is.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import types
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import contract as C
+
+DEMO_ROWS = DEMO_COLS = 16
+DEMO_BITS = 4
+DEMO_CALIB = 128
+
+
+def _driver():
+    from sim import model_driver
+
+    return model_driver
+
+
+def _p(src, n: int | None = None) -> dict:
+    """SRC parameters as numpy arrays, a per-tensor entry broadcast to ``n`` channels."""
+    out = {}
+    for f in ("mult", "shift", "bias", "zp"):
+        v = getattr(src, f).to(torch.int64).cpu()
+        if n is not None and v.numel() == 1:
+            v = v.expand(n)
+        out[f] = v.numpy()
+    return out
+
+
+# ------------------------------------------------------------------- model check
+def check_model(im, rows: int, cols: int, bits: int | None = None, limits: dict | None = None) -> list[int]:
+    """Refuse (``SimConfigError``) a model whose layer shapes or bit-widths the core cannot take.
+
+    ``bits``: the core's operand width (default: the model's activation width).  The
+    patch embedding's input (8-bit image codes in UQ-ViT) may differ: it runs on a second
+    instance of the same core built at that width.  Returns the core widths to build,
+    main core first.  Runs before anything is built or simulated.
+    """
+    from rtl.core import check_core_params
+
+    from .golden import IntegerModel
+    from .golden.layers import IntAttention, IntLinear, IntPatchEmbed
+    from .golden.model import _tokens_per_attention
+
+    md = _driver()
+    lim = dict(md.CORE_LIMITS, **(limits or {}))
+    if not isinstance(im, IntegerModel):
+        raise md.SimConfigError(f"uqvit sim needs an IntegerModel (the compiled golden model), got {type(im).__name__}")
+    bits = im.a_bits if bits is None else bits
+    check_core_params(rows, cols, bits, lim["max_k"], lim["max_n"])
+    problems, widths = [], [bits]
+    n_tok = _tokens_per_attention(im.model)
+
+    def fit(name, k, n):
+        if k > lim["max_k"]:
+            problems.append(f"{name}: K={k} exceeds the core's NormQuant table (max_k={lim['max_k']})")
+        if n > lim["max_n"]:
+            problems.append(f"{name}: N={n} exceeds the core's requant table (max_n={lim['max_n']})")
+
+    for mod in im.model.modules():
+        if isinstance(mod, (IntLinear, IntPatchEmbed)):
+            fit(mod.name, mod.w_lanes.shape[1], mod.w_lanes.shape[0])
+            b = mod.nq.bits
+            if b != bits:
+                if isinstance(mod, IntPatchEmbed):
+                    C.check_bits(b)
+                    widths.append(b)
+                else:
+                    problems.append(f"{mod.name}: input codes are {b}-bit but the core is built for {bits}-bit codes "
+                                    f"(its NormQuant clamps to 0..{C.code_max(bits)})")
+            wmax = int(mod.w_lanes.abs().max()) if mod.w_lanes.numel() else 0
+            if wmax > C.code_max(b):
+                problems.append(f"{mod.name}: weight lanes reach |{wmax}| but a {b}-bit core's lanes hold "
+                                f"{C.lane_bits(b)}-bit values (weights are {im.w_bits}-bit)")
+        if isinstance(mod, IntAttention):
+            d = mod.qkv.w_lanes.shape[0] // 3 // mod.num_heads
+            fit(f"{mod.name}.qk", d, n_tok)
+            fit(f"{mod.name}.av", n_tok, d)
+            if n_tok > lim["max_row"]:
+                problems.append(f"{mod.name}: DeMax rows of {n_tok} keys exceed the core's max_row={lim['max_row']}")
+            if mod.bits != bits:
+                problems.append(f"{mod.name}: DeMax codes are {mod.bits}-bit, the core's are {bits}-bit")
+    if problems:
+        raise md.SimConfigError(f"the model does not fit a {rows}x{cols} core at {bits} bits:\n  - " + "\n  - ".join(problems))
+    return widths
+
+
+# ------------------------------------------------------------------- RTL executor
+def _gemm_linear(cores, t, x2d, codes: bool) -> torch.Tensor:
+    core = cores[t.nq.bits]
+    src = t.codes_src if codes else t.out_src
+    n = t.w_lanes.shape[0]
+    y = core.gemm(t.name, x2d.numpy(), _p(t.nq.src, x2d.shape[1]), t.w_lanes.cpu().numpy(), _p(src, n), src.lo, src.hi)
+    return torch.from_numpy(y)
+
+
+def _linear_out(cores, t, x, codes: bool) -> torch.Tensor:
+    k = t.w_lanes.shape[1]
+    words = C.to_fixed(x.reshape(-1, k), t.nq.frac)
+    return _gemm_linear(cores, t, words, codes).reshape(*x.shape[:-1], -1)
+
+
+def _patch_forward(cores):
+    def forward(self, x):
+        B, _, H, W = x.shape
+        words = C.to_fixed(x.reshape(-1, 1), self.nq.frac).reshape(x.shape)
+        cols = F.unfold(words.to(torch.float64), self.kernel, stride=self.stride).to(torch.int64)  # [B, K, L]
+        a = cols.transpose(1, 2)
+        y = _gemm_linear(cores, self, a.reshape(-1, a.shape[-1]), codes=False).reshape(B, a.shape[1], -1)
+        y = C.from_fixed(y, self.out_frac)
+        return y.transpose(1, 2).reshape(B, self.out_ch, H // self.stride[0], W // self.stride[1])
+    return forward
+
+
+def _linear_forward(cores):
+    def forward(self, x):
+        return C.from_fixed(_linear_out(cores, self, x, codes=False), self.out_frac)
+    return forward
+
+
+def _attention_forward(cores):
+    md = _driver()
+
+    def forward(self, x, mask=None, attn_mask=None, is_causal: bool = False):
+        B, N, _ = x.shape
+        H = self.num_heads
+        core = cores[self.bits]
+        codes = _linear_out(cores, self.qkv, x, codes=True)
+        q, k, v = codes.reshape(B, N, 3, H, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        zq, zk, zv = self.zp
+        ql, kl, vl = q - zq, k - zk, v - zv
+        D = ql.shape[-1]
+        lsrc, rsrc = self.logits.out_src, self.restore.out_src
+        lw = torch.empty(B, H, N, N, dtype=torch.int64)
+        for b in range(B):
+            for h in range(H):
+                lw[b, h] = torch.from_numpy(core.gemm(f"{self.name}.qk", ql[b, h].numpy(), md.identity_nq(D, zq),
+                                                      kl[b, h].numpy(), _p(lsrc, N), lsrc.lo, lsrc.hi))
+        logits = C.from_fixed(lw, self.logits.out_frac)
+        logits = self.logits_bias(logits, mask if self.window else attn_mask)
+        p = C.prob_to_fixed(logits.softmax(dim=-1))
+        dc, m, j, m2 = (torch.from_numpy(t) for t in core.demax(f"{self.name}.demax", p.reshape(-1, N).numpy()))
+        dc, m, j, m2 = dc.reshape(B, H, N, N), m.reshape(B, H, N), j.reshape(B, H, N), m2.reshape(B, H, N)
+        v_j = torch.gather(vl, 2, j.unsqueeze(-1).expand(*j.shape, D))  # the host gathers V[j*] rows
+        ow = torch.empty(B, H, N, D, dtype=torch.int64)
+        for b in range(B):
+            for h in range(H):
+                ow[b, h] = torch.from_numpy(core.gemm(
+                    f"{self.name}.av", dc[b, h].numpy(), md.identity_nq(N, 0), vl[b, h].T.contiguous().numpy(),
+                    _p(rsrc, D), rsrc.lo, rsrc.hi, restore=(m[b, h].numpy(), m2[b, h].numpy(), v_j[b, h].numpy())))
+        out = C.from_fixed(ow, self.restore.out_frac).transpose(1, 2).reshape(B, N, -1)
+        return self.proj(out)
+    return forward
+
+
+@contextlib.contextmanager
+def rtl_executor(im, cores: dict):
+    """Within the block, every integer-core op of ``im`` runs on the started CoreSession
+    ``cores[b]`` of its operand width ``b``."""
+    from .golden.layers import IntAttention, IntLinear, IntPatchEmbed
+
+    patched = []
+    for mod in im.model.modules():
+        fn = None
+        if isinstance(mod, IntAttention):
+            fn = _attention_forward(cores)
+        elif isinstance(mod, IntPatchEmbed):
+            fn = _patch_forward(cores)
+        elif isinstance(mod, IntLinear):
+            fn = _linear_forward(cores)
+        if fn is not None:
+            mod.forward = types.MethodType(fn, mod)
+            patched.append(mod)
+    try:
+        yield
+    finally:
+        for mod in patched:
+            del mod.forward
+
+
+# ------------------------------------------------------------------- reporting
+def aggregate(ops, rows: int, cols: int) -> list[dict]:
+    """One row per layer (ops of the same name -- heads, images -- summed), in execution order."""
+    out: dict[str, dict] = {}
+    for o in ops:
+        a = out.setdefault(o.name, {"name": o.name, "kind": o.kind, "bits": o.bits, "m": o.m, "k": o.k, "n": o.n, "count": 0,
+                                    "cycles": 0, "cfg_cycles": 0, "tiles": 0, "macs": 0, "k_steps": 0, "exact": True,
+                                    "stalls": {}})
+        a["count"] += 1
+        a["cycles"] += o.cycles
+        a["cfg_cycles"] += o.cfg_cycles
+        a["tiles"] += o.tiles
+        a["macs"] += o.macs
+        a["k_steps"] += o.stream_eff * o.cycles
+        a["exact"] &= o.exact
+        for k, v in o.stalls.items():
+            a["stalls"][k] = a["stalls"].get(k, 0) + v
+    for a in out.values():
+        a["utilization"] = round(a["macs"] / (a["cycles"] * rows * cols), 4) if a["kind"] == "gemm" else None
+        a["stream_efficiency"] = round(a.pop("k_steps") / a["cycles"], 4)
+        a.pop("macs")
+    return list(out.values())
+
+
+def format_table(layers, rows: int, cols: int) -> str:
+    head = (f"{'layer':24s} {'op':6s} {'b':>1s} {'x':>3s} {'M':>4s} {'K':>4s} {'N':>4s} {'tiles':>5s} {'cycles':>7s} {'cfg':>5s} "
+            f"{'util':>6s} {'stream':>6s} {'nq':>3s} {'dmx':>3s} {'pad':>4s} {'w_wt':>4s} {'fill':>5s} exact")
+    lines = [f"core {rows}x{cols}; util = MACs/(cycles*{rows}*{cols}); stream = k-steps (or DeMax beats) per cycle; "
+             "b = core operand bits, x = ops summed (heads)\n"
+             "stall cycles: nq = NormQuant input (x_in) not ready beyond array padding, dmx = DeMax input not ready, "
+             "pad = zero k-steps the array adds to tiles with K < rows+cols, w_wt = weights waiting on the NormQuant "
+             "pipeline (its latency at the start of each op), fill = cycles - tiles*max(K, rows+cols) (pipeline fill/drain)",
+             head, "-" * len(head)]
+    for a in layers:
+        s = a["stalls"]
+        util = f"{100 * a['utilization']:5.1f}%" if a["utilization"] is not None else "     -"
+        lines.append(f"{a['name'][-24:]:24s} {a['kind']:6s} {a['bits']:1d} {a['count']:3d} {a['m']:4d} {a['k']:4d} {a['n']:4d} "
+                     f"{a['tiles']:5d} {a['cycles']:7d} {a['cfg_cycles']:5d} {util} {100 * a['stream_efficiency']:5.1f}% "
+                     f"{s.get('normquant', 0):3d} {s.get('demax', 0):3d} {s.get('pad', 0):4d} {s.get('array', 0):4d} {s.get('fill_drain', 0):5d} "
+                     f"{'yes' if a['exact'] else 'NO'}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------- top level
+def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS,
+                calib: int = DEMO_CALIB, fp_model=None, log=print):
+    """The compiled integer model and the evaluation dataset (fake-quant calibration, then observation)."""
+    from .evaluate import prepare_data
+    from .golden import IntegerModel
+    from .models import create_model
+    from .quant import quantize
+
+    fp = fp_model if fp_model is not None else create_model(model, None, log=log)
+    fp = fp.cpu().eval()
+    ed = prepare_data(data, fp, calib, device=torch.device("cpu"))
+    qm = quantize(fp, ed.calib_images, "uqvit", w_bits, a_bits, progress=False)
+    return IntegerModel.from_quantized(qm, ed.calib_images), ed.loader.dataset
+
+
+def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None = None, waves=None, batch: bool = False,
+                    log=print) -> dict:
+    """Run ``images`` (dataset indices) through ``im`` on the RTL and compare logits with the golden model.
+
+    ``batch``: all images in one forward (GEMM M = images x tokens), else one after another
+    in the same simulator.  Returns the result dict (see :func:`simulate`).
+    """
+    md = _driver()
+    widths = check_model(im, rows, cols, bits)
+    bits = widths[0]
+    for k in images:
+        if not 0 <= k < len(dataset):
+            raise md.SimConfigError(f"--image {k} is out of range: the evaluation set has {len(dataset)} images")
+    xs = [dataset[k][0].unsqueeze(0) for k in images]
+    groups = [torch.cat(xs)] if batch else xs
+    names = [list(images)] if batch else [[k] for k in images]
+    t0 = time.time()
+    res = {"rows": rows, "cols": cols, "bits": bits, "core_bits": widths, "w_bits": im.w_bits, "a_bits": im.a_bits,
+           "images": [], "batch": batch}
+    with contextlib.ExitStack() as stack:
+        cores = {}
+        for i, b in enumerate(widths):
+            wv = None
+            if waves and i > 0:
+                wv = Path(waves).with_name(Path(waves).stem + f"_b{b}" + Path(waves).suffix)
+            elif waves:
+                wv = waves
+            cores[b] = stack.enter_context(md.CoreSession(rows, cols, b, waves=wv))
+        main = cores[bits]
+        for c in cores.values():
+            c.ops = main.ops  # one execution-ordered log
+        res["build_s"] = round(sum(c.build_s for c in cores.values()), 2)
+        res["sim_start_s"] = round(sum(c.start_s - c.build_s for c in cores.values()), 2)
+        log(f"uqvit sim: {rows}x{cols} core at {bits} bits" +
+            "".join(f" (+ a {b}-bit instance for the {b}-bit image input)" for b in widths[1:]) +
+            f", model W{im.w_bits}A{im.a_bits}; build {res['build_s']:.1f} s, simulator start {res['sim_start_s']:.1f} s")
+        layers = None
+        for x, ks in zip(groups, names):
+            n0, t1 = len(main.ops), time.time()
+            c0 = sum(c.sim_cycles for c in cores.values())
+            with torch.no_grad():
+                gold = im(x)
+                with rtl_executor(im, cores):
+                    rtl = im(x)
+            wall = time.time() - t1
+            exact = bool(torch.equal(gold, rtl))
+            ops = main.ops[n0:]
+            cyc = sum(c.sim_cycles for c in cores.values()) - c0
+            res["images"].append({"images": ks, "bit_exact": exact, "cycles": cyc, "wall_s": round(wall, 2),
+                                  "max_abs_diff": float((gold - rtl).abs().max()),
+                                  "pred_rtl": rtl.argmax(-1).tolist(), "pred_golden": gold.argmax(-1).tolist(),
+                                  "ops_exact": all(o.exact for o in ops), "logits_rtl": rtl.tolist()})
+            if layers is None:
+                layers = aggregate(ops, rows, cols)
+                log(format_table(layers, rows, cols))
+            log(f"image {','.join(map(str, ks))}: logits {'BIT-EXACT' if exact else 'DIFFER'} vs golden model "
+                f"(max |diff| {res['images'][-1]['max_abs_diff']:.3g}); prediction RTL {rtl.argmax(-1).tolist()} "
+                f"golden {gold.argmax(-1).tolist()}; {cyc} cycles (config writes included); {wall:.1f} s wall "
+                f"({cyc / max(wall, 1e-9):,.0f} cycles/s incl. host work)")
+    res["wall_s"] = round(time.time() - t0, 2)
+    res["bit_exact"] = all(r["bit_exact"] for r in res["images"])
+    res["layers"] = layers
+    res["total_cycles"] = res["images"][0]["cycles"]
+    g = [a for a in layers if a["kind"] == "gemm"]
+    big = [a for a in g if a["k"] >= 4 * rows and a["n"] >= 4 * cols and a["k"] >= 4 * cols]
+    res["summary"] = {
+        "min_util_big_gemms": min((a["utilization"] for a in big), default=None),
+        "min_stream_eff_big_gemms": min((a["stream_efficiency"] for a in big), default=None),
+        "normquant_stall_cycles": sum(a["stalls"].get("normquant", 0) for a in layers),
+        "demax_stall_cycles": sum(a["stalls"].get("demax", 0) for a in layers),
+    }
+    s = res["summary"]
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    log(f"GEMMs with K, N >= 4x the array: min utilisation {pct(s['min_util_big_gemms'])}, min streaming efficiency "
+        f"{pct(s['min_stream_eff_big_gemms'])}; stall cycles from NormQuant {s['normquant_stall_cycles']}, "
+        f"from DeMax {s['demax_stall_cycles']}")
+    log(f"logits {'bit-exact' if res['bit_exact'] else 'NOT bit-exact'} for image(s) {list(images)}; "
+        f"wall {res['wall_s']:.1f} s (build {res['build_s']:.1f} s included)")
+    return res
+
+
+def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int = DEMO_ROWS, cols: int = DEMO_COLS,
+             w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS, calib: int = DEMO_CALIB, bits: int | None = None,
+             waves=None, json_path=None, batch: bool = False, fp_model=None, log=print) -> dict:
+    """Quantize + compile ``model``, then :func:`simulate_images`; writes ``json_path`` if given.
+
+    JSON: ``{"bit_exact", "layers": [{"name", "m", "k", "n", "cycles", "utilization", ...}],
+    "total_cycles", "wall_s", ...}``.
+    """
+    _driver()  # toolchain import errors before the slow calibration
+    from rtl.core import check_core_params
+
+    check_core_params(rows, cols, bits or a_bits, 1, 1)
+    t0 = time.time()
+    im, ds = build_model(model, data, w_bits, a_bits, calib, fp_model=fp_model, log=log)
+    calib_s = time.time() - t0
+    log(f"quantized {model} W{w_bits}A{a_bits} on {calib} calibration images in {calib_s:.1f} s")
+    res = simulate_images(im, ds, list(images), rows, cols, bits, waves=waves, batch=batch, log=log)
+    res["calib_s"] = round(calib_s, 2)
+    res["model"], res["data"] = model, data
+    if waves:
+        res["waves"] = str(waves)
+        log(f"wrote FST waves to {waves}")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(res, indent=2))
+        log(f"wrote {json_path}")
+    return res
+
+
+def demo_step(model, out_dir, log=print) -> dict:
+    """The ``uqvit demo`` step: digits image 0 at W4A4 on a 16x16 core; writes ``sim_demo.json``."""
+    log("== RTL simulation: one digits image through the Verilated 16x16 core (W4A4)")
+    return simulate("demo", "digits", images=(0,), rows=DEMO_ROWS, cols=DEMO_COLS, w_bits=DEMO_BITS, a_bits=DEMO_BITS,
+                    fp_model=model, json_path=str(Path(out_dir) / "sim_demo.json"), log=log)
