@@ -23,7 +23,7 @@ def stats_layout(max_row: int) -> data.StructLayout:
 
 
 class DeMax(wiring.Component):
-    """DeMax on a stream of softmax rows, one UQ1.16 probability per beat.
+    """DeMax on a stream of softmax rows, one UQ1.20 probability per beat.
 
     Per row: ``m`` = max, ``j*`` = first arg-max, ``m2`` = max of the rest; reciprocal
     ``R = floor(2**(e+RECIP_BITS-1)/m2)``, ``e = bit_length(m2)`` (0 when ``m2 == 0``);

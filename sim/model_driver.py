@@ -328,7 +328,7 @@ class CoreSession:
         return _src_model(acc, rq, lo, hi)
 
     def demax(self, name: str, p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """DeMax on rows of UQ1.16 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
+        """DeMax on rows of UQ1.20 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
         p = np.asarray(p, dtype=np.int64)
         n_rows, L = p.shape
         if L > CORE_LIMITS["max_row"]:

@@ -6,7 +6,7 @@ Operation kinds (arrays are int64; shapes as recorded):
 * ``gemm``      -- ``a`` lanes [..., M, K] x ``w`` lanes [..., N, K] -> ``acc`` int32 [..., M, N];
   when the GEMM feeds q/k/v directly, ``out`` holds the requantized codes and ``params`` the SRC
 * ``requant``   -- ``acc`` -> ``out`` (VECTOR_BITS words), SRC ``params``
-* ``demax``     -- ``x`` (UQ1.16 probabilities) -> ``out`` codes, ``m``, ``jstar``, ``m2``
+* ``demax``     -- ``x`` (UQ1.20 probabilities) -> ``out`` codes, ``m``, ``jstar``, ``m2``
 * ``restore``   -- ``acc``, ``m``, ``m2``, ``v_jstar`` -> ``out`` = m2*acc + (2**b-1)*m*v_jstar
 """
 from __future__ import annotations

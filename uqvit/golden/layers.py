@@ -3,7 +3,7 @@ DeMax runs in integers through :mod:`uqvit.contract`; everything else is float.
 
 Each twin crosses between the float vector side and the integer core only with the
 contract's conversion functions: ``to_fixed`` (float -> VECTOR_BITS words),
-``from_fixed`` (words -> float) and ``prob_to_fixed`` (softmax -> UQ1.16).
+``from_fixed`` (words -> float) and ``prob_to_fixed`` (softmax -> UQ1.20).
 
 A twin is compiled in two steps: its static parameters (weight lanes, NormQuant
 encodings, q/k/v requantization) come from the fake-quant layer; the fraction bits
@@ -202,8 +202,9 @@ class IntAttention(nn.Module):
         lane = lambda z: max(z, C.code_max(q.q_q.q.bits) - z)  # noqa: E731
         C.check_accumulation(head_dim, lane(zq), lane(zk), what=f"{self.name} q@k^T")
         C.check_accumulation(n_tokens, qm, lane(zv), what=f"{self.name} attn@v")
-        if C.restore_bound(n_tokens, self.bits) * 2**C.MULT_BITS >= 2**63:
-            raise C.ContractError(f"{self.name}: DeMax restore of {n_tokens} keys overflows")
+        if C.restore_bound(n_tokens, self.bits) >= 2 ** (C.RESTORE_BITS - 1):
+            raise C.ContractError(f"{self.name}: DeMax restore of {n_tokens} keys does not fit "
+                                  f"{C.RESTORE_BITS} bits; use fewer tokens per attention row")
         self.logits = _Requant(f"{self.name}.qk", dq * dk * self.scale)
         self.restore = _Requant(f"{self.name}.av", dv / (qm * C.PROB_ONE))
         self.rel_pos_bias = QAttention.rel_pos_bias.__get__(self)
