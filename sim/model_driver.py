@@ -44,6 +44,15 @@ class SimConfigError(ValueError):
     """The model (or operation) does not fit the core that would be built."""
 
 
+
+def _check_fst_headers() -> None:
+    """Verilator's FST writer compiles against lz4 and zlib; say so before a long build fails."""
+    dirs = [d for d in os.environ.get("CPATH", "").split(os.pathsep) if d] + ["/usr/include", "/usr/local/include"]
+    missing = [h for h in ("lz4.h", "zlib.h") if not any(os.path.exists(os.path.join(d, h)) for d in dirs)]
+    if missing:
+        raise RuntimeError(f"--waves needs the C headers {', '.join(missing)} for Verilator's FST writer; "
+                           "install them (Debian: apt-get install liblz4-dev zlib1g-dev) or run without --waves")
+
 def core_key(rows: int, cols: int, bits: int, waves: bool = False) -> str:
     return f"core_r{rows}_c{cols}_b{bits}" + ("_fst" if waves else "")
 
@@ -56,6 +65,7 @@ def build_core(rows: int, cols: int, bits: int, waves: bool = False):
     if not waves:
         r, bdir = runner.build(key, comp, key)
         return comp, key, r, bdir
+    _check_fst_headers()
     r = get_runner()
     bdir = runner.SIM_BUILD / key
     text = to_verilog(comp, key)
