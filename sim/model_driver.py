@@ -34,7 +34,7 @@ from uqvit.contract import MULT_BITS, code_max, lane_bits
 
 from . import runner
 from .payload import pack, payload_shape, unpack
-from .toolchain import build_env, get_runner
+from .toolchain import build_env, build_environment, get_runner
 
 #: table sizes of the simulated core (shared with the regression so builds are cached once)
 from .regression import CORE_LIMITS  # noqa: E402
@@ -80,20 +80,13 @@ def build_core(rows: int, cols: int, bits: int, waves: bool = False):
             vpath.write_text(text)
         else:
             r._build_command = lambda: []
-        saved = {k: os.environ.get(k) for k in build_env()}
-        os.environ.update(build_env())
         t0 = time.time()
         try:
-            r.build(sources=[vpath], hdl_toplevel=key, build_dir=bdir, build_args=args, always=fresh, waves=True,
-                    log_file=bdir / "build.log")
+            with build_environment():
+                r.build(sources=[vpath], hdl_toplevel=key, build_dir=bdir, build_args=args, always=fresh, waves=True,
+                        log_file=bdir / "build.log")
         except Exception as e:
             raise RuntimeError(f"Verilator build of {key} failed: {e}; see {bdir / 'build.log'}") from None
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         if fresh:
             stamp.write_text(how)
             runner.BUILD_TIMES[key] = time.time() - t0

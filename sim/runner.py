@@ -17,7 +17,7 @@ from pathlib import Path
 from rtl.build import to_verilog, waiver_args
 from rtl.common import layout_only
 
-from .toolchain import build_env, get_runner
+from .toolchain import build_env, build_environment, get_runner
 
 REPO = Path(__file__).resolve().parents[1]
 SIM_BUILD = Path(os.environ.get("UQVIT_SIM_BUILD", REPO / "sim_build"))
@@ -53,19 +53,12 @@ def build(key: str, component, top: str):
                 or stamp.read_text() != how):
             vpath.write_text(text)
             t0 = time.time()
-            saved = {k: os.environ.get(k) for k in build_env()}
-            os.environ.update(build_env())
             try:
-                runner.build(sources=[vpath], hdl_toplevel=top, build_dir=bdir,
-                             build_args=[*waiver_args(), *CXX_OPT], always=True, log_file=bdir / "build.log")
+                with build_environment():
+                    runner.build(sources=[vpath], hdl_toplevel=top, build_dir=bdir,
+                                 build_args=[*waiver_args(), *CXX_OPT], always=True, log_file=bdir / "build.log")
             except Exception as e:
                 raise RuntimeError(f"Verilator build of {top} failed: {e}; see {bdir / 'build.log'}") from None
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
             stamp.write_text(how)
             BUILD_TIMES[key] = time.time() - t0
         else:

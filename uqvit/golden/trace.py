@@ -58,10 +58,15 @@ def capture_fake_quant_codes(qmodel, images: torch.Tensor) -> dict[str, torch.Te
     def phook(m, args, _out):
         points[f"{m.name}:in"] = quant_codes(args[0], m.in_q.delta, m.in_q.zp, m.in_q.bits).to(torch.int64).cpu()
     hooks.append(patch.register_forward_hook(phook))
+    run_with_hooks(qmodel, images, hooks)
+    return points
+
+
+def run_with_hooks(model, images: torch.Tensor, hooks: list) -> None:
+    """One no-grad forward pass of ``model``, then remove the already-registered ``hooks``."""
     try:
         with torch.no_grad():
-            qmodel(images)
+            model(images)
     finally:
         for h in hooks:
             h.remove()
-    return points
