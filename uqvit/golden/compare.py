@@ -90,9 +90,14 @@ def compare_codes(qmodel, imodel, images: torch.Tensor) -> dict:
     logits_i = imodel(images)
     logits_f = qmodel(images)
     worst = min(rows, key=lambda r: r["within_1lsb_pct"]) if rows else None
-    agree = float((logits_i.argmax(-1) == logits_f.argmax(-1)).double().mean()) * 100
-    return {"points": rows, "worst": worst, "prediction_agreement_pct": agree, "images": int(images.shape[0]),
-            "logit_max_abs_diff": float((logits_i - logits_f).abs().max())}
+    res = {"points": rows, "worst": worst, "images": int(images.shape[0]),
+           "logit_max_abs_diff": float((logits_i - logits_f).abs().max())}
+    if getattr(qmodel, "num_classes", 1):
+        res["prediction_agreement_pct"] = float((logits_i.argmax(-1) == logits_f.argmax(-1)).double().mean()) * 100
+    else:  # a backbone without a classifier (detection): compare the pooled features
+        res["feature_cosine"] = float(torch.nn.functional.cosine_similarity(
+            logits_i.flatten(1).double(), logits_f.flatten(1).double(), dim=1).mean())
+    return res
 
 
 def format_compare(res: dict) -> str:
@@ -103,6 +108,10 @@ def format_compare(res: dict) -> str:
     w = res["worst"]
     if w:
         lines.append(f"worst point: {w['point']} ({w['within_1lsb_pct']:.3f} % within 1 LSB)")
-    lines.append(f"end to end: top-1 prediction agreement with fake-quant {res['prediction_agreement_pct']:.2f} % "
-                 f"on {res['images']} images; max |logit difference| {res['logit_max_abs_diff']:.4f}")
+    if "prediction_agreement_pct" in res:
+        lines.append(f"end to end: top-1 prediction agreement with fake-quant {res['prediction_agreement_pct']:.2f} % "
+                     f"on {res['images']} images; max |logit difference| {res['logit_max_abs_diff']:.4f}")
+    else:
+        lines.append(f"end to end: pooled-feature cosine similarity with fake-quant {res['feature_cosine']:.6f} "
+                     f"on {res['images']} images")
     return "\n".join(lines)

@@ -212,36 +212,58 @@ def _check_inputs(model, calib_images, method, w_bits, a_bits):
 
 
 @torch.no_grad()
-def quantize(model: nn.Module, calib_images: torch.Tensor, method: str = "uqvit", w_bits: int = 4,
-             a_bits: int = 4, progress: bool = True) -> nn.Module:
-    """Return a quantized copy of a timm ViT/DeiT/Swin ``model`` calibrated on ``calib_images``."""
-    m = _check_inputs(model, calib_images, method, w_bits, a_bits)
-    qm = copy.deepcopy(model).eval()
-    for p in qm.parameters():
-        p.requires_grad_(False)
-    qm.uqvit_roles = swap_modules(qm, m, w_bits, a_bits)
-    dev = next(qm.parameters()).device
-    images = calib_images.to(dev, next(qm.parameters()).dtype)
+def calibrate_backbone(qm: nn.Module, images: torch.Tensor, m: Method, progress: bool = True, runner=None,
+                       desc: str = "calibrate") -> dict:
+    """Calibrate the patch embedding and every unit of the swapped timm model ``qm``, block by block.
+
+    ``runner(images)`` must call ``qm``'s units in order (default: ``qm`` itself); a detector
+    passes its Swin feature extractor.  Everything is enabled at the end; returns the alphas.
+    """
+    runner = runner or qm
     units = calibration_units(qm)
     set_enabled(qm, False)
-    x_fp = capture_input(qm, units[0][1], images)
+    x_fp = capture_input(runner, units[0][1], images)
     qm.patch_embed.proj.enabled = True
     set_calibrating(qm.patch_embed, True)
-    x_q = capture_input(qm, units[0][1], images)
+    x_q = capture_input(runner, units[0][1], images)
     set_calibrating(qm.patch_embed, False)
     alphas = {}
-    for name, unit in tqdm(units, desc=f"calibrate {method} W{w_bits}A{a_bits}", disable=not progress, leave=False):
+    for name, unit in tqdm(units, desc=desc, disable=not progress, leave=False):
         y_fp = unit(x_fp)
         alphas.update(calibrate_unit(unit, x_q, y_fp, m))
         x_q, x_fp = unit(x_q), y_fp
     set_enabled(qm, True)
+    return alphas
+
+
+def mark_quantized(qm: nn.Module, method: str, w_bits: int, a_bits: int, alphas: dict, n_calib: int) -> None:
+    qm.uqvit_method = method
+    qm.uqvit_bits = (w_bits, a_bits)
+    qm.uqvit_alphas = alphas
+    qm.uqvit_calib_images = int(n_calib)
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    qm = copy.deepcopy(model).eval()
+    for p in qm.parameters():
+        p.requires_grad_(False)
+    return qm
+
+
+@torch.no_grad()
+def quantize(model: nn.Module, calib_images: torch.Tensor, method: str = "uqvit", w_bits: int = 4,
+             a_bits: int = 4, progress: bool = True) -> nn.Module:
+    """Return a quantized copy of a timm ViT/DeiT/Swin ``model`` calibrated on ``calib_images``."""
+    m = _check_inputs(model, calib_images, method, w_bits, a_bits)
+    qm = frozen_copy(model)
+    qm.uqvit_roles = swap_modules(qm, m, w_bits, a_bits)
+    dev = next(qm.parameters()).device
+    images = calib_images.to(dev, next(qm.parameters()).dtype)
+    alphas = calibrate_backbone(qm, images, m, progress, desc=f"calibrate {method} W{w_bits}A{a_bits}")
     set_calibrating(qm, True)
     try:
         qm(images)  # calibrates the head (and anything after the last unit)
     finally:
         set_calibrating(qm, False)
-    qm.uqvit_method = method
-    qm.uqvit_bits = (w_bits, a_bits)
-    qm.uqvit_alphas = alphas
-    qm.uqvit_calib_images = int(calib_images.shape[0])
+    mark_quantized(qm, method, w_bits, a_bits, alphas, calib_images.shape[0])
     return qm

@@ -142,13 +142,17 @@ class QLinear(QModule):
 
 
 class QConv2d(QModule):
-    """Patch-embedding convolution: per-tensor uniform input (8-bit), per-output-channel weights."""
+    """Convolution with a per-tensor uniform input and per-output-channel weights.
+
+    The ViT patch embedding uses it with an 8-bit input; detector convolutions (FPN, RPN,
+    RoI heads) with the activation bit-width.
+    """
 
     def __init__(self, conv: nn.Conv2d, name: str, w_bits: int, in_bits: int = 8,
                  act_method: str = "percentile", w_method: str = "percentile"):
         super().__init__()
-        if conv.groups != 1 or conv.dilation != (1, 1):
-            raise NotImplementedError(f"{name}: only plain convolutions are supported for the patch embedding")
+        if conv.padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: padding_mode={conv.padding_mode!r} is not supported (only zeros)")
         self.name = name
         self.conv = conv
         self.w_bits, self.in_bits = w_bits, in_bits
@@ -179,6 +183,32 @@ class QConv2d(QModule):
             return c(x)
         self._maybe_calibrate(x)
         return F.conv2d(self.in_q(x), self.w_hat, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+class QConvTranspose2d(QConv2d):
+    """Transposed convolution (Mask R-CNN's mask upsampling): per-tensor input, per-output-channel weights."""
+
+    def __init__(self, conv: nn.ConvTranspose2d, name: str, w_bits: int, in_bits: int,
+                 act_method: str = "percentile", w_method: str = "percentile"):
+        if conv.groups != 1:
+            raise NotImplementedError(f"{name}: grouped transposed convolutions are not supported")
+        super().__init__(conv, name, w_bits, in_bits, act_method, w_method)
+
+    def calibrate(self, x: torch.Tensor) -> None:
+        w = self.conv.weight.detach().transpose(0, 1)  # [out, in, kh, kw]: one scale per output channel
+        self.w_delta, self.w_zp = weight_params(w, self.w_bits, self.w_method)
+        wq = fake_quant(w, self.w_delta.view(-1, 1, 1, 1), self.w_zp.view(-1, 1, 1, 1), self.w_bits)
+        self.w_hat = wq.transpose(0, 1).contiguous()
+        self._w_ready = True
+        self.in_q.calibrate(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv
+        if not self.enabled:
+            return c(x)
+        self._maybe_calibrate(x)
+        return F.conv_transpose2d(self.in_q(x), self.w_hat, c.bias, c.stride, c.padding, c.output_padding,
+                                  c.groups, c.dilation)
 
 
 class QAttention(QModule):
