@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
 
-    for mod in ("uqvit.golden_cli", "rtl.cli", "uqvit.sim_cli", "uqvit.report_cli", "uqvit.bench_cli"):
+    for mod in ("uqvit.golden_cli", "rtl.cli", "uqvit.sim_cli", "uqvit.report_cli", "uqvit.bench_cli",
+                "uqvit.detection.cli"):
         try:
             m = __import__(mod, fromlist=["register"])
         except ImportError as exc:  # pragma: no cover - only while a part is missing

@@ -1,0 +1,62 @@
+"""``uqvit eval-det`` and ``uqvit det-data`` (the synthetic COCO-format shapes set)."""
+from __future__ import annotations
+
+
+def cmd_eval_det(a) -> int:
+    from ..evaluate import write_json
+    from .evaluate import format_det_table, parse_det_methods, run_eval_det
+
+    methods = parse_det_methods(a.methods)
+    report = run_eval_det(a.model, a.coco_images, a.coco_ann, methods, a.w_bits, a.a_bits, a.calib, a.calib_images,
+                          a.calib_from_eval, a.device, a.batch_size, a.checkpoint, a.unannotated, a.limit,
+                          progress=not a.no_progress)
+    print(format_det_table(report))
+    if a.json:
+        write_json(report, a.json)
+        print(f"wrote {a.json}")
+    return 0
+
+
+def cmd_det_data(a) -> int:
+    from .synthetic import make_shapes_coco
+
+    for name, n, seed in (("train", a.train, 1), ("val", a.val, 2)):
+        d, f = make_shapes_coco(a.out, n, a.size, seed=seed, name=name)
+        print(f"wrote {n} images to {d} and their annotations to {f}")
+    return 0
+
+
+def register(sub) -> None:
+    from ..cli import _bits
+    from .coco import UNANNOTATED
+    from .evaluate import DEFAULT_CALIB, DET_METHODS
+    from .models import DETECTORS
+
+    e = sub.add_parser("eval-det", help="quantize a Swin Mask R-CNN / Cascade Mask R-CNN and score COCO box/mask AP")
+    e.add_argument("--model", required=True, choices=list(DETECTORS), metavar="NAME",
+                   help="detector: " + ", ".join(DETECTORS))
+    e.add_argument("--coco-images", required=True, help="folder of the evaluation images (e.g. val2017)")
+    e.add_argument("--coco-ann", required=True, help="COCO instances annotation file for those images")
+    e.add_argument("--checkpoint", help="detector weights (.pth/.safetensors; uqvit or mmdetection layout)")
+    e.add_argument("--methods", default="fp,repq,uqvit", help="comma list of " + ",".join(DET_METHODS))
+    e.add_argument("--w-bits", type=_bits, default=4)
+    e.add_argument("--a-bits", type=_bits, default=4)
+    e.add_argument("--calib", type=int, default=DEFAULT_CALIB, help=f"calibration images (default {DEFAULT_CALIB})")
+    e.add_argument("--calib-images", help="folder to draw calibration images from (e.g. train2017)")
+    e.add_argument("--calib-from-eval", action="store_true",
+                   help="calibrate on the first --calib evaluation images (as the original, which used 2)")
+    e.add_argument("--unannotated", choices=UNANNOTATED, default="error",
+                   help="images without annotations: stop with an error (default), keep, or skip them")
+    e.add_argument("--device", default="cpu", help="cpu or cuda")
+    e.add_argument("--batch-size", type=int, default=2)
+    e.add_argument("--limit", type=int, help="evaluate only the first N images")
+    e.add_argument("--json", help="write results as JSON here")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=cmd_eval_det)
+
+    d = sub.add_parser("det-data", help="write the synthetic COCO-format shapes set (train and val splits)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--train", type=int, default=64)
+    d.add_argument("--val", type=int, default=32)
+    d.add_argument("--size", type=int, default=64)
+    d.set_defaults(func=cmd_det_data)
