@@ -190,8 +190,13 @@ def unit_components(size: int, bits: int = BITS) -> dict:
     }
 
 
-def synth_size(size: int, units=None, log=print, cache: dict | None = None) -> dict:
-    """Synthesize the units of one array size; ``cache`` (size-independent DeMax) is reused."""
+def synth_size(size: int, units=None, log=print, cache: dict | None = None, timeout: float = 3600,
+               failed: dict | None = None) -> dict:
+    """Synthesize the units of one array size; ``cache`` (size-independent DeMax) is reused.
+
+    With ``failed`` (a dict), a unit whose synthesis fails or exceeds ``timeout`` is recorded there
+    (``{unit: {"error", "seconds"}}``) and the others still run; without it the error propagates.
+    """
     out = {}
     comps = unit_components(size)
     for unit in units or comps:
@@ -199,7 +204,15 @@ def synth_size(size: int, units=None, log=print, cache: dict | None = None) -> d
             out[unit] = dict(cache["demax"], reused=True)
             continue
         t0 = time.time()
-        out[unit] = synthesize(comps[unit](), name=f"{unit}_{size}")
+        try:
+            out[unit] = synthesize(comps[unit](), name=f"{unit}_{size}", timeout=timeout)
+        except SynthesisError as e:
+            if failed is None:
+                raise
+            failed[unit] = {"error": str(e), "seconds": round(time.time() - t0, 1), "timeout_s": timeout,
+                            "when": time.strftime("%Y-%m-%d %H:%M")}
+            log(f"  {size}x{size} {unit:14s} FAILED after {time.time() - t0:.1f} s: {e}")
+            continue
         log(f"  {size}x{size} {unit:14s} cells={out[unit]['cells']:8d} GE={out[unit]['ge']:10.0f} "
             f"({time.time() - t0:.1f} s)")
         if unit == "demax" and cache is not None:
@@ -223,8 +236,14 @@ def summarize(res: dict) -> dict:
     return s
 
 
-def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, log=print, merge: bool = True) -> dict:
-    """Synthesize every unit at every size; writes the cache JSON (tool version, times)."""
+def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, log=print, merge: bool = True,
+            timeout: float = 3600) -> dict:
+    """Synthesize ``units`` (default: every unit) at every size; writes the cache JSON (tool version, times).
+
+    With ``merge``, sizes not in ``sizes`` are kept from the existing JSON (same tool and flow), and at a
+    size in ``sizes`` the units not re-synthesized now are kept too.  A unit that fails or runs past
+    ``timeout`` is recorded under the size's ``failed`` (with the time it ran), never as a number.
+    """
     import platform
 
     data = {"tool": yosys_version(), "flow": FLOW, "ge_cost": GE_COST,
@@ -232,24 +251,39 @@ def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, l
             "bits": BITS, "demax_max_row": DEMAX_MAX_ROW, "core_max_k": CORE_MAX_K, "core_max_n": CORE_MAX_N,
             "machine": platform.machine() + " " + platform.system(), "sizes": {}}
     cache: dict = {}
+    old_sizes: dict = {}
     p = Path(out_json)
-    if merge and p.exists():  # keep sizes synthesized earlier with the same tool and flow
+    if merge and p.exists():  # keep results synthesized earlier with the same tool and flow
         try:
             old = json.loads(p.read_text())
         except json.JSONDecodeError:
             old = {}
         if old.get("tool") == data["tool"] and old.get("flow") == data["flow"]:
-            data["sizes"].update({k: v for k, v in old.get("sizes", {}).items() if k not in {f"{s}x{s}" for s in sizes}})
-            for v in old.get("sizes", {}).values():
+            old_sizes = old.get("sizes", {})
+            data["sizes"].update(old_sizes)
+            for v in old_sizes.values():
                 if "demax" in v.get("units", {}):
                     cache.setdefault("demax", {k: x for k, x in v["units"]["demax"].items() if k != "reused"})
     for s in sizes:
+        key = f"{s}x{s}"
         t0 = time.time()
-        log(f"synthesizing {s}x{s} ...")
-        res = synth_size(s, units=units, log=log, cache=cache)
-        data["sizes"][f"{s}x{s}"] = {"units": res, "summary": summarize(res) if {"array", "demax", "demax_restore",
-                                                                                 "normquant", "requant"} <= set(res) else None,
-                                     "seconds": round(time.time() - t0, 1)}
+        log(f"synthesizing {key} ...")
+        failed: dict = {}
+        new = synth_size(s, units=units, log=log, cache=cache, timeout=timeout, failed=failed)
+        prev = old_sizes.get(key, {})
+        res = dict(prev.get("units", {})) if units is not None else {}
+        res.update(new)
+        order = list(unit_components(s))
+        res = dict(sorted(res.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+        fails = {k: v for k, v in prev.get("failed", {}).items() if k not in new and units is not None}
+        fails.update(failed)
+        entry = {"units": res, "summary": summarize(res) if {"array", "demax", "demax_restore", "normquant",
+                                                             "requant"} <= set(res) else None,
+                 "seconds": round(sum(r["seconds"] for r in res.values() if not r.get("reused")), 1)}
+        if fails:
+            entry["failed"] = fails
+        data["sizes"][key] = entry
+        log(f"  {key}: {time.time() - t0:.1f} s")
         p.parent.mkdir(parents=True, exist_ok=True)
         data["sizes"] = dict(sorted(data["sizes"].items(), key=lambda kv: int(kv[0].split("x")[0])))
         p.write_text(json.dumps(data, indent=1))  # after every size: a partial run still leaves results
@@ -262,5 +296,8 @@ if __name__ == "__main__":  # pragma: no cover
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="8,16,32")
     ap.add_argument("--out", default="reports/area_synth.json")
+    ap.add_argument("--units", default="", help="comma-separated units (default: all); others are kept from --out")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per unit before it is recorded as failed")
     a = ap.parse_args()
-    run_all(tuple(int(x) for x in a.sizes.split(",")), a.out)
+    run_all(tuple(int(x) for x in a.sizes.split(",")), a.out, units=a.units.split(",") if a.units else None,
+            timeout=a.timeout)

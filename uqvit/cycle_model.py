@@ -407,11 +407,31 @@ SYNTHETIC_GEMMS = [("synthetic", 1, 1, 1, False), ("synthetic", 5, 3, 9, False),
 DIGITS_DEMAX = [("digits softmax rows (3 heads)", 51, 17), ("synthetic", 4, 32)]
 
 
+#: DeiT-S (224 px) layers with all 197 tokens (M padded to ceil(197/R)·R rows, as in the utilisation
+#: figures) and full K; N cut to 2·C output channels so that the simulation stays short.  fc2 (K = 1536)
+#: exceeds the simulated core's max_k = 1024, and DeMax rows of 197 its max_row = 32.
+DEIT_S_TOKENS = 197
+
+
+def deit_s_gemms(R: int, C: int) -> list:
+    n = 2 * C
+    out = [(f"DeiT-S qkv ({n}-ch slice)", DEIT_S_TOKENS, 384, n, False),
+           (f"DeiT-S q@k^T (1 head, {n}-key slice)", DEIT_S_TOKENS, 64, n, False),
+           (f"DeiT-S attn@v (1 head, {n}-ch slice)", DEIT_S_TOKENS, DEIT_S_TOKENS, n, True),
+           (f"DeiT-S fc1 ({n}-ch slice)", DEIT_S_TOKENS, 384, n, False)]
+    if R >= 16:  # a whole DeiT-S layer: 13 x 24 tiles x 384 k-steps at 16x16 (~1 min of simulation)
+        out.append(("DeiT-S proj (whole layer)", DEIT_S_TOKENS, 384, 384, False))
+    return out
+
+
 def validation_suite(R: int, C: int) -> tuple[list, list]:
-    return DIGITS_GEMMS + SYNTHETIC_GEMMS, DIGITS_DEMAX
+    gemms = DIGITS_GEMMS + SYNTHETIC_GEMMS
+    if R >= 8:  # 4x4 is not a reported array size: digits + synthetic shapes only
+        gemms = gemms + deit_s_gemms(R, C)
+    return gemms, DIGITS_DEMAX
 
 
-def run_validation(sizes=((4, 4), (8, 8)), log=print) -> dict:
+def run_validation(sizes=((4, 4), (8, 8), (16, 16)), log=print) -> dict:
     """Measure the validation suite on the RTL at each size and compare with the model."""
     out = {"sizes": {}, "rows": []}
     for R, C in sizes:

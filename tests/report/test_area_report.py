@@ -87,3 +87,47 @@ def test_report_generates_every_file_with_provenance(tmp_path):
     assert set(u) == {"8x8", "16x16"} and all(0 < v <= 1 for v in u.values())
     assert "95.10" in (tmp_path / "accuracy.md").read_text()
     assert "| 16x16 | 1,000 |" in (tmp_path / "area.md").read_text()
+
+
+def test_run_all_merges_one_unit_into_an_existing_size(tmp_path, monkeypatch):
+    """Re-synthesizing only the core at a size keeps that size's other units and the other sizes."""
+    p = tmp_path / "area_synth.json"
+    old = _fake_area()
+    old["tool"] = ar.yosys_version()
+    old["sizes"]["8x8"] = json.loads(json.dumps(old["sizes"]["16x16"]))
+    p.write_text(json.dumps(old))
+    core = dict(old["sizes"]["16x16"]["units"]["array"], ge=5000.0, table_bits=123)
+
+    def fake_synth_size(size, units=None, log=print, cache=None, timeout=3600, failed=None):
+        assert units == ["core"] and timeout == 7
+        return {"core": core}
+
+    monkeypatch.setattr(ar, "synth_size", fake_synth_size)
+    d = ar.run_all((16,), p, units=["core"], log=lambda *a: None, timeout=7)
+    units16 = d["sizes"]["16x16"]["units"]
+    assert set(units16) == {"array", "normquant", "requant", "demax_restore", "demax", "core"}
+    assert d["sizes"]["16x16"]["summary"]["core_ge"] == 5000.0
+    assert d["sizes"]["16x16"]["summary"]["array_ge"] == 1000.0
+    assert "8x8" in d["sizes"] and "core" not in d["sizes"]["8x8"]["units"]
+    assert json.loads(p.read_text()) == json.loads(json.dumps(d))
+
+
+def test_a_unit_that_times_out_is_recorded_not_zero(tmp_path, monkeypatch):
+    p = tmp_path / "area_synth.json"
+    old = _fake_area()
+    old["tool"] = ar.yosys_version()
+    p.write_text(json.dumps(old))
+
+    def too_slow(component, name="top", flow=None, timeout=3600):
+        raise ar.SynthesisError(f"yosys did not finish within {timeout:.0f} s")
+
+    monkeypatch.setattr(ar, "synthesize", too_slow)
+    monkeypatch.setattr(ar, "unit_components", lambda size, bits=8: {"core": lambda: None})
+    d = ar.run_all((16,), p, units=["core"], log=lambda *a: None, timeout=5)
+    v = d["sizes"]["16x16"]
+    assert "core" not in v["units"] and "core_ge" not in v["summary"]
+    assert "within 5 s" in v["failed"]["core"]["error"] and v["failed"]["core"]["timeout_s"] == 5
+    from uqvit import report
+    report.write_area_md(tmp_path / "area.md", d, "pytest")
+    text = (tmp_path / "area.md").read_text()
+    assert "The whole core at 16x16 did not finish" in text and "within 5 s" in text
