@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo det-demo test install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/uqvit demo
+
+det-demo: $(STAMP)
+	$(BIN)/uqvit det-demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

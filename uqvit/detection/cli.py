@@ -1,4 +1,4 @@
-"""``uqvit eval-det`` and ``uqvit det-data`` (the synthetic COCO-format shapes set)."""
+"""``uqvit eval-det``, ``uqvit det-data`` (the synthetic COCO-format shapes set) and ``uqvit det-demo``."""
 from __future__ import annotations
 
 
@@ -23,6 +23,13 @@ def cmd_det_data(a) -> int:
     for name, n, seed in (("train", a.train, 1), ("val", a.val, 2)):
         d, f = make_shapes_coco(a.out, n, a.size, seed=seed, name=name)
         print(f"wrote {n} images to {d} and their annotations to {f}")
+    return 0
+
+
+def cmd_det_demo(a) -> int:
+    from .demo import run_det_demo
+
+    run_det_demo(out=a.out, progress=not a.no_progress)
     return 0
 
 
@@ -60,3 +67,9 @@ def register(sub) -> None:
     d.add_argument("--val", type=int, default=32)
     d.add_argument("--size", type=int, default=64)
     d.set_defaults(func=cmd_det_data)
+
+    m = sub.add_parser("det-demo", help="offline detection demo: train the mini Swin Mask R-CNN on shapes, "
+                                         "evaluate every method at W4A4/W6A6/W8A8")
+    m.add_argument("--out", default="reports", help="report directory")
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(func=cmd_det_demo)

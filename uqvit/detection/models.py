@@ -47,11 +47,15 @@ class DetectorConfig:
     anchor_sizes: tuple = (32, 64, 128, 256, 512)
     rpn_pre_nms_test: int = 1000
     rpn_post_nms_test: int = 1000
+    rpn_pre_nms_train: int = 2000
+    rpn_post_nms_train: int = 2000
+    box_batch_per_image: int = 512
     detections: int = 100
 
 
 _MINI = dict(fpn=64, representation=128, mask_layers=(64, 64), min_size=64, max_size=128,
-             anchor_sizes=(8, 16, 32, 64, 128), rpn_pre_nms_test=200, rpn_post_nms_test=100, detections=20)
+             anchor_sizes=(8, 16, 32, 64, 128), rpn_pre_nms_test=200, rpn_post_nms_test=100,
+             rpn_pre_nms_train=600, rpn_post_nms_train=300, box_batch_per_image=128, detections=20)
 DETECTORS = {
     "maskrcnn_swin_t": DetectorConfig("swin_t", False),
     "maskrcnn_swin_s": DetectorConfig("swin_s", False),
@@ -77,6 +81,8 @@ def build_detector(name: str, num_classes: int = COCO_CLASSES + 1, **overrides) 
     anchors = AnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), ((0.5, 1.0, 2.0),) * len(cfg.anchor_sizes))
     common = dict(min_size=cfg.min_size, max_size=cfg.max_size, rpn_anchor_generator=anchors,
                   rpn_pre_nms_top_n_test=cfg.rpn_pre_nms_test, rpn_post_nms_top_n_test=cfg.rpn_post_nms_test,
+                  rpn_pre_nms_top_n_train=cfg.rpn_pre_nms_train, rpn_post_nms_top_n_train=cfg.rpn_post_nms_train,
+                  box_batch_size_per_image=cfg.box_batch_per_image,
                   box_detections_per_img=cfg.detections,
                   mask_head=MaskRCNNHeads(cfg.fpn, list(cfg.mask_layers), 1),
                   mask_predictor=MaskRCNNPredictor(cfg.mask_layers[-1], cfg.mask_layers[-1], num_classes))
