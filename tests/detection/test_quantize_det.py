@@ -108,3 +108,28 @@ def test_class_count_mismatch_between_model_and_annotations_is_refused(shapes):
     with pytest.raises(CocoError, match="4 categories but val.json has 2"):
         run_eval_det("maskrcnn_swin_mini", shapes["images"], shapes["ann"], ["fp"], progress=False,
                      log=lambda *_: None, model=det)
+
+
+def test_a_module_called_once_per_level_calibrates_on_every_level():
+    """torchvision's RPN head runs once per FPN level: its range must cover all levels, not the first."""
+    from uqvit.detection.quantize import calibrate_heads
+
+    class TwoLevels(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = QConv2d(torch.nn.Conv2d(4, 4, 1), "head", 8, 8)
+            self.after = QConv2d(torch.nn.Conv2d(4, 4, 1), "after", 8, 8)
+
+        def forward(self, images):
+            x = torch.stack(images)
+            return [self.after(self.head(x)), self.after(self.head(20 * x[..., :4, :4]))]
+
+    torch.manual_seed(0)
+    net = TwoLevels()
+    net.head.enabled = net.after.enabled = True
+    images = [torch.rand(4, 8, 8) for _ in range(2)]
+    calibrate_heads(net, images)
+    big = 20 * torch.stack(images)[..., :4, :4]
+    err = (net.head.in_q(big) - big).abs().max()
+    assert err < 0.01 * big.abs().max()  # first-call-only calibration would clip at ~1/20 of the range
+    assert net.after.is_calibrated() and net.head.is_calibrated()

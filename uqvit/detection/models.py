@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, TwoMLPHead
+from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
 from .backbone import swin_fpn_backbone
@@ -90,9 +90,9 @@ def build_detector(name: str, num_classes: int = COCO_CLASSES + 1, **overrides) 
     rep = cfg.representation
     if not cfg.cascade:
         return MaskRCNN(backbone, num_classes=None, box_head=TwoMLPHead(cfg.fpn * 49, rep),
-                        box_predictor=_fast_rcnn_predictor(rep, num_classes), **common)
-    det = MaskRCNN(backbone, num_classes=None, box_head=TwoMLPHead(cfg.fpn * 49, rep),
-                   box_predictor=_fast_rcnn_predictor(rep, num_classes), **common)
+                        box_predictor=FastRCNNPredictor(rep, num_classes), **common)
+    # torchvision builds single-stage RoI heads; placeholders there, then the cascade replaces them
+    det = MaskRCNN(backbone, num_classes=None, box_head=nn.Identity(), box_predictor=nn.Identity(), **common)
     old = det.roi_heads
     heads = [FastRCNNConvFCHead((cfg.fpn, 7, 7), [cfg.fpn] * 4, [rep], norm_layer=nn.BatchNorm2d) for _ in range(3)]
     det.roi_heads = CascadeRoIHeads(
@@ -102,12 +102,6 @@ def build_detector(name: str, num_classes: int = COCO_CLASSES + 1, **overrides) 
         nms_thresh=old.nms_thresh, detections_per_img=old.detections_per_img, mask_roi_pool=old.mask_roi_pool,
         mask_head=old.mask_head, mask_predictor=old.mask_predictor)
     return det
-
-
-def _fast_rcnn_predictor(rep: int, num_classes: int):
-    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
-
-    return FastRCNNPredictor(rep, num_classes)
 
 
 def num_classes_of(model: nn.Module) -> int:

@@ -22,7 +22,7 @@ from ..quant.calibrate import (calibrate_backbone, frozen_copy, mark_quantized, 
                                swap_modules)
 from ..quant.layers import QConv2d, QConvTranspose2d, QLinear
 from ..quant.methods import get_method
-from ..quant.uniform import CalibrationError, check_finite
+from ..quant.uniform import MAX_SAMPLES, CalibrationError, _subsample, check_finite
 
 SWIN_PREFIX = "backbone.body.swin"
 
@@ -72,6 +72,58 @@ def _check_images(images, what: str) -> list[torch.Tensor]:
     return list(images)
 
 
+def _merge_calls(calls: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+    """One sample of all calls' inputs, each call weighted by its size."""
+    total = sum(n for _, n in calls)
+    parts = [_subsample(x, max(1, round(MAX_SAMPLES * n / total))) for x, n in calls]
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def calibrate_heads(qd: nn.Module, images: list) -> None:
+    """Calibrate the FPN / RPN / RoI-head twins in execution order on the quantized backbone's output.
+
+    A module called several times per forward (torchvision's RPN head runs once per FPN
+    level) would otherwise calibrate on its first call only (P2) and clip the coarser
+    levels; it is calibrated on all its calls' inputs instead, and every module that first
+    runs after it is calibrated again in a second pass on the corrected upstream.
+    """
+    twins = [m for n, m in qd.named_modules()
+             if isinstance(m, (QConv2d, QLinear)) and not (n == SWIN_PREFIX or n.startswith(SWIN_PREFIX + "."))]
+    calls: dict = {}
+    order: list = []
+
+    def record(mod, args):
+        x = args[0].detach()
+        x = x.reshape(-1) if isinstance(mod, QConv2d) else x.reshape(-1, x.shape[-1])
+        if mod not in calls:
+            calls[mod] = []
+            order.append(mod)
+        calls[mod].append((_subsample(x, MAX_SAMPLES), x.shape[0]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in twins]
+    set_calibrating(qd, True)
+    try:
+        try:
+            qd(images)
+        finally:
+            for h in hooks:
+                h.remove()
+        shared = [m for m in order if len(calls[m]) > 1]
+        if shared:
+            first = min(order.index(m) for m in shared)
+            for m in shared:
+                m.reset()
+                m.calibrate(_merge_calls(calls[m]))
+            for m in order[first + 1:]:
+                if m not in shared:
+                    m.reset()
+            calls.clear()
+            qd(images)
+    finally:
+        set_calibrating(qd, False)
+
+
 @torch.no_grad()
 def quantize_detector(det: nn.Module, calib_images, method: str = "uqvit", w_bits: int = 4, a_bits: int = 4,
                       progress: bool = True) -> nn.Module:
@@ -91,11 +143,7 @@ def quantize_detector(det: nn.Module, calib_images, method: str = "uqvit", w_bit
     alphas = calibrate_backbone(swin, batch, m, progress, runner=qd.backbone.body,
                                 desc=f"calibrate backbone {method} W{w_bits}A{a_bits}")
     set_enabled(qd, True)
-    set_calibrating(qd, True)
-    try:
-        qd(images)  # FPN, RPN and RoI heads calibrate in execution order on the quantized backbone's output
-    finally:
-        set_calibrating(qd, False)
+    calibrate_heads(qd, images)
     mark_quantized(swin, method, w_bits, a_bits, alphas, len(images))
     mark_quantized(qd, method, w_bits, a_bits, alphas, len(images))
     qd.uqvit_roles = roles
