@@ -126,6 +126,8 @@ def run_det_demo(out: str = "reports", methods=DEMO_METHODS, bits=DEMO_BITS, pro
 
 
 def write_det_md(path: Path, report: dict) -> None:
+    from .evaluate import golden_summary
+
     L = ["# Detection demo: Swin Mask R-CNN (mini) on the synthetic shapes set", "",
          report["generated_by"], "",
          f"Model `{report['model']}`, weights {report['weights']}. Evaluation: {report['data']}. "
@@ -140,9 +142,6 @@ def write_det_md(path: Path, report: dict) -> None:
     g = [r for r in report["results"] if r.get("golden_backbone")]
     if g:
         L += ["", "Integer golden Swin backbone vs fake-quant (teacher-forced, per op, LSB units):", ""]
-        for r in g:
-            x = r["golden_backbone"]
-            L.append(f"* W{r['w_bits']}A{r['a_bits']}: {x['points']} points, worst `{x['worst_point']}` "
-                     f"{x['worst_within_1lsb_pct']:.3f} % within 1 LSB on {x['images']} images")
+        L += [f"* W{r['w_bits']}A{r['a_bits']}: {golden_summary(r['golden_backbone'])}" for r in g]
     L += ["", "AP: COCO AP@[.5:.95] in percent (pycocotools). Backbone cosine: quantized vs FP stage outputs.", ""]
     path.write_text("\n".join(L))

@@ -112,6 +112,13 @@ def golden_backbone_agreement(qd, int_det, n: int = GOLDEN_COMPARE_IMAGES) -> di
             "min_exact_pct": round(min(p["exact_pct"] for p in res["points"]), 4), "images": res["images"]}
 
 
+def golden_summary(g: dict) -> str:
+    worst = (f"all points {g['worst_within_1lsb_pct']:.3f} %" if g["worst_within_1lsb_pct"] >= 100.0
+             else f"worst point {g['worst_point']} {g['worst_within_1lsb_pct']:.3f} %")
+    return (f"{worst} within 1 LSB, lowest exact share {g['min_exact_pct']:.3f} % "
+            f"({g['points']} points, {g['images']} images)")
+
+
 def format_det_table(report: dict) -> str:
     rows = [f"model {report['model']} on {report['data']}",
             f"{'method':<10} {'W':>3} {'A':>3} {'box AP':>7} {'AP50':>6} {'mask AP':>8} {'AP50':>6} {'calib':>6}"]
@@ -123,7 +130,6 @@ def format_det_table(report: dict) -> str:
     for r in report["results"]:
         g = r.get("golden_backbone")
         if g:
-            rows.append(f"golden Swin backbone vs fake-quant: worst point {g['worst_point']} "
-                        f"{g['worst_within_1lsb_pct']:.3f} % within 1 LSB ({g['points']} points, {g['images']} images)")
+            rows.append(f"W{r['w_bits']}A{r['a_bits']} golden Swin backbone vs fake-quant: {golden_summary(g)}")
     rows.append("AP in percent (COCO AP@[.5:.95]); AP50 at IoU 0.5")
     return "\n".join(rows)
