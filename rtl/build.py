@@ -33,13 +33,14 @@ def to_verilog(component, name: str) -> str:
 
 
 def build_verilog(rows: int = 16, cols: int = 16, bits: int = 8, out_dir="build/rtl", *, max_k: int = 1024,
-                  max_n: int = 1024, max_row: int = 256) -> Path:
+                  max_n: int = 1024, max_row: int = 256, lanes: int | None = None) -> Path:
     """Generate the core's Verilog into ``out_dir``; returns the file path.
 
+    ``lanes``: requant/restore drain width (default :func:`rtl.common.default_drain_lanes`).
     Parameters are validated (``RTLParameterError``) before anything is written.
     """
-    check_core_params(rows, cols, bits, max_k, max_n)
-    core = Core(rows, cols, bits, max_k=max_k, max_n=max_n, max_row=max_row)
+    check_core_params(rows, cols, bits, max_k, max_n, lanes)
+    core = Core(rows, cols, bits, max_k=max_k, max_n=max_n, max_row=max_row, lanes=lanes)
     name = core_name(rows, cols, bits)
     text = to_verilog(core, name)
     out = Path(out_dir)

@@ -14,7 +14,7 @@ from uqvit.contract import ContractError
 def _build(args) -> int:
     from .build import build_verilog, lint
 
-    path = build_verilog(args.rows, args.cols, args.bits, args.out)
+    path = build_verilog(args.rows, args.cols, args.bits, args.out, lanes=args.lanes)
     print(f"wrote {path}")
     if args.lint:
         warnings = lint(path)
@@ -41,6 +41,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--rows", type=int, default=16)
     b.add_argument("--cols", type=int, default=16)
     b.add_argument("--bits", type=int, default=8)
+    b.add_argument("--lanes", type=int, default=None,
+                   help="requant/restore drain lanes, a divisor of --cols (default: rtl.common.default_drain_lanes)")
     b.add_argument("--out", default="build/rtl")
     b.add_argument("--no-lint", dest="lint", action="store_false", help="skip the Verilator lint check")
     b.set_defaults(rtl_func=_build)

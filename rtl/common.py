@@ -1,6 +1,10 @@
 """Small shared helpers: parameter checks and the stall-all pipeline idiom."""
 from __future__ import annotations
 
+from amaranth import Module, Mux, Signal
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+
 from uqvit.contract import ContractError
 
 
@@ -39,3 +43,87 @@ def layout_only(component):
 
     walk(component)
     return component
+
+
+# ------------------------------------------------------------------ drain width (requant + restore lanes)
+#: The shortest K the default drain width must keep up with: a tile's result rows drain in
+#: ``rows * cols / lanes`` cycles, and every GEMM of DeiT/ViT (K >= head_dim = 64) runs tiles of
+#: at least this many k-steps.
+DRAIN_TILE_K = 64
+
+
+def check_drain_lanes(cols: int, lanes: int) -> int:
+    """``lanes`` must divide ``cols`` (a result row is processed ``lanes`` words per cycle)."""
+    check_int("lanes", lanes, 1, cols)
+    if cols % lanes:
+        raise RTLParameterError(f"lanes={lanes} does not divide cols={cols}")
+    return lanes
+
+
+def default_drain_lanes(rows: int, cols: int) -> int:
+    """Default drain width: the smallest divisor ``L`` of ``cols`` whose tile drain
+    ``rows * cols / L`` fits in ``max(rows + cols, DRAIN_TILE_K)`` cycles.
+
+    A tile occupies the array ``max(K, rows + cols)`` cycles, so with this ``L`` a GEMM never
+    waits for the drain when ``K >= DRAIN_TILE_K`` (or at all when ``rows + cols >= DRAIN_TILE_K``).
+    16x16: L = 4 (64-cycle drain), 8x8: L = 1 (64), 32x32: L = 16 (64), 4x4: L = 1 (16).
+    """
+    budget = max(rows + cols, DRAIN_TILE_K)
+    for lanes in range(1, cols + 1):
+        if cols % lanes == 0 and rows * (cols // lanes) <= budget:
+            return lanes
+    return cols  # pragma: no cover - lanes = cols always satisfies rows <= rows + cols
+
+
+def chunk_bits(chunks: int) -> int:
+    """Width of a chunk index 0..chunks-1 (at least 1 bit)."""
+    return max(1, (chunks - 1).bit_length())
+
+
+def mux_select(sel, items):
+    """``items[sel]`` as a binary tree of 2:1 multiplexers on the bits of ``sel`` (indices past the
+    end select the last item; they do not occur)."""
+    if len(items) == 1:
+        return items[0]
+    level, k = list(items), 0
+    while len(level) > 1:
+        level = [Mux(sel[k], level[j + 1], level[j]) if j + 1 < len(level) else level[j] for j in range(0, len(level), 2)]
+        k += 1
+    return level[0]
+
+
+class BufferFIFO(SyncFIFO):
+    """A synchronous FIFO with exactly :class:`amaranth.lib.fifo.SyncFIFO`'s ports and timing
+    (asynchronous read of the head entry, ``level``), whose storage is a memory named ``buf``.
+
+    The area flow (:mod:`uqvit.area`) maps FIFOs named ``storage`` (Amaranth's FIFOs) to
+    flip-flops; a ``buf`` memory stays a memory and is reported as SRAM bits, like the core's
+    parameter tables.  Used for the DeMax row and descriptor buffers, whose depth is a parameter.
+    """
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.w_rdy.eq(self.level != self.depth), self.r_rdy.eq(self.level != 0),
+                     self.w_level.eq(self.level), self.r_level.eq(self.level)]
+        do_read = self.r_rdy & self.r_en
+        do_write = self.w_rdy & self.w_en
+        m.submodules.buf = buf = Memory(shape=self.width, depth=self.depth, init=[])
+        w_port = buf.write_port()
+        r_port = buf.read_port(domain="comb")
+        produce = Signal(range(self.depth))
+        consume = Signal(range(self.depth))
+
+        def incr(sig):
+            return sig + 1 if self.depth == 2 ** len(sig) else Mux(sig == self.depth - 1, 0, sig + 1)
+
+        m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
+                     r_port.addr.eq(consume), self.r_data.eq(r_port.data)]
+        with m.If(do_write):
+            m.d.sync += produce.eq(incr(produce))
+        with m.If(do_read):
+            m.d.sync += consume.eq(incr(consume))
+        with m.If(do_write & ~do_read):
+            m.d.sync += self.level.eq(self.level + 1)
+        with m.If(do_read & ~do_write):
+            m.d.sync += self.level.eq(self.level - 1)
+        return m

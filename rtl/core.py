@@ -10,7 +10,7 @@ from uqvit.contract import (PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumula
                             lane_bits)
 
 from .array import SystolicArray
-from .common import MAX_DIM, RTLParameterError, check_int
+from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
 from .demax import DeMax, DeMaxRestore
 from .normquant import NormQuant
 from .requant import Requant
@@ -21,10 +21,12 @@ CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
 
 
-def check_core_params(rows, cols, bits, max_k, max_n) -> None:
+def check_core_params(rows, cols, bits, max_k, max_n, lanes=None) -> None:
     """Validate a core configuration; raises :class:`RTLParameterError` with the reason."""
     check_int("rows", rows, MIN_DIM, MAX_DIM)
     check_int("cols", cols, MIN_DIM, MAX_DIM)
+    if lanes is not None:
+        check_drain_lanes(cols, lanes)
     check_bits(bits)
     check_int("max_k", max_k, 1, 65536)
     check_int("max_n", max_n, 1, 65536)
@@ -42,7 +44,7 @@ class Core(wiring.Component):
 
         x_in --NormQuant(table[k])--\\
                                       join -> SystolicArray -> join(rs_in if restore) ->
-        w_in -----------------------/                             DeMaxRestore -> Requant(table[n]) -> y_out
+        w_in -----------------------/                     DeMaxRestore (row -> chunks of L) -> Requant(table[n]) (chunks -> row) -> y_out
         p_in -> DeMax -> d_out      (attention side: codes + (m, j*, m2) per row)
 
     Command / stream interface
@@ -51,6 +53,8 @@ class Core(wiring.Component):
           parameter entry: ``sel=CFG_NQ`` -> NormQuant table entry ``addr`` = input channel k
           (``zp`` = activation zero point); ``sel=CFG_RQ`` -> requant entry of output channel
           ``addr*cols + lane``.  Write the tables before streaming a GEMM that uses them.
+          (Stored as ``lanes`` tables ``rq_tab{l}`` of ``n_tiles * cols/lanes`` entries: column
+          ``c`` of tile ``t`` sits in table ``c % lanes`` at ``t*cols/lanes + c // lanes``.)
     lo, hi : requant clamp bounds; ``restore``: 1 = DeMax restore mode.  Static: change
           only while the core is idle.
     x_in : one k-step of an output tile: ``{x[rows] (VECTOR_BITS signed words of rows
@@ -65,25 +69,37 @@ class Core(wiring.Component):
           ``{y[cols] (VECTOR_BITS signed), last, ntile}``.
     p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams.
 
-    Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`);
-    a tile's first output row appears ``rows + cols + 4`` cycles after its last k-step
-    enters ``x_in`` when nothing back-pressures (NormQuant 2, array ``rows + cols - 1``,
-    restore 1, requant 2).  Tiles shorter than ``rows + cols`` k-steps are zero-padded
-    by the array (see :func:`rtl.array.min_tile_k`).  All streams follow
-    ``amaranth.lib.stream`` rules; every unit holds its output payload while not ready.
+    Drain width: the restore and requant units have ``lanes`` lanes (``L``, dividing ``cols``;
+    default :func:`rtl.common.default_drain_lanes`): each result row is processed ``L``
+    words per cycle over ``D = cols / L`` cycles and re-assembled into one ``y_out`` beat, so a
+    tile drains in ``rows * D`` cycles.  The array's output buffer holds the tile meanwhile;
+    if the next tile completes before the drain has finished, the array stalls (``x_in`` /
+    ``w_in`` not ready) until it has.
+
+    Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`) while
+    ``rows * D <= max(K, rows + cols)``; otherwise one tile per ``rows * D`` cycles
+    (drain-bound).  A tile's first output row appears ``rows + cols + 4 + (D - 1)`` cycles
+    after its last k-step enters ``x_in`` when nothing back-pressures (NormQuant 2, array
+    ``rows + cols - 1``, restore 1 per chunk, requant 2, the row's other ``D - 1`` chunks), the
+    next rows every ``D`` cycles.  ``rs_in`` is taken with a row's last chunk.  Tiles shorter
+    than ``rows + cols`` k-steps are zero-padded by the array (see
+    :func:`rtl.array.min_tile_k`).  All streams follow ``amaranth.lib.stream`` rules; every
+    unit holds its output payload while not ready.
     """
 
     def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = 1024, max_n: int = 1024,
-                 max_row: int = 256):
-        check_core_params(rows, cols, bits, max_k, max_n)
+                 max_row: int = 256, lanes: int | None = None):
+        check_core_params(rows, cols, bits, max_k, max_n, lanes)
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
+        self.lanes = default_drain_lanes(rows, cols) if lanes is None else lanes
+        self.chunks = cols // self.lanes
         self.n_tiles = -(-max_n // cols)  # requant table rows (tiles of cols channels)
         lb = lane_bits(bits)
         self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1)
         self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
         tb = self._array.tag_bits + 1
-        self._restore = DeMaxRestore(cols, bits, max_k=max_k, tag_bits=tb)
-        self._rq = Requant(cols, RESTORE_BITS, tag_bits=tb)
+        self._restore = DeMaxRestore(self.lanes, bits, max_k=max_k, tag_bits=tb, cols=cols)
+        self._rq = Requant(self.lanes, RESTORE_BITS, tag_bits=tb, cols=cols)
         self._demax = DeMax(bits, max_row)
         super().__init__({
             "cfg": In(stream.Signature(data.StructLayout({
@@ -115,19 +131,38 @@ class Core(wiring.Component):
 
         # ------------------------------------------------ parameter tables (async read)
         m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
+        L, D = self.lanes, self.chunks
+
+        def tab_addr(tile, chunk):  # requant table entry of (tile, chunk): tile*D + chunk
+            if D & (D - 1) == 0:
+                return Cat(chunk[:(D - 1).bit_length()], tile)
+            return tile * D + chunk
+
         rq_tabs = []
-        for c in range(C):
-            mem = Memory(shape=param_layout(), depth=self.n_tiles, init=[])
-            m.submodules[f"rq_tab{c}"] = mem
+        for lane in range(L):
+            mem = Memory(shape=param_layout(), depth=self.n_tiles * D, init=[])
+            m.submodules[f"rq_tab{lane}"] = mem
             rq_tabs.append(mem)
         cfg = self.cfg.payload
         m.d.comb += self.cfg.ready.eq(1)
         wp = nq_tab.write_port()
         m.d.comb += [wp.en.eq(self.cfg.valid & (cfg.sel == CFG_NQ)), wp.addr.eq(cfg.addr), wp.data.eq(cfg.p)]
-        for c, mem in enumerate(rq_tabs):
+        w_tab = Signal(range(max(L, 2)))  # column cfg.lane -> table lane % L, entry addr*D + lane // L
+        w_chunk = Signal(range(max(D, 2)))
+        if L & (L - 1) == 0:
+            lb = (L - 1).bit_length()
+            m.d.comb += [w_tab.eq(cfg.lane[:lb]), w_chunk.eq(cfg.lane[lb:])]
+        else:
+            with m.Switch(cfg.lane):
+                for c in range(C):
+                    with m.Case(c):
+                        m.d.comb += [w_tab.eq(c % L), w_chunk.eq(c // L)]
+                with m.Default():  # lane >= cols: masked below
+                    m.d.comb += [w_tab.eq(0), w_chunk.eq(0)]
+        for lane, mem in enumerate(rq_tabs):
             wpc = mem.write_port()
-            m.d.comb += [wpc.en.eq(self.cfg.valid & (cfg.sel == CFG_RQ) & (cfg.lane == c)),
-                         wpc.addr.eq(cfg.addr), wpc.data.eq(cfg.p)]
+            m.d.comb += [wpc.en.eq(self.cfg.valid & (cfg.sel == CFG_RQ) & (cfg.lane < C) & (w_tab == lane)),
+                         wpc.addr.eq(tab_addr(cfg.addr, w_chunk)), wpc.data.eq(cfg.p)]
 
         # ------------------------------------------------ x_in -> NormQuant
         kcnt = Signal(range(self.max_k))
@@ -175,11 +210,12 @@ class Core(wiring.Component):
         m.d.comb += [
             rq.lo.eq(self.lo), rq.hi.eq(self.hi),
             rq.i.valid.eq(rst.o.valid), rst.o.ready.eq(rq.i.ready),
-            rq.i.payload.tag.eq(rst.o.payload.tag),
+            rq.i.payload.tag.eq(rst.o.payload.tag), rq.i.payload.chunk.eq(rst.o.payload.chunk),
         ]
-        for c, mem in enumerate(rq_tabs):
+        for lane, mem in enumerate(rq_tabs):
             rp = mem.read_port(domain="comb")
-            m.d.comb += [rp.addr.eq(ntile_r), rq.i.payload.acc[c].eq(rst.o.payload.t[c]), rq.i.payload.p[c].eq(rp.data)]
+            m.d.comb += [rp.addr.eq(tab_addr(ntile_r, rst.o.payload.chunk)),
+                         rq.i.payload.acc[lane].eq(rst.o.payload.t[lane]), rq.i.payload.p[lane].eq(rp.data)]
         m.d.comb += [
             self.y_out.valid.eq(rq.o.valid), rq.o.ready.eq(self.y_out.ready),
             self.y_out.payload.last.eq(rq.o.payload.tag[0]),

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from uqvit.contract import (ACC_BITS, PROB_BITS, PROB_ONE, RECIP_BITS, RESTORE_BITS, check_bits, code_max,
                             lane_bits, restore_bound)
 
-from .common import MAX_DIM, RTLParameterError, check_int
+from .common import MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, check_int, chunk_bits, mux_select
 
 #: Reciprocal R = floor(2**(e + RECIP_BITS - 1) / m2) with e = bit_length(m2).  With m2
 #: normalised to m2n = m2 << (PROB_BITS - e) (top bit set) this is floor(2**NUM_EXP / m2n):
@@ -40,15 +39,18 @@ class DeMax(wiring.Component):
     Micro-architecture and timing contract
     --------------------------------------
     * Scan: one beat per cycle; tracks (m, j*, m2) and pushes the raw probabilities
-      into an element FIFO.  At ``last`` the row's statistics enter a fully pipelined
-      restoring divider (``DIV_LATENCY`` stages, one quotient bit per stage, a new row
-      may enter every cycle), whose results queue in a descriptor FIFO.
+      into an element FIFO.  At ``last`` the row's statistics (m, j*, m2, shift) are queued
+      in a descriptor FIFO and m2 enters a fully pipelined restoring divider (``DIV_LATENCY``
+      stages, one quotient bit per stage, a new row may enter every cycle), whose reciprocals
+      queue in a reciprocal FIFO.
     * Emit: while the next rows are scanned, the buffered row is replayed from the
       element FIFO through a 2-stage multiply / round-shift pipeline.
     * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one
       beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 4``
-      entries and the descriptor FIFO ``DIV_LATENCY + 4`` rows, enough to cover the
-      divider latency.  Latency from a row's last input beat to its first code is
+      entries and the descriptor and reciprocal FIFOs ``DIV_LATENCY + 4`` rows, enough to cover
+      the divider latency.  All three are :class:`rtl.common.BufferFIFO` (SyncFIFO behaviour, storage
+      a memory: SRAM or register file, reported in bits by the area flow).  Latency from a
+      row's last input beat to its first code is
       ``DIV_LATENCY + 3`` cycles.  ``i.ready`` falls only when a FIFO is full (output
       back-pressure); ``o.payload`` is held while ``o.ready`` is low.
     """
@@ -66,18 +68,19 @@ class DeMax(wiring.Component):
         m = Module()
         qmax = code_max(self.bits)
         n_desc = DIV_LATENCY + 4
-        m.submodules.elems = elems = SyncFIFO(width=PROB_BITS + 1, depth=self.max_row + DIV_LATENCY + 4)
-        desc_fields = {"m": PROB_BITS, "jstar": len(Signal(range(self.max_row))), "m2": PROB_BITS,
-                       "recip": QUOT_BITS, "shift": 6}
-        desc_w = sum(desc_fields.values())
-        m.submodules.descs = descs = SyncFIFO(width=desc_w, depth=n_desc)
+        m.submodules.elems = elems = BufferFIFO(width=PROB_BITS + 1, depth=self.max_row + DIV_LATENCY + 4)
+        jw = len(Signal(range(self.max_row)))
+        # row statistics are queued when the row's last beat is scanned; only the reciprocal
+        # goes through the divider pipeline and is queued DIV_LATENCY cycles later
+        m.submodules.descs = descs = BufferFIFO(width=2 * PROB_BITS + jw + 6, depth=n_desc)
+        m.submodules.recips = recips = BufferFIFO(width=QUOT_BITS, depth=n_desc)
 
         # ---------------------------------------------------------------- scan
         idx = Signal(range(self.max_row))
         cur_m = Signal(PROB_BITS)
         cur_j = Signal(range(self.max_row))
         cur_m2 = Signal(PROB_BITS)
-        outstanding = Signal(range(n_desc + 2))  # rows in the divider or the descriptor FIFO
+        outstanding = Signal(range(n_desc + 2))  # rows in the descriptor FIFO (scanned, codes not yet all emitted)
         p = self.i.payload.p
         last = self.i.payload.last
         fire = Signal()
@@ -109,20 +112,17 @@ class DeMax(wiring.Component):
                 m.d.comb += e.eq(k + 1)
         lz = Signal(range(PROB_BITS + 1))
         m.d.comb += lz.eq(PROB_BITS - e)
+        m.d.comb += [
+            descs.w_en.eq(row_done),
+            descs.w_data.eq(Cat(nm, nj, nm2, Mux(nm2 == 0, 0, e + (RECIP_BITS - 1))[:6])),
+        ]
         v = Signal(name="dv0")
-        st = {"m": Signal(PROB_BITS, name="dm0"), "jstar": Signal(len(cur_j), name="dj0"),
-              "m2": Signal(PROB_BITS, name="dm20"), "shift": Signal(6, name="ds0")}
         d = Signal(PROB_BITS, name="dd0")
         rem = Signal(PROB_BITS + 1, name="drem0")
         q = Signal(QUOT_BITS, name="dq0")
-        m.d.sync += [
-            v.eq(row_done), st["m"].eq(nm), st["jstar"].eq(nj), st["m2"].eq(nm2),
-            st["shift"].eq(Mux(nm2 == 0, 0, e + (RECIP_BITS - 1))),
-            d.eq(nm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0),
-        ]
+        m.d.sync += [v.eq(row_done), d.eq(nm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0)]
         for s in range(QUOT_BITS):
             nv = Signal(name=f"dv{s+1}")
-            nst = {k: Signal.like(x, name=f"d{k}{s+1}") for k, x in st.items()}
             nd = Signal.like(d, name=f"dd{s+1}")
             nrem = Signal.like(rem, name=f"drem{s+1}")
             nq = Signal.like(q, name=f"dq{s+1}")
@@ -130,20 +130,17 @@ class DeMax(wiring.Component):
             m.d.comb += r2.eq(rem << 1)
             ge = r2 >= d
             m.d.sync += [nv.eq(v), nd.eq(d), nrem.eq(Mux(ge, r2 - d, r2)), nq.eq(Cat(ge, q[:-1]))]
-            m.d.sync += [nst[k].eq(x) for k, x in st.items()]
-            v, st, d, rem, q = nv, nst, nd, nrem, nq
-        m.d.comb += [
-            descs.w_en.eq(v),
-            descs.w_data.eq(Cat(st["m"], st["jstar"], st["m2"], Mux(st["m2"] == 0, 0, q), st["shift"])),
-        ]
+            v, d, rem, q = nv, nd, nrem, nq
+        m.d.comb += [recips.w_en.eq(v), recips.w_data.eq(q)]
 
         # ---------------------------------------------------------------- emit pipeline
         dm = descs.r_data[0:PROB_BITS]
-        dj = descs.r_data[PROB_BITS:PROB_BITS + len(cur_j)]
-        o = PROB_BITS + len(cur_j)
+        dj = descs.r_data[PROB_BITS:PROB_BITS + jw]
+        o = PROB_BITS + jw
         dm2 = descs.r_data[o:o + PROB_BITS]
-        drecip = descs.r_data[o + PROB_BITS:o + PROB_BITS + QUOT_BITS]
-        dshift = descs.r_data[o + PROB_BITS + QUOT_BITS:o + PROB_BITS + QUOT_BITS + 6]
+        dshift = descs.r_data[o + PROB_BITS:o + PROB_BITS + 6]
+        drecip = Signal(QUOT_BITS)
+        m.d.comb += drecip.eq(Mux(dm2 == 0, 0, recips.r_data))  # m2 = 0: all codes 0
         eidx = Signal(range(self.max_row))
         adv = Signal()
         take = Signal()
@@ -151,10 +148,11 @@ class DeMax(wiring.Component):
         e_last = elems.r_data[PROB_BITS]
         m.d.comb += [
             adv.eq(~self.o.valid | self.o.ready),
-            take.eq(adv & elems.r_rdy & descs.r_rdy),
+            take.eq(adv & elems.r_rdy & recips.r_rdy),  # (descs is written first, recips DIV_LATENCY later)
             elems.r_en.eq(take),
             desc_pop.eq(take & e_last),
             descs.r_en.eq(desc_pop),
+            recips.r_en.eq(desc_pop),
         ]
         with m.If(take):
             m.d.sync += eidx.eq(Mux(e_last, 0, eidx + 1))
@@ -185,17 +183,26 @@ class DeMax(wiring.Component):
 class DeMaxRestore(wiring.Component):
     """Restore of a DeMax row: ``T = m2*acc + (2**b - 1)*m*v[j*]`` on ``lanes`` lanes (RESTORE_BITS signed).
 
-    Ports: ``i`` {acc[lanes] (ACC_BITS), vj[lanes] (``lane_bits(b)``: the gathered V row
-    as zero-point-corrected lanes), m, m2, tag}; ``o`` {t[lanes], tag}.
+    A beat in is one result row of ``cols`` words (``cols`` a multiple of ``lanes``, default
+    ``lanes``); it leaves as ``cols / lanes`` chunks of ``lanes`` words, chunk ``j`` holding
+    columns ``j*lanes .. j*lanes + lanes - 1``.
 
-    Timing contract: one register stage (latency 1), one beat per cycle,
-    ``i.ready = ~o.valid | o.ready``; payload held while ``o.ready`` is low.  ``max_k``
-    (the longest attention row) is checked at construction so that ``T`` fits
+    Ports: ``i`` {acc[cols] (ACC_BITS), vj[cols] (``lane_bits(b)``: the gathered V row
+    as zero-point-corrected lanes), m, m2, tag}; ``o`` {t[lanes], chunk, tag}.
+
+    Timing contract: one register stage (latency 1), one chunk per cycle; the row is accepted
+    (``i.ready``) in the cycle its last chunk enters the register: ``i.ready = (~o.valid | o.ready)
+    & (chunk == last)``, so a row occupies the input ``cols / lanes`` cycles.  ``i.payload`` must be
+    held while ``i.ready`` is low (stream rule).  ``o.payload`` is held while ``o.ready`` is low.
+    ``max_k`` (the longest attention row) is checked at construction so that ``T`` fits
     RESTORE_BITS (:func:`uqvit.contract.restore_bound`).
     """
 
-    def __init__(self, lanes: int, bits: int = 8, max_k: int = 256, tag_bits: int = 1):
+    def __init__(self, lanes: int, bits: int = 8, max_k: int = 256, tag_bits: int = 1, cols: int | None = None):
         self.lanes = check_int("lanes", lanes, 1, MAX_DIM)
+        self.cols = lanes if cols is None else check_int("cols", cols, 1, MAX_DIM)
+        check_drain_lanes(self.cols, lanes)
+        self.chunks = self.cols // lanes
         self.bits = check_bits(bits)
         self.max_k = check_int("max_k", max_k, 1)
         if restore_bound(max_k, bits) >= 2 ** (RESTORE_BITS - 1):
@@ -203,13 +210,14 @@ class DeMaxRestore(wiring.Component):
         self.tag_bits = tag_bits
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
-                "acc": data.ArrayLayout(signed(ACC_BITS), lanes),
-                "vj": data.ArrayLayout(signed(lane_bits(bits)), lanes),
+                "acc": data.ArrayLayout(signed(ACC_BITS), self.cols),
+                "vj": data.ArrayLayout(signed(lane_bits(bits)), self.cols),
                 "m": unsigned(PROB_BITS), "m2": unsigned(PROB_BITS),
                 "tag": unsigned(tag_bits),
             }))),
             "o": Out(stream.Signature(data.StructLayout({
                 "t": data.ArrayLayout(signed(RESTORE_BITS), lanes),
+                "chunk": unsigned(chunk_bits(self.chunks)),
                 "tag": unsigned(tag_bits),
             }))),
         })
@@ -217,13 +225,22 @@ class DeMaxRestore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         qmax = code_max(self.bits)
+        L, D = self.lanes, self.chunks
         adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        cnt = Signal(chunk_bits(D))
+        last = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), last.eq(cnt == D - 1), self.i.ready.eq(adv & last)]
+        with m.If(adv & self.i.valid):
+            m.d.sync += cnt.eq(Mux(last, 0, cnt + 1))
         pl = self.i.payload
+        mq = Signal(PROB_BITS + self.bits)
+        m.d.comb += mq.eq(pl.m * qmax)  # once per row, shared by the lanes
         with m.If(adv):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.tag.eq(pl.tag)]
-            for i in range(self.lanes):
-                m.d.sync += self.o.payload.t[i].eq(pl.m2 * pl.acc[i] + pl.m * qmax * pl.vj[i])
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.tag.eq(pl.tag), self.o.payload.chunk.eq(cnt)]
+            for i in range(L):
+                acc = mux_select(cnt, [pl.acc[j * L + i] for j in range(D)])
+                vj = mux_select(cnt, [pl.vj[j * L + i] for j in range(D)])
+                m.d.sync += self.o.payload.t[i].eq(pl.m2 * acc + mq * vj)
         return m
 
 

@@ -1,13 +1,13 @@
 """Requantization of accumulators (or DeMax restore values) on the output side."""
 from __future__ import annotations
 
-from amaranth import Module, signed, unsigned
+from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from uqvit.contract import ACC_BITS, RESTORE_BITS, VECTOR_BITS
 
-from .common import MAX_DIM, RTLParameterError, check_int
+from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, chunk_bits
 from .src_unit import SRCUnit, param_layout
 
 
@@ -19,27 +19,40 @@ class Requant(wiring.Component):
     vector-side fixed point (``zp=0``, ``lo/hi`` = the word range).  ``lo``/``hi`` are
     static configuration inputs.
 
-    Ports: ``i`` {acc[lanes], p[lanes] {mult, shift, bias, zp}, tag}; ``o`` {y[lanes], tag}.
+    Row assembly: with ``cols`` (a multiple of ``lanes``, default ``lanes``) an output row of
+    ``cols`` words arrives as ``cols / lanes`` input beats (chunks ``0, 1, ..``, in order, each
+    with its ``chunk`` index); chunks before the last are kept in a ``cols - lanes``-word row
+    register and the row leaves as one output beat together with the last chunk.
 
-    Timing contract: latency 2 cycles, one beat per cycle, ``i.ready = ~o.valid | o.ready``;
-    output payload held while ``o.ready`` is low.  Saturation is the only clamp.
+    Ports: ``i`` {acc[lanes], p[lanes] {mult, shift, bias, zp}, chunk, tag}; ``o`` {y[cols], tag}
+    (``tag`` of the row's last chunk).
+
+    Timing contract: latency 2 cycles (last chunk in -> row out), one chunk per cycle,
+    ``i.ready = ~s.valid | s.ready`` of the SRC output register ``s``, which is always ready
+    for a chunk that is not the last and takes ``o.ready`` for the last; output payload held
+    while ``o.ready`` is low.  Saturation is the only clamp.
     """
 
-    def __init__(self, lanes: int, in_bits: int = ACC_BITS, tag_bits: int = 1):
+    def __init__(self, lanes: int, in_bits: int = ACC_BITS, tag_bits: int = 1, cols: int | None = None):
         self.lanes = check_int("lanes", lanes, 1, MAX_DIM)
+        self.cols = lanes if cols is None else check_int("cols", cols, 1, MAX_DIM)
+        check_drain_lanes(self.cols, lanes)
+        self.chunks = self.cols // lanes
         if in_bits not in (ACC_BITS, RESTORE_BITS):
             raise RTLParameterError(f"in_bits={in_bits!r}: requantization takes ACC_BITS={ACC_BITS} or RESTORE_BITS={RESTORE_BITS}")
         self.in_bits = in_bits
         self.tag_bits = tag_bits
-        self._src = SRCUnit(lanes, in_bits, VECTOR_BITS, tag_bits=tag_bits)
+        self._cb = chunk_bits(self.chunks)
+        self._src = SRCUnit(lanes, in_bits, VECTOR_BITS, tag_bits=tag_bits + self._cb)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "acc": data.ArrayLayout(signed(in_bits), lanes),
                 "p": data.ArrayLayout(param_layout(), lanes),
+                "chunk": unsigned(self._cb),
                 "tag": unsigned(tag_bits),
             }))),
             "o": Out(stream.Signature(data.StructLayout({
-                "y": data.ArrayLayout(signed(VECTOR_BITS), lanes),
+                "y": data.ArrayLayout(signed(VECTOR_BITS), self.cols),
                 "tag": unsigned(tag_bits),
             }))),
             "lo": In(signed(VECTOR_BITS)),
@@ -48,12 +61,29 @@ class Requant(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        L, D, tb = self.lanes, self.chunks, self.tag_bits
         m.submodules.src = src = self._src
         m.d.comb += [
             src.lo.eq(self.lo), src.hi.eq(self.hi),
             src.i.valid.eq(self.i.valid), self.i.ready.eq(src.i.ready),
-            src.i.payload.eq(self.i.payload),
-            self.o.valid.eq(src.o.valid), src.o.ready.eq(self.o.ready),
-            self.o.payload.eq(src.o.payload),
+            src.i.payload.tag.eq(Cat(self.i.payload.tag, self.i.payload.chunk)),
         ]
+        for i in range(L):
+            m.d.comb += [src.i.payload.x[i].eq(self.i.payload.acc[i]), src.i.payload.p[i].eq(self.i.payload.p[i])]
+        chunk = src.o.payload.tag[tb:]
+        last = Signal()
+        m.d.comb += [
+            last.eq(chunk == D - 1),
+            src.o.ready.eq(~last | self.o.ready),
+            self.o.valid.eq(src.o.valid & last),
+            self.o.payload.tag.eq(src.o.payload.tag[:tb]),
+        ]
+        for j in range(D - 1):  # row register: chunks 0 .. D-2
+            held = [Signal(signed(VECTOR_BITS), name=f"row{j * L + i}") for i in range(L)]
+            with m.If(src.o.valid & (chunk == j)):
+                m.d.sync += [h.eq(src.o.payload.y[i]) for i, h in enumerate(held)]
+            for i, h in enumerate(held):
+                m.d.comb += self.o.payload.y[j * L + i].eq(h)
+        for i in range(L):
+            m.d.comb += self.o.payload.y[(D - 1) * L + i].eq(src.o.payload.y[i])
         return m

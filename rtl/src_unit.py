@@ -1,7 +1,7 @@
 """Scale-round-clamp (SRC) lanes: the one arithmetic primitive of NormQuant and requantization."""
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,6 +42,18 @@ class SRCUnit(wiring.Component):
     o : stream out, payload ``{y[lanes], tag}``.
     lo, hi : clamp bounds (static configuration, change only while the unit is empty).
 
+    Implementation (stage 2)
+    ------------------------
+    With ``v = x*M + B`` the contract's ``r = (v + 2**(S-1)) >> S`` equals ``(t + 1) >> 1`` with
+    ``t = (2v) >> S`` (for S = 0 as well: ``(2v + 1) >> 1 = v``).  ``t`` is saturated to
+    ``t_bits = N + 1`` bits, ``N = max(16, out_bits) + 2``: the shifter carries only the low
+    ``t_bits`` result bits and ORs every bit that falls off the top (XOR sign) into an overflow
+    flag.  Saturation cannot change the clamped result: an overflowing ``r`` becomes
+    ``+-2**(N-1)``, and with ``|zp| <= 2**15`` and ``lo, hi`` within ``out_bits`` signed bits,
+    ``+-2**(N-1) + zp`` still lies above ``hi`` (below ``lo``) exactly when the true ``r + zp`` does.
+    So the rounding add, the zero-point add and the clamp comparators are ``N + 2`` bits wide
+    instead of the full product width.
+
     Timing contract
     ---------------
     Two register stages (multiply-add, then round/shift/zp/clamp); latency 2 cycles,
@@ -57,6 +69,8 @@ class SRCUnit(wiring.Component):
         self.out_bits = check_int("out_bits", out_bits, 2, 64)
         self.emit_lane = bool(emit_lane)
         self.tag_bits = check_int("tag_bits", tag_bits, 1, 64)
+        #: the shifted value is saturated to t_bits = N + 1 bits before rounding (see Implementation)
+        self.t_bits = max(ZP_SHAPE.width, out_bits) + 3
         in_layout = data.StructLayout({
             "x": data.ArrayLayout(signed(in_bits), lanes),
             "p": data.ArrayLayout(param_layout(), lanes),
@@ -72,6 +86,30 @@ class SRCUnit(wiring.Component):
             "lo": In(signed(out_bits)),
             "hi": In(signed(out_bits)),
         })
+
+    def _shift_saturate(self, m, v, s, i):
+        """``t = sat((2*v) >> s, t_bits)``: a right shifter that keeps only the low ``t_bits`` bits of
+        the result plus an overflow flag (any dropped bit differing from the sign)."""
+        tw = self.t_bits
+        vv = Signal(signed(len(v) + 1), name=f"vv_{i}")
+        m.d.comb += vv.eq(v << 1)
+        sign = vv[-1]
+        bits = [vv[q] for q in range(len(vv))]
+        ovf = []
+        for k in reversed(range(len(s))):
+            a = 1 << k
+            keep = min(len(bits), tw + a - 1)  # bits that later (smaller) shifts can still bring below tw
+            stage = Signal(len(bits), name=f"sh{k}_{i}")
+            m.d.comb += stage.eq(Mux(s[k], Cat(*bits[a:], *([sign] * min(a, len(bits)))), Cat(*bits)))
+            if keep < len(bits):
+                ovf.append((stage[keep:] ^ sign.replicate(len(bits) - keep)).any())
+            bits = [stage[q] for q in range(keep)]
+        ovf.append(bits[tw - 1] ^ sign)
+        low = Signal(signed(tw), name=f"tlow_{i}")
+        t = Signal(signed(tw), name=f"t_{i}")
+        m.d.comb += [low.eq(Cat(*bits)),
+                     t.eq(Mux(Cat(*ovf).any(), Mux(sign, -(1 << (tw - 1)), (1 << (tw - 1)) - 1), low))]
+        return t
 
     def elaborate(self, platform):
         m = Module()
@@ -95,15 +133,15 @@ class SRCUnit(wiring.Component):
                     s1[i].eq(p.shift),
                     z1[i].eq(p.zp),
                 ]
-        # stage 2: round half up (add 2**(S-1)), arithmetic shift, + zp, clamp [, - zp]
+        # stage 2: round half up, arithmetic shift, + zp, clamp [, - zp] -- computed on a
+        # saturated narrow value (see the class docstring; exact for every S in 0..MAX_SHIFT)
         for i in range(self.lanes):
-            half = Signal(signed(MAX_SHIFT + 2), name=f"half_{i}")
-            r = Signal(signed(v_shape.width + 2), name=f"r_{i}")
-            y = Signal(signed(v_shape.width + 3), name=f"y_{i}")
+            t = self._shift_saturate(m, v1[i], s1[i], i)
+            r = Signal(signed(self.t_bits), name=f"r_{i}")
+            y = Signal(signed(max(self.t_bits, ZP_SHAPE.width) + 1), name=f"y_{i}")
             c = Signal(signed(self.out_bits + 1), name=f"c_{i}")
             m.d.comb += [
-                half.eq((1 << s1[i]) >> 1),
-                r.eq((v1[i] + half) >> s1[i]),
+                r.eq((t + 1) >> 1),
                 y.eq(r + z1[i]),
                 c.eq(Mux(y < self.lo, self.lo, Mux(y > self.hi, self.hi, y))),
             ]

@@ -311,12 +311,16 @@ class CoreSession:
             exact &= bool(np.array_equal(Y, self.model_gemm(x, nq, w, rq, lo, hi, restore)))
         kt = max(K, R + Cc)
         pad = len(order) * (kt - K)  # zero k-steps the array inserts into tiles shorter than rows + cols
+        # drain-bound tiles: the array waits until the previous tile's rows * cols/lanes drain
+        # cycles are over (rtl.core.Core timing contract); x_in and w_in both wait
+        drain = (len(order) - 1) * max(0, R * self.comp.chunks - kt)
         st = OpStat(name, "gemm", M, K, N, res["cycles"], tiles=len(order), cfg_cycles=res["cfg_cycles"],
-                    stalls={"normquant": max(0, res["stalls"]["x_in"] - pad), "pad": pad,
-                            "array": res["stalls"]["w_in"]}, exact=exact, macs=M * K * N, bits=self.bits)
+                    stalls={"normquant": max(0, res["stalls"]["x_in"] - pad - drain), "pad": pad, "drain": drain,
+                            "array": max(0, res["stalls"]["w_in"] - drain)}, exact=exact, macs=M * K * N,
+                    bits=self.bits)
         st.utilization = st.macs / (st.cycles * R * Cc)
         st.stream_eff = len(order) * kt / st.cycles
-        st.stalls["fill_drain"] = st.cycles - len(order) * kt
+        st.stalls["fill_drain"] = st.cycles - len(order) * kt - drain
         self._log(st)
         return Y
 

@@ -12,7 +12,9 @@ Gate equivalents: each internal gate is weighted with :data:`GE_COST` (NAND2 = 1
 standard-cell ratios).  Without ABC the logic is not technology-optimised, so the GE figures
 are an upper-side estimate; ``stat -tech cmos`` gives an independent transistor count and
 ``transistors / 4`` (a NAND2 has 4) is reported beside it as a cross-check.  The core's
-parameter tables (``nq_tab``, ``rq_tab*``) stay memories (SRAM) and are reported in bits, not GE.
+parameter tables (``nq_tab``, ``rq_tab*``) and the DeMax row/descriptor buffers
+(:class:`rtl.common.BufferFIFO`, memories named ``buf``) stay memories (SRAM) and are reported in
+bits, not GE; Amaranth's own FIFOs (``storage``) are mapped to flip-flops.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ FF_ENABLE_GE = 1.0  # clock enable (E)
 FF_RESET_GE = 0.67  # synchronous (SDFF*) or asynchronous (…_PP0 / PN1 …) reset/set
 LATCH_GE = 3.0
 IGNORED_CELLS = {"$scopeinfo"}
-TABLE_MEM = re.compile(r"(^|\.)(nq_tab|rq_tab\d+)$")
+TABLE_MEM = re.compile(r"(^|\.)(nq_tab|rq_tab\d+|buf)$")
 
 FLOW = ("synth -flatten -noabc -top {top} -run begin:fine; "
         "tee -q -o mems.txt dump t:$mem_v2 %x:+[WIDTH,SIZE]; "
@@ -132,7 +134,7 @@ def run_flow(rtlil_text: str, top: str = "top", flow: str | None = None, timeout
         raise SynthesisError(f"coarse cells left unmapped: {unmapped}")
     left_mems = types.get("$mem_v2", 0)
     if left_mems != len(tables):
-        raise SynthesisError(f"{left_mems} memories left unmapped but {len(tables)} parameter tables expected")
+        raise SynthesisError(f"{left_mems} memories left unmapped but {len(tables)} SRAM memories (tables, buffers) expected")
     ge = sum(n * cell_ge(k) for k, n in logic.items())
     m = re.search(r"Estimated number of transistors:\s*(\d+)", cmos)
     ffs = sum(n for k, n in logic.items() if "DFF" in k or "DLATCH" in k)
@@ -146,7 +148,7 @@ def run_flow(rtlil_text: str, top: str = "top", flow: str | None = None, timeout
 
 
 def _tables(dump: str) -> list[tuple[str, int, int]]:
-    """Parameter tables (kept as SRAM) from the ``dump`` of $mem_v2 cells before FIFOs were mapped."""
+    """Memories kept as SRAM (parameter tables, DeMax buffers) from the ``dump`` of $mem_v2 cells before FIFOs were mapped."""
     out = []
     for blk in re.split(r"\n\s*cell \$mem_v2 ", "\n" + dump)[1:]:
         name = blk.split()[0].lstrip("\\")
@@ -172,19 +174,22 @@ CORE_MAX_N = 1024
 
 
 def unit_components(size: int, bits: int = BITS) -> dict:
-    """The units of a size x size core, built as in :class:`rtl.core.Core`."""
+    """The units of a size x size core, built as in :class:`rtl.core.Core` (requant and restore with the
+    core's default drain lanes L, including their row assembly / row-to-chunk multiplexers)."""
     from rtl.array import SystolicArray
+    from rtl.common import default_drain_lanes
     from rtl.core import Core
     from rtl.demax import DeMax, DeMaxRestore
     from rtl.normquant import NormQuant
     from rtl.requant import Requant
     from uqvit.contract import RESTORE_BITS, VECTOR_BITS
 
+    lanes = default_drain_lanes(size, size)
     return {
         "array": lambda: SystolicArray(size, size, bits),
         "normquant": lambda: NormQuant(size, bits, VECTOR_BITS),
-        "requant": lambda: Requant(size, RESTORE_BITS),
-        "demax_restore": lambda: DeMaxRestore(size, bits, max_k=CORE_MAX_K),
+        "requant": lambda: Requant(lanes, RESTORE_BITS, cols=size),
+        "demax_restore": lambda: DeMaxRestore(lanes, bits, max_k=CORE_MAX_K, cols=size),
         "demax": lambda: DeMax(bits, DEMAX_MAX_ROW),
         "core": lambda: Core(size, size, bits, max_k=CORE_MAX_K, max_n=CORE_MAX_N, max_row=DEMAX_MAX_ROW),
     }
@@ -261,9 +266,8 @@ def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, l
         if old.get("tool") == data["tool"] and old.get("flow") == data["flow"]:
             old_sizes = old.get("sizes", {})
             data["sizes"].update(old_sizes)
-            for v in old_sizes.values():
-                if "demax" in v.get("units", {}):
-                    cache.setdefault("demax", {k: x for k, x in v["units"]["demax"].items() if k != "reused"})
+            # (the size-independent DeMax is synthesized once per run when asked for, never taken
+            # from the old file: its RTL may have changed)
     for s in sizes:
         key = f"{s}x{s}"
         t0 = time.time()

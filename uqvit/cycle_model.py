@@ -4,13 +4,20 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
 
 * A GEMM ``Y[M, N] = A[M, K] @ W[N, K]^T`` runs as ``T = ceil(M/R) * ceil(N/C)`` output tiles of an
   output-stationary R x C array; a tile streams its K k-steps at one per cycle.  Tiles shorter
-  than ``R + C`` k-steps are zero-padded to ``R + C`` (``rtl.array.min_tile_k``); a tile's R result
-  rows drain while the next tile computes (never a stall, since every tile is >= R + C >= R k-steps).
-  Compute cycles: ``T * max(K, R + C)``.
-* Pipeline fill and drain, once per GEMM stream: the first result row leaves
-  ``R + C + 4`` cycles after the last k-step (NormQuant 2, array ``R + C - 1``, DeMax restore 1,
-  requant 2), then the other ``R - 1`` rows drain; with the first beat's handshake cycle
-  :func:`fill_drain_cycles` = ``2R + C + 4``.
+  than ``R + C`` k-steps are zero-padded to ``R + C`` (``rtl.array.min_tile_k``): a tile occupies
+  the array ``tile_k = max(K, R + C)`` cycles.
+* Drain: the restore and requant units have ``L`` lanes (``Core.lanes``, default
+  ``rtl.common.default_drain_lanes``: 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64), so a
+  result row of C words takes ``D = C / L`` cycles and a tile's R rows drain in ``R * D`` cycles
+  while the next tile computes.  The array waits (back-pressure) when the next tile is finished
+  before the drain is, so consecutive tiles are ``P = max(tile_k, R * D)`` cycles apart
+  (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
+  Compute cycles: ``T * P``.
+* Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
+  ``R + C + 4 + (D - 1)`` cycles after its last k-step (NormQuant 2, array ``R + C - 1``, DeMax
+  restore 1, requant 2, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
+  :func:`fill_drain_cycles` = ``R + C + 4 + min(tile_k, R * D)`` (``2R + C + 4`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
   row's first code leaves ``DIV_LATENCY + 3`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.
@@ -59,14 +66,38 @@ def tile_k(K: int, R: int, C: int) -> int:
     return max(K, R + C)
 
 
-def fill_drain_cycles(R: int, C: int) -> int:
-    """Cycles of one GEMM stream outside the steady state: pipeline latency plus draining the last tile."""
-    return HANDSHAKE + NORMQUANT_LATENCY + (R + C - 1) + RESTORE_LATENCY + REQUANT_LATENCY + (R - 1)
+def drain_lanes(R: int, C: int, lanes: int | None = None) -> int:
+    """Requant/restore lanes of the core: ``lanes`` or the RTL's default for an R x C array."""
+    if lanes is not None:
+        return lanes
+    from rtl.common import default_drain_lanes
+
+    return default_drain_lanes(R, C)
 
 
-def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1) -> int:
+def tile_drain(R: int, C: int, lanes: int | None = None) -> int:
+    """Cycles to drain one tile's R result rows, ``C / lanes`` cycles per row."""
+    return R * (C // drain_lanes(R, C, lanes))
+
+
+def tile_cycles(K: int, R: int, C: int, lanes: int | None = None) -> int:
+    """Cycles between consecutive tiles: ``max(tile_k, R * C / lanes)`` (drain-bound when the drain is longer)."""
+    return max(tile_k(K, R, C), tile_drain(R, C, lanes))
+
+
+def fill_drain_cycles(R: int, C: int, K: int | None = None, lanes: int | None = None) -> int:
+    """Cycles of one GEMM stream beyond ``tiles * tile_cycles``: pipeline latency plus draining the last tile.
+
+    ``K`` = None assumes a tile that is not drain-bound (``tile_k >= R * C / lanes``).
+    """
+    drain = tile_drain(R, C, lanes)
+    last = drain if K is None else min(tile_k(K, R, C), drain)
+    return HANDSHAKE + NORMQUANT_LATENCY + (R + C - 1) + RESTORE_LATENCY + REQUANT_LATENCY - 1 + last
+
+
+def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: int | None = None) -> int:
     """Data-phase cycles of ``count`` same-shape GEMMs streamed back to back (one fill/drain)."""
-    return count * gemm_tiles(M, N, R, C) * tile_k(K, R, C) + fill_drain_cycles(R, C)
+    return count * gemm_tiles(M, N, R, C) * tile_cycles(K, R, C, lanes) + fill_drain_cycles(R, C, K, lanes)
 
 
 def demax_cycles(rows: int, row_len: int) -> int:
@@ -270,22 +301,24 @@ class ImageCycles:
         return sum(lc.layer.macs for lc in sel) / (sum(lc.exposed for lc in sel) * self.R * self.C)
 
 
-def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True) -> LayerCycles:
+def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True, lanes: int | None = None) -> LayerCycles:
     if layer.op == "demax":
         comp = layer.count * layer.K
         lc = LayerCycles(layer, comp, demax_cycles(layer.count, layer.K) - comp, 0, 0)
     else:
-        comp = layer.count * gemm_tiles(layer.M, layer.N, R, C) * tile_k(layer.K, R, C)
+        comp = layer.count * gemm_tiles(layer.M, layer.N, R, C) * tile_cycles(layer.K, R, C, lanes)
+        fd = fill_drain_cycles(R, C, layer.K, lanes)
         cfg = (layer.K + layer.N) if with_config else 0
-        lc = LayerCycles(layer, comp, fill_drain_cycles(R, C), cfg, comp + fill_drain_cycles(R, C) + cfg)
+        lc = LayerCycles(layer, comp, fd, cfg, comp + fd + cfg)
     lc._rc = R * C
     return lc
 
 
-def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "", with_config: bool = True) -> ImageCycles:
+def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "", with_config: bool = True,
+             lanes: int | None = None) -> ImageCycles:
     """Per-layer and per-batch cycles on an R x C core (see the module docstring for the overlap rules)."""
     img = ImageCycles(model, R, C, batch)
-    lcs = [layer_cycles(lyr.batched(batch), R, C, with_config) for lyr in layers]
+    lcs = [layer_cycles(lyr.batched(batch), R, C, with_config, lanes) for lyr in layers]
     att = {}
     for lc in lcs:
         if lc.layer.op in ATT_OPS:

