@@ -170,23 +170,32 @@ class QConv2d(QModule):
         self._w_ready = False
         self.in_q.calibrated = False
 
+    #: the weight dimension that holds the output channels (1 for transposed convolutions)
+    OUT_DIM = 0
+
     def calibrate(self, x: torch.Tensor) -> None:
-        w = self.conv.weight.detach()
+        w = self.conv.weight.detach().transpose(0, self.OUT_DIM)  # [out, ...]: one scale per output channel
         self.w_delta, self.w_zp = weight_params(w, self.w_bits, self.w_method)
-        self.w_hat = fake_quant(w, self.w_delta.view(-1, 1, 1, 1), self.w_zp.view(-1, 1, 1, 1), self.w_bits)
+        wq = fake_quant(w, self.w_delta.view(-1, 1, 1, 1), self.w_zp.view(-1, 1, 1, 1), self.w_bits)
+        self.w_hat = wq.transpose(0, self.OUT_DIM).contiguous()
         self._w_ready = True
         self.in_q.calibrate(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         c = self.conv
+        return F.conv2d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
-            return c(x)
+            return self.conv(x)
         self._maybe_calibrate(x)
-        return F.conv2d(self.in_q(x), self.w_hat, c.bias, c.stride, c.padding, c.dilation, c.groups)
+        return self._conv(self.in_q(x), self.w_hat)
 
 
 class QConvTranspose2d(QConv2d):
     """Transposed convolution (Mask R-CNN's mask upsampling): per-tensor input, per-output-channel weights."""
+
+    OUT_DIM = 1
 
     def __init__(self, conv: nn.ConvTranspose2d, name: str, w_bits: int, in_bits: int,
                  act_method: str = "percentile", w_method: str = "percentile"):
@@ -194,21 +203,9 @@ class QConvTranspose2d(QConv2d):
             raise NotImplementedError(f"{name}: grouped transposed convolutions are not supported")
         super().__init__(conv, name, w_bits, in_bits, act_method, w_method)
 
-    def calibrate(self, x: torch.Tensor) -> None:
-        w = self.conv.weight.detach().transpose(0, 1)  # [out, in, kh, kw]: one scale per output channel
-        self.w_delta, self.w_zp = weight_params(w, self.w_bits, self.w_method)
-        wq = fake_quant(w, self.w_delta.view(-1, 1, 1, 1), self.w_zp.view(-1, 1, 1, 1), self.w_bits)
-        self.w_hat = wq.transpose(0, 1).contiguous()
-        self._w_ready = True
-        self.in_q.calibrate(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         c = self.conv
-        if not self.enabled:
-            return c(x)
-        self._maybe_calibrate(x)
-        return F.conv_transpose2d(self.in_q(x), self.w_hat, c.bias, c.stride, c.padding, c.output_padding,
-                                  c.groups, c.dilation)
+        return F.conv_transpose2d(x, w, c.bias, c.stride, c.padding, c.output_padding, c.groups, c.dilation)
 
 
 class QAttention(QModule):
