@@ -29,14 +29,19 @@ def _bits(text: str) -> int:
 
 
 def cmd_eval(a) -> int:
-    from .distributed import init_from_env
+    from .distributed import finish, init_from_env
     from .evaluate import format_table, parse_methods, resolve_device, run_eval, write_json
 
     methods = parse_methods(a.methods)
     resolve_device(a.device)  # a clear error before any process group is joined
     rank, _, device = init_from_env(a.device)
-    report = run_eval(a.model, a.data, methods, a.w_bits, a.a_bits, a.calib, device, a.batch_size, a.checkpoint,
-                      a.pretrained, a.calib_data, progress=not a.no_progress, limit=a.limit)
+    try:
+        report = run_eval(a.model, a.data, methods, a.w_bits, a.a_bits, a.calib, device, a.batch_size, a.checkpoint,
+                          a.pretrained, a.calib_data, progress=not a.no_progress, limit=a.limit)
+    except BaseException:
+        finish(barrier=False)
+        raise
+    finish()
     if rank != 0:
         return 0
     print(format_table(report))

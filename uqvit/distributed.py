@@ -36,6 +36,16 @@ def init_from_env(device: str) -> tuple[int, int, str]:
     return rank, dist.get_world_size(), device
 
 
+def finish(barrier: bool = True) -> None:
+    """Leave the process group cleanly; without it gloo's threads can abort the interpreter at exit
+    ("terminate called without an active exception") after the work is done.  ``barrier=False`` when
+    leaving on an error, which the other ranks may not share (a barrier could then wait forever)."""
+    if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 class UnpaddedDistributedSampler(DistributedSampler):
     def __init__(self, dataset, num_replicas: int, rank: int):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
