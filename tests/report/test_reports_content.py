@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from uqvit import cycle_model as cm
 from uqvit import report
@@ -14,8 +13,7 @@ REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 def _load(name):
     p = REPORTS / name
-    if not p.exists():
-        pytest.skip(f"{p} not generated")
+    assert p.exists(), f"{p} is missing: the reports are checked in (regenerate with `uqvit report`)"
     return json.loads(p.read_text())
 
 

@@ -5,7 +5,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..evaluate import resolve_device
-from .coco import CocoError, coco_ap, coco_results, list_images, load_coco
+from .coco import CocoError, coco_ap, coco_results, list_images, load_coco, load_image
 from .models import build_detector, load_detector_checkpoint, num_classes_of
 from .quantize import backbone_stage_cosine, integer_backbone_detector, quantize_detector
 
@@ -40,8 +40,6 @@ def calibration_images(cs, calib: int, calib_dir=None, calib_from_eval: bool = F
     if calib_dir is not None:
         paths = list_images(calib_dir, calib, exclude=[cs.path(i) for i in cs.image_ids])
         log(f"calibration: {len(paths)} images drawn from {calib_dir} (evaluation images excluded)")
-        from .coco import load_image
-
         return [load_image(p) for p in paths]
     if calib_from_eval:
         ids = cs.image_ids[:calib]
