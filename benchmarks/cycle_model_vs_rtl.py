@@ -13,7 +13,8 @@ import argparse
 import json
 import time
 
-from uqvit import cycle_model as cm
+from rtl import perf as cm
+from sim.measure import predicted_cycles, run_validation
 
 
 def main(argv=None) -> int:
@@ -25,18 +26,13 @@ def main(argv=None) -> int:
         val = json.load(open(a.cached))
     else:
         sizes = [(int(s), int(s)) for s in a.sizes.split(",")]
-        val = cm.run_validation(sizes)
+        val = run_validation(sizes)
     rows = val["rows"]
     t0 = time.perf_counter()
     reps = 2000
     for _ in range(reps):
         for r in rows:
-            R, C = (int(x) for x in r["size"].split("x"))
-            if r["kind"] == "demax":
-                n, ln = (int(x) for x in r["shape"].replace(" rows x ", " ").split())
-                cm.demax_cycles(n, ln)
-            else:
-                cm.gemm_cycles(*(int(x) for x in r["shape"].split("x")), R, C)
+            predicted_cycles(r)
     model_s = (time.perf_counter() - t0) / reps
     sim_s = sum(v["sim_s"] for v in val["sizes"].values())
     sim_cycles = sum(v["simulated_cycles"] for v in val["sizes"].values())

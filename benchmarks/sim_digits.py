@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 
-from uqvit.simulate import build_model, simulate_images
+from sim.whole_model import build_model, simulate_images
 
 
 def main() -> int:

@@ -1,8 +1,6 @@
-"""Verilog generation (``uqvit rtl build``) and the Verilator lint waiver list."""
+"""Verilog generation (``uqvit rtl build``) and the Verilator lint waiver list (the lint itself: :mod:`sim.lint`)."""
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -48,19 +46,3 @@ def build_verilog(rows: int = 16, cols: int = 16, bits: int = 8, out_dir="build/
     path = out / f"{name}.v"
     path.write_text(text)
     return path
-
-
-def lint(path, top: str | None = None) -> list[str]:
-    """Run ``verilator --lint-only -Wall`` with the waiver list; returns the warning lines (empty = clean)."""
-    from sim.toolchain import setup_verilator
-
-    root = setup_verilator()
-    path = Path(path)
-    cmd = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", *waiver_args(), str(path)]
-    if top:
-        cmd += ["--top-module", top]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if re.match(r"%(Warning|Error)", ln)]
-    if res.returncode != 0 and not lines:
-        lines = [f"verilator exited with {res.returncode}: {res.stderr.strip()[:500]}"]
-    return lines

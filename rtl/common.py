@@ -96,7 +96,7 @@ class BufferFIFO(SyncFIFO):
     """A synchronous FIFO with exactly :class:`amaranth.lib.fifo.SyncFIFO`'s ports and timing
     (asynchronous read of the head entry, ``level``), whose storage is a memory named ``buf``.
 
-    The area flow (:mod:`uqvit.area`) maps FIFOs named ``storage`` (Amaranth's FIFOs) to
+    The area flow (:mod:`rtl.flows.area`) maps FIFOs named ``storage`` (Amaranth's FIFOs) to
     flip-flops; a ``buf`` memory stays a memory and is reported as SRAM bits, like the core's
     parameter tables.  Used for the DeMax row and descriptor buffers, whose depth is a parameter.
     """

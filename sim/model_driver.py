@@ -31,16 +31,17 @@ from rtl.build import to_verilog, waiver_args
 from rtl.common import layout_only
 from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
 from uqvit.contract import MULT_BITS, code_max, lane_bits
+from uqvit.errors import UqvitError
 
 from . import runner
 from .payload import pack, payload_shape, unpack
-from .toolchain import build_env, build_environment, get_runner
 
 #: table sizes of the simulated core (shared with the regression so builds are cached once)
 from .regression import CORE_LIMITS  # noqa: E402
+from .toolchain import build_env, build_environment, get_runner
 
 
-class SimConfigError(ValueError):
+class SimConfigError(UqvitError, ValueError):
     """The model (or operation) does not fit the core that would be built."""
 
 

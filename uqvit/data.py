@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import UqvitError
+
 DIGITS_TEST_SIZE = 500
 DIGITS_SPLIT_SEED = 0
 DIGITS_MEAN, DIGITS_STD = 0.5, 0.5
 
 
-class DataError(ValueError):
+class DataError(UqvitError, ValueError):
     pass
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .errors import UqvitError
+
 from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder
 from .distributed import UnpaddedDistributedSampler, all_sum, world
 from .models import DEMO_NAME, create_model
@@ -18,7 +20,7 @@ ALL_METHODS = METHOD_NAMES + INT_METHODS
 DEFAULT_CALIB = 512
 
 
-class DeviceError(ValueError):
+class DeviceError(UqvitError, ValueError):
     pass
 
 

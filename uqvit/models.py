@@ -9,6 +9,9 @@ from pathlib import Path
 
 import torch
 
+from .checkpoints import read_state_dict
+from .errors import UqvitError
+
 DEMO_NAME = "demo"
 DEMO_CONFIG = dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=96, depth=4, num_heads=3,
                    mlp_ratio=2.0, qkv_bias=True, class_token=True, global_pool="token")
@@ -16,7 +19,7 @@ DEMO_TRAIN = dict(epochs=80, batch_size=64, lr=2e-3, weight_decay=0.05, seed=0)
 DEMO_VERSION = "1"
 
 
-class ModelError(ValueError):
+class ModelError(UqvitError, ValueError):
     pass
 
 
@@ -105,20 +108,6 @@ def load_demo_model(retrain: bool = False, log=print) -> torch.nn.Module:
     return model
 
 
-def _read_checkpoint(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise ModelError(f"checkpoint {path!r} does not exist")
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model", "state_dict", "model_ema"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            return sd[key]
-    return sd
-
-
 def create_model(name: str, checkpoint: str | None = None, pretrained: bool = False,
                  num_classes: int | None = None, log=print) -> torch.nn.Module:
     """The digits demo model (``name == 'demo'``) or a timm model by name."""
@@ -141,7 +130,7 @@ def create_model(name: str, checkpoint: str | None = None, pretrained: bool = Fa
             ) from None
         raise
     if checkpoint:
-        sd = _read_checkpoint(checkpoint)
+        sd = read_state_dict(checkpoint)
         try:
             model.load_state_dict(sd)
         except RuntimeError as e:

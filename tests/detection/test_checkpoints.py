@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from uqvit.detection.checkpoints import mmdet_to_uqvit, read_state_dict
-from uqvit.detection.models import DetectorError, build_detector, load_detector_checkpoint
+from uqvit.checkpoints import CheckpointError, read_state_dict
+from uqvit.detection.checkpoints import load_detector_checkpoint, mmdet_to_uqvit
+from uqvit.detection.models import DetectorError, build_detector
 
 
 def _to_mmdet(sd: dict) -> dict:
@@ -132,9 +133,9 @@ def test_checkpoint_with_another_class_count_names_the_tensor(tmp_path):
 def test_unreadable_and_unknown_mmdet_checkpoints_are_refused(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(DetectorError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         read_state_dict(bad)
-    with pytest.raises(DetectorError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         read_state_dict(tmp_path / "none.pth")
     with pytest.raises(DetectorError, match="outside the supported"):
         mmdet_to_uqvit({"roi_head.semantic_head.conv.weight": torch.zeros(1)})

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from rtl.array import SystolicArray
-from rtl.build import LINT_WAIVERS, build_verilog, lint
-from rtl.cli import main
+from rtl.build import LINT_WAIVERS, build_verilog
+from sim.lint import lint
+from uqvit.cli import main
 from rtl.common import RTLParameterError, layout_only
 from rtl.core import Core
 from rtl.demax import DeMax, DeMaxRestore

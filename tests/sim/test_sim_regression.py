@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from rtl.cli import main
+from uqvit.cli import main
 
 SEED = int(os.environ.get("UQVIT_SIM_SEED", "1"))
 N = int(os.environ.get("UQVIT_SIM_TRANSACTIONS", "10000"))

@@ -47,7 +47,7 @@ def test_verilator_that_fails_to_run_names_the_fix(monkeypatch, tmp_path):
 
 
 def test_cli_reports_toolchain_errors_without_traceback(monkeypatch, capsys):
-    from rtl.cli import main
+    from uqvit.cli import main
 
     monkeypatch.setitem(sys.modules, "verilator", None)
     assert main(["rtl", "verify", "--transactions", "10"]) == 2

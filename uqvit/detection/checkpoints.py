@@ -38,35 +38,14 @@ stages' mask heads at test time; uqvit runs the last stage's only.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import torch
 
+from ..checkpoints import read_state_dict
 from .backbone import SWIN_CONFIGS
 from .models import DetectorError
 
 _NOT_USED = ("backbone.body.swin.norm.", "backbone.body.swin.head.")  # timm's classifier-side layers
-
-
-def read_state_dict(path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise DetectorError(f"checkpoint {p} does not exist")
-    if p.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        sd = load_file(str(p))
-    else:
-        try:
-            sd = torch.load(str(p), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-            raise DetectorError(f"cannot read checkpoint {p}: {exc}") from None
-    for k in ("state_dict", "model"):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict):
-            sd = sd[k]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise DetectorError(f"{p} does not hold a state dict of tensors")
-    return sd
 
 
 def is_mmdet(sd: dict) -> bool:
@@ -188,3 +167,9 @@ def load_state(model, path, log=print) -> None:
             parts.append(f"{len(missing)} missing tensors (first: {missing[0]})")
         raise DetectorError(f"checkpoint {path} does not fit {type(model).__name__}: " + "; ".join(parts))
     model.load_state_dict(sd, strict=False)
+
+
+def load_detector_checkpoint(model, path: str, log=print):
+    """Load a uqvit/torchvision-layout or an mmdetection Swin checkpoint into ``model``; returns it."""
+    load_state(model, path, log=log)
+    return model

@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import UqvitError
+
 UNANNOTATED = ("error", "keep", "skip")
 
 
-class CocoError(ValueError):
+class CocoError(UqvitError, ValueError):
     pass
 
 

@@ -101,7 +101,7 @@ def load_shapes_detector(name: str = DEMO_DETECTOR, log=print) -> torch.nn.Modul
 def run_det_demo(out: str = "reports", methods=DEMO_METHODS, bits=DEMO_BITS, progress: bool = True,
                  log=print) -> dict:
     from ..evaluate import write_json
-    from ..report import provenance, versions
+    from ..provenance import provenance, versions
     from .evaluate import format_det_table, run_eval_det
 
     data = shapes_data(log)

@@ -5,8 +5,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..evaluate import resolve_device
+from ..quant.methods import UnknownMethodError
+from .checkpoints import load_detector_checkpoint
 from .coco import CocoError, coco_ap, coco_results, list_images, load_coco, load_image
-from .models import build_detector, load_detector_checkpoint, num_classes_of
+from .models import build_detector, num_classes_of
 from .quantize import backbone_stage_cosine, integer_backbone_detector, quantize_detector
 
 DET_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int")
@@ -19,7 +21,7 @@ def parse_det_methods(text: str) -> list[str]:
     methods = [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in methods if m not in DET_METHODS]
     if bad or not methods:
-        raise ValueError(f"unknown method(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(DET_METHODS)}")
+        raise UnknownMethodError(f"unknown method(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(DET_METHODS)}")
     return methods
 
 

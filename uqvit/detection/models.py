@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+
+from ..errors import UqvitError
 
 from .backbone import swin_fpn_backbone
 from .cascade import AgnosticBoxPredictor, CascadeRoIHeads
@@ -31,7 +32,7 @@ from .cascade import AgnosticBoxPredictor, CascadeRoIHeads
 COCO_CLASSES = 80
 
 
-class DetectorError(ValueError):
+class DetectorError(UqvitError, ValueError):
     pass
 
 
@@ -108,11 +109,3 @@ def num_classes_of(model: nn.Module) -> int:
     rh = model.roi_heads
     pred = rh.box_predictor if rh.box_predictor is not None else rh.box_predictors[0]
     return int(pred.cls_score.out_features)
-
-
-def load_detector_checkpoint(model: nn.Module, path: str, log=print) -> nn.Module:
-    """Load a uqvit/torchvision-layout or an mmdetection Swin checkpoint into ``model``."""
-    from .checkpoints import load_state
-
-    load_state(model, path, log=log)
-    return model

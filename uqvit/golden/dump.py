@@ -17,11 +17,13 @@ import os
 import numpy as np
 import torch
 
+from ..errors import UqvitError
+
 from .. import contract as C
 from .trace import Recorder
 
 
-class DumpError(ValueError):
+class DumpError(UqvitError, ValueError):
     pass
 
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UqvitError
+
 from .. import contract as C
 from ..quant.layers import QAttention, QConv2d, QLinear
 from .gemm import int_gemm
@@ -24,7 +26,7 @@ from .gemm import int_gemm
 __all__ = ["GoldenError", "IntLinear", "IntPatchEmbed", "IntAttention", "NormQuantIn"]
 
 
-class GoldenError(ValueError):
+class GoldenError(UqvitError, ValueError):
     pass
 
 

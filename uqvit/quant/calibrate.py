@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..contract import check_bits
 from .demax import DeMaxQuantizer
-from .layers import QAttention, QConv2d, QLinear, QModule, QuantPoint
+from .layers import QAttention, QConv2d, QLinear, QModule, QuantPoint, UnsupportedModelError
 from .logquant import LogQuantizer
 from .methods import Method, get_method
 from .normquant import POSTGELU_ALPHAS, POSTLN_ALPHAS
@@ -29,10 +29,6 @@ from .twin import TwinGeluQuantizer, TwinSoftmaxQuantizer
 from .uniform import CalibrationError, UniformQuantizer, check_finite
 
 PATCH_EMBED_BITS = 8
-
-
-class UnsupportedModelError(ValueError):
-    pass
 
 
 def model_family(model: nn.Module) -> str:

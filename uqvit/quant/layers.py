@@ -11,12 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UqvitError
+
 from . import normquant
 from .uniform import UniformQuantizer, fake_quant, weight_params
 
 
-class NotCalibratedError(RuntimeError):
+class NotCalibratedError(UqvitError, RuntimeError):
     pass
+
+
+class UnsupportedModelError(UqvitError, ValueError):
+    """The model holds a layer or option the quantizer does not handle."""
 
 
 class QModule(nn.Module):
@@ -152,7 +158,7 @@ class QConv2d(QModule):
                  act_method: str = "percentile", w_method: str = "percentile"):
         super().__init__()
         if conv.padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={conv.padding_mode!r} is not supported (only zeros)")
+            raise UnsupportedModelError(f"{name}: padding_mode={conv.padding_mode!r} is not supported (only zeros)")
         self.name = name
         self.conv = conv
         self.w_bits, self.in_bits = w_bits, in_bits
@@ -200,7 +206,7 @@ class QConvTranspose2d(QConv2d):
     def __init__(self, conv: nn.ConvTranspose2d, name: str, w_bits: int, in_bits: int,
                  act_method: str = "percentile", w_method: str = "percentile"):
         if conv.groups != 1:
-            raise NotImplementedError(f"{name}: grouped transposed convolutions are not supported")
+            raise UnsupportedModelError(f"{name}: grouped transposed convolutions are not supported")
         super().__init__(conv, name, w_bits, in_bits, act_method, w_method)
 
     def _conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -222,9 +228,9 @@ class QAttention(QModule):
         for attr in ("q_norm", "k_norm", "norm"):
             m = getattr(attn, attr, None)
             if m is not None and not isinstance(m, nn.Identity):
-                raise NotImplementedError(f"{name}: attention with {attr} is not supported by the quantizer")
+                raise UnsupportedModelError(f"{name}: attention with {attr} is not supported by the quantizer")
         if getattr(attn, "gate", None) is not None:
-            raise NotImplementedError(f"{name}: gated attention is not supported by the quantizer")
+            raise UnsupportedModelError(f"{name}: gated attention is not supported by the quantizer")
         self.name = name
         self.window = window
         self.num_heads = attn.num_heads
@@ -263,7 +269,7 @@ class QAttention(QModule):
 
     def forward(self, x: torch.Tensor, mask=None, attn_mask=None, is_causal: bool = False) -> torch.Tensor:
         if is_causal:
-            raise NotImplementedError(f"{self.name}: causal attention is not supported")
+            raise UnsupportedModelError(f"{self.name}: causal attention is not supported")
         B, N, _ = x.shape
         q, k, v = self.split_heads(self.qkv(x))
         q, k, v = self.q_q(q), self.k_q(k), self.v_q(v)

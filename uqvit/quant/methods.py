@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UqvitError
+
 METHOD_NAMES = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit")
 
 
@@ -42,7 +44,7 @@ METHODS = {
 }
 
 
-class UnknownMethodError(ValueError):
+class UnknownMethodError(UqvitError, ValueError):
     pass
 
 

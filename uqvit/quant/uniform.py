@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import UqvitError
+
 from ..contract import check_bits
 
 PERCENTILES = (0.999, 0.9999, 0.99999)
@@ -18,7 +20,7 @@ MAX_ROWS = 1 << 16  # per-channel statistics use at most this many rows
 _EPS = 1e-8
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UqvitError, ValueError):
     """Calibration data cannot be used (empty, NaN/Inf, ...)."""
 
 

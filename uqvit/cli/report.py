@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def cmd_report(a) -> int:
-    from .report import AREA_SIZES, SIZES, generate
+    from ..report import AREA_SIZES, SIZES, generate
 
     cmd = "uqvit report --out " + a.out + (" --resynth" if a.resynth else "") + (" --remeasure" if a.remeasure else "") + \
         "".join(f" --eval {p}" for p in (a.eval or []))

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 
 from sim.model_driver import SimConfigError
-from uqvit.simulate import check_model, simulate_images
+from sim.whole_model import check_model, simulate_images
 
 
 @pytest.fixture(scope="module")
 def digits_w4a4():
-    from uqvit.simulate import build_model
+    from sim.whole_model import build_model
 
     return build_model("demo", "digits", 4, 4, calib=32, log=lambda *_: None)
 

@@ -27,17 +27,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import contract as C
+from uqvit import contract as C
+
+from . import model_driver as md
 
 DEMO_ROWS = DEMO_COLS = 16
 DEMO_BITS = 4
 DEMO_CALIB = 128
-
-
-def _driver():
-    from sim import model_driver
-
-    return model_driver
 
 
 def _p(src, n: int | None = None) -> dict:
@@ -61,12 +57,10 @@ def check_model(im, rows: int, cols: int, bits: int | None = None, limits: dict 
     main core first.  Runs before anything is built or simulated.
     """
     from rtl.core import check_core_params
+    from uqvit.golden import IntegerModel
+    from uqvit.golden.layers import IntAttention, IntLinear, IntPatchEmbed
+    from uqvit.golden.model import _tokens_per_attention
 
-    from .golden import IntegerModel
-    from .golden.layers import IntAttention, IntLinear, IntPatchEmbed
-    from .golden.model import _tokens_per_attention
-
-    md = _driver()
     lim = dict(md.CORE_LIMITS, **(limits or {}))
     if not isinstance(im, IntegerModel):
         raise md.SimConfigError(f"uqvit sim needs an IntegerModel (the compiled golden model), got {type(im).__name__}")
@@ -143,7 +137,6 @@ def _linear_forward(cores):
 
 
 def _attention_forward(cores):
-    md = _driver()
 
     def forward(self, x, mask=None, attn_mask=None, is_causal: bool = False):
         B, N, _ = x.shape
@@ -181,7 +174,7 @@ def _attention_forward(cores):
 def rtl_executor(im, cores: dict):
     """Within the block, every integer-core op of ``im`` runs on the started CoreSession
     ``cores[b]`` of its operand width ``b``."""
-    from .golden.layers import IntAttention, IntLinear, IntPatchEmbed
+    from uqvit.golden.layers import IntAttention, IntLinear, IntPatchEmbed
 
     patched = []
     for mod in im.model.modules():
@@ -251,10 +244,10 @@ def format_table(layers, rows: int, cols: int) -> str:
 def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS,
                 calib: int = DEMO_CALIB, fp_model=None, log=print):
     """The compiled integer model and the evaluation dataset (fake-quant calibration, then observation)."""
-    from .evaluate import prepare_data
-    from .golden import IntegerModel
-    from .models import create_model
-    from .quant import quantize
+    from uqvit.evaluate import prepare_data
+    from uqvit.golden import IntegerModel
+    from uqvit.models import create_model
+    from uqvit.quant import quantize
 
     fp = fp_model if fp_model is not None else create_model(model, None, log=log)
     fp = fp.cpu().eval()
@@ -270,7 +263,6 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
     ``batch``: all images in one forward (GEMM M = images x tokens), else one after another
     in the same simulator.  Returns the result dict (see :func:`simulate`).
     """
-    md = _driver()
     widths = check_model(im, rows, cols, bits)
     bits = widths[0]
     for k in images:
@@ -353,7 +345,6 @@ def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int =
     JSON: ``{"bit_exact", "layers": [{"name", "m", "k", "n", "cycles", "utilization", ...}],
     "total_cycles", "wall_s", ...}``.
     """
-    _driver()  # toolchain import errors before the slow calibration
     from rtl.core import check_core_params
 
     check_core_params(rows, cols, bits or a_bits, 1, 1)

@@ -1,9 +1,13 @@
-"""Accuracy reports (Markdown + JSON + PNG bar chart) from eval results."""
+"""Accuracy reports: ``uqvit demo``'s (Markdown + JSON + PNG bar chart) and ``reports/accuracy.md`` from eval JSONs."""
 from __future__ import annotations
 
 import json
 import os
 import sys
+from pathlib import Path
+
+from ..errors import UserError
+from ..provenance import provenance
 
 
 def _plot(reports: list[dict], png: str) -> None:
@@ -54,3 +58,33 @@ def write_accuracy_report(reports: list[dict], out_dir: str, stem: str, source: 
 
 if __name__ == "__main__":  # pragma: no cover
     print("use `uqvit demo` or `uqvit report`", file=sys.stderr)
+
+
+def load_eval_runs(paths) -> list[dict]:
+    runs = []
+    for p in paths:
+        d = json.loads(Path(p).read_text())
+        if "runs" in d:
+            runs += [dict(r, source=str(p), machine=d.get("machine", "")) for r in d["runs"]]
+        elif "results" in d:
+            runs.append(dict(d, source=str(p)))
+        else:
+            raise UserError(f"{p}: not an eval JSON (needs 'runs' or 'results')")
+    return runs
+
+
+def write_accuracy_md(path: Path, runs: list[dict], command: str) -> None:
+    L = ["# Accuracy", "", provenance(command), ""]
+    if not runs:
+        L += ["No eval JSON found: run `uqvit demo` (writes reports/accuracy_demo.json) or `uqvit eval --json PATH` and "
+              "pass it with `uqvit report --eval PATH`.", ""]
+    for r in runs:
+        L += [f"## {r['model']} on {r['data']} ({r.get('device', '?')})", "", f"Source: `{r['source']}`"
+              + (f", machine: {r['machine']}" if r.get("machine") else "") + ". No ImageNet figure is claimed unless the data says so.", "",
+              "| method | W | A | top-1 % | same top-1 as FP % | images | calib images |", "|---|---|---|---|---|---|---|"]
+        for x in r["results"]:
+            af = x.get("agree_fp")
+            L.append(f"| {x['method']} | {x.get('w_bits') or '-'} | {x.get('a_bits') or '-'} | {x['top1']:.2f} | "
+                     f"{'' if af is None else f'{af:.2f}'} | {x.get('n_images', '')} | {x.get('calib_images', '')} |")
+        L.append("")
+    path.write_text("\n".join(L) + "\n")

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import json
 
-import torch
+from ..errors import UserError
+from .common import add_model_args, bits
 
 
 def build_golden(model_name: str, data: str, w_bits: int, a_bits: int, calib: int, device: str = "cpu",
                  checkpoint=None, progress: bool = True, log=print):
     """Quantize with ``uqvit`` and compile the integer model; returns (fake-quant, integer, eval data)."""
-    from .evaluate import prepare_data, resolve_device
-    from .golden import IntegerModel
-    from .models import create_model
-    from .quant import quantize
+    from ..evaluate import prepare_data, resolve_device
+    from ..golden import IntegerModel
+    from ..models import create_model
+    from ..quant import quantize
 
     dev = resolve_device(device)
     model = create_model(model_name, checkpoint, log=log).to(dev)
@@ -21,7 +22,9 @@ def build_golden(model_name: str, data: str, w_bits: int, a_bits: int, calib: in
     return qm, IntegerModel.from_quantized(qm, ed.calib_images), ed
 
 
-def _eval_images(ed, n: int) -> torch.Tensor:
+def _eval_images(ed, n: int):
+    import torch
+
     xs = []
     for x, _ in ed.loader:
         xs.append(x)
@@ -31,15 +34,15 @@ def _eval_images(ed, n: int) -> torch.Tensor:
 
 
 def cmd_compare(a) -> int:
-    from .golden.compare import compare_codes, format_compare
+    from ..golden.compare import compare_codes, format_compare
 
     out = {}
-    for bits in a.bits:
-        qm, im, ed = build_golden(a.model, a.data, bits, bits, a.calib, a.device, a.checkpoint, not a.no_progress)
+    for b in a.bits:
+        qm, im, ed = build_golden(a.model, a.data, b, b, a.calib, a.device, a.checkpoint, not a.no_progress)
         res = compare_codes(qm, im, _eval_images(ed, a.images).to(a.device))
-        print(f"== W{bits}A{bits}")
+        print(f"== W{b}A{b}")
         print(format_compare(res))
-        out[f"W{bits}A{bits}"] = res
+        out[f"W{b}A{b}"] = res
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=2)
@@ -47,13 +50,13 @@ def cmd_compare(a) -> int:
 
 
 def cmd_dump(a) -> int:
-    from .golden.dump import check_out_dir, dump_inference
+    from ..golden.dump import check_out_dir, dump_inference
 
     check_out_dir(a.out)  # before the (slow) calibration
     qm, im, ed = build_golden(a.model, a.data, a.w_bits, a.a_bits, a.calib, "cpu", a.checkpoint, not a.no_progress)
     ds = ed.loader.dataset
     if not 0 <= a.image < len(ds):
-        raise ValueError(f"--image {a.image} is out of range: the evaluation set has {len(ds)} images")
+        raise UserError(f"--image {a.image} is out of range: the evaluation set has {len(ds)} images")
     img = ds[a.image][0]
     idx = dump_inference(im, img, a.out, {"model": a.model, "data": a.data, "image": a.image,
                                           "w_bits": a.w_bits, "a_bits": a.a_bits})
@@ -65,13 +68,11 @@ def cmd_dump(a) -> int:
 
 
 def register(sub) -> None:
-    from .cli import _add_model_args, _bits
-
     g = sub.add_parser("golden", help="integer golden model: compare with fake-quant, dump test vectors")
     gs = g.add_subparsers(dest="golden_command", required=True)
     c = gs.add_parser("compare", help="per-layer agreement of the golden model with fake-quant")
-    _add_model_args(c)
-    c.add_argument("--bits", type=lambda s: [_bits(b) for b in s.split(",")], default=[4, 6, 8],
+    add_model_args(c)
+    c.add_argument("--bits", type=lambda s: [bits(b) for b in s.split(",")], default=[4, 6, 8],
                    help="comma list of W=A bit-widths (default 4,6,8)")
     c.add_argument("--calib", type=int, default=512)
     c.add_argument("--images", type=int, default=200, help="evaluation images to compare on")
@@ -80,11 +81,11 @@ def register(sub) -> None:
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=cmd_compare)
     d = gs.add_parser("dump", help="write every integer-core operation of one inference (npz + index.json)")
-    _add_model_args(d)
+    add_model_args(d)
     d.add_argument("--image", type=int, default=0, help="index into the evaluation set")
     d.add_argument("--out", required=True)
-    d.add_argument("--w-bits", type=_bits, default=4)
-    d.add_argument("--a-bits", type=_bits, default=4)
+    d.add_argument("--w-bits", type=bits, default=4)
+    d.add_argument("--a-bits", type=bits, default=4)
     d.add_argument("--calib", type=int, default=512)
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_dump)

@@ -26,6 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from uqvit.contract import RESTORE_BITS, VECTOR_BITS
+from uqvit.errors import UqvitError
+
+from ..array import SystolicArray
+from ..common import default_drain_lanes
+from ..core import Core
+from ..demax import DeMax, DeMaxRestore
+from ..normquant import NormQuant
+from ..requant import Requant
+
 #: NAND2 gate equivalents per Yosys internal cell (NAND2 = 1).
 GE_COST = {
     "$_NOT_": 0.67, "$_BUF_": 0.0, "$_AND_": 1.33, "$_NAND_": 1.0, "$_OR_": 1.33, "$_NOR_": 1.0,
@@ -45,7 +55,7 @@ FLOW = ("synth -flatten -noabc -top {top} -run begin:fine; "
         "tee -q -o stat.json stat -json; tee -q -o cmos.txt stat -tech cmos")
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(UqvitError, RuntimeError):
     """Synthesis failed or produced no usable numbers."""
 
 
@@ -176,14 +186,6 @@ CORE_MAX_N = 1024
 def unit_components(size: int, bits: int = BITS) -> dict:
     """The units of a size x size core, built as in :class:`rtl.core.Core` (requant and restore with the
     core's default drain lanes L, including their row assembly / row-to-chunk multiplexers)."""
-    from rtl.array import SystolicArray
-    from rtl.common import default_drain_lanes
-    from rtl.core import Core
-    from rtl.demax import DeMax, DeMaxRestore
-    from rtl.normquant import NormQuant
-    from rtl.requant import Requant
-    from uqvit.contract import RESTORE_BITS, VECTOR_BITS
-
     lanes = default_drain_lanes(size, size)
     return {
         "array": lambda: SystolicArray(size, size, bits),

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 
+from .common import bits
+
 
 def cmd_bench(a) -> int:
-    from .bench import format_bench, run_bench
+    from ..bench import format_bench, run_bench
 
     rep = run_bench(a.model, a.device, a.batch, a.iters, a.calib, a.w_bits, a.a_bits)
     print(format_bench(rep))
@@ -16,15 +18,13 @@ def cmd_bench(a) -> int:
 
 
 def register(sub) -> None:
-    from .cli import _bits
-
     b = sub.add_parser("bench", help="throughput of fp32/fp16/bf16, fake-quant and integer models")
     b.add_argument("--model", default="demo")
     b.add_argument("--device", default="cpu")
     b.add_argument("--batch", type=int, default=64)
     b.add_argument("--iters", type=int, default=5)
     b.add_argument("--calib", type=int, default=32, help="calibration images for the quantized variants")
-    b.add_argument("--w-bits", type=_bits, default=8)
-    b.add_argument("--a-bits", type=_bits, default=8)
+    b.add_argument("--w-bits", type=bits, default=8)
+    b.add_argument("--a-bits", type=bits, default=8)
     b.add_argument("--json")
     b.set_defaults(func=cmd_bench)

@@ -1,18 +1,12 @@
-"""``uqvit rtl build`` / ``uqvit rtl verify``.
-
-:func:`register` adds the ``rtl`` command to an argparse sub-parsers object;
-:func:`main` runs it standalone (``python -m rtl.cli build --rows 8 --cols 8``).
-"""
+"""``uqvit rtl build`` (Verilog + Verilator lint) and ``uqvit rtl verify`` (the cocotb regression)."""
 from __future__ import annotations
 
 import argparse
-import sys
-
-from uqvit.contract import ContractError
 
 
 def _build(args) -> int:
-    from .build import build_verilog, lint
+    from rtl.build import build_verilog
+    from sim.lint import lint
 
     path = build_verilog(args.rows, args.cols, args.bits, args.out, lanes=args.lanes)
     print(f"wrote {path}")
@@ -45,34 +39,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="requant/restore drain lanes, a divisor of --cols (default: rtl.common.default_drain_lanes)")
     b.add_argument("--out", default="build/rtl")
     b.add_argument("--no-lint", dest="lint", action="store_false", help="skip the Verilator lint check")
-    b.set_defaults(rtl_func=_build)
+    b.set_defaults(func=_build)
     v = sub.add_parser("verify", help="randomised cocotb/Verilator regression against the contract")
     v.add_argument("--transactions", type=int, default=10000)
     v.add_argument("--seed", type=int, default=1)
     v.add_argument("--rows", type=int, default=4)
     v.add_argument("--cols", type=int, default=4)
     v.add_argument("--json", default=None, help="write the summary JSON here")
-    v.set_defaults(rtl_func=_verify)
-    p.set_defaults(func=run)
+    v.set_defaults(func=_verify)
     return p
-
-
-def run(args) -> int:
-    from sim.toolchain import ToolchainError
-
-    try:
-        return args.rtl_func(args)
-    except (ContractError, ToolchainError) as e:
-        print(f"uqvit rtl: error: {e}", file=sys.stderr)
-        return 2
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="uqvit")
-    register(parser.add_subparsers(dest="cmd", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """cocotb bench: measure the core's cycles for a list of GEMMs and DeMax row batches in ONE simulation.
 
-Used by :mod:`uqvit.cycle_model` (``measure_rtl``) to validate the cycle model.  Each GEMM is run
+Used by :mod:`sim.measure` (``measure_rtl``) to validate the cycle model.  Each GEMM is run
 exactly as ``sim.regression.replay_gemm`` runs one (identity NormQuant, full-rate streams, no
 back-pressure), so its cycle count is the data phase that ``replay_gemm`` reports; outputs are
 checked against the contract model.  The job JSON (``UQVIT_SIM_JOB``) holds
@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 
 import cocotb
-import numpy as np
 import torch
 
 from rtl.core import Core

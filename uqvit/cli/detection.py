@@ -1,10 +1,12 @@
 """``uqvit eval-det``, ``uqvit det-data`` (the synthetic COCO-format shapes set) and ``uqvit det-demo``."""
 from __future__ import annotations
 
+from .common import bits
+
 
 def cmd_eval_det(a) -> int:
+    from ..detection.evaluate import format_det_table, parse_det_methods, run_eval_det
     from ..evaluate import write_json
-    from .evaluate import format_det_table, parse_det_methods, run_eval_det
 
     methods = parse_det_methods(a.methods)
     report = run_eval_det(a.model, a.coco_images, a.coco_ann, methods, a.w_bits, a.a_bits, a.calib, a.calib_images,
@@ -18,7 +20,7 @@ def cmd_eval_det(a) -> int:
 
 
 def cmd_det_data(a) -> int:
-    from .synthetic import make_shapes_coco
+    from ..detection.synthetic import make_shapes_coco
 
     for name, n, seed in (("train", a.train, 1), ("val", a.val, 2)):
         d, f = make_shapes_coco(a.out, n, a.size, seed=seed, name=name)
@@ -27,17 +29,16 @@ def cmd_det_data(a) -> int:
 
 
 def cmd_det_demo(a) -> int:
-    from .demo import run_det_demo
+    from ..detection.demo import run_det_demo
 
     run_det_demo(out=a.out, progress=not a.no_progress)
     return 0
 
 
 def register(sub) -> None:
-    from ..cli import _bits
-    from .coco import UNANNOTATED
-    from .evaluate import DEFAULT_CALIB, DET_METHODS
-    from .models import DETECTORS
+    from ..detection.coco import UNANNOTATED
+    from ..detection.evaluate import DEFAULT_CALIB, DET_METHODS
+    from ..detection.models import DETECTORS
 
     e = sub.add_parser("eval-det", help="quantize a Swin Mask R-CNN / Cascade Mask R-CNN and score COCO box/mask AP")
     e.add_argument("--model", required=True, choices=list(DETECTORS), metavar="NAME",
@@ -46,8 +47,8 @@ def register(sub) -> None:
     e.add_argument("--coco-ann", required=True, help="COCO instances annotation file for those images")
     e.add_argument("--checkpoint", help="detector weights (.pth/.safetensors; uqvit or mmdetection layout)")
     e.add_argument("--methods", default="fp,repq,uqvit", help="comma list of " + ",".join(DET_METHODS))
-    e.add_argument("--w-bits", type=_bits, default=4)
-    e.add_argument("--a-bits", type=_bits, default=4)
+    e.add_argument("--w-bits", type=bits, default=4)
+    e.add_argument("--a-bits", type=bits, default=4)
     e.add_argument("--calib", type=int, default=DEFAULT_CALIB, help=f"calibration images (default {DEFAULT_CALIB})")
     e.add_argument("--calib-images", help="folder to draw calibration images from (e.g. train2017)")
     e.add_argument("--calib-from-eval", action="store_true",

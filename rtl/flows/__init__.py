@@ -1,0 +1,1 @@
+"""Implementation flows run on the generated core: gate-level area (:mod:`.area`)."""

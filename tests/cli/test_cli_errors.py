@@ -1,0 +1,114 @@
+"""How ``uqvit`` reports errors: the project's own errors as one line and status 2, bugs with their traceback."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uqvit import cli
+from uqvit.checkpoints import CheckpointError, read_state_dict
+from uqvit.errors import UqvitError
+
+README_COMMANDS = {"eval", "demo", "golden", "rtl", "sim", "report", "bench", "eval-det", "det-data", "det-demo"}
+
+
+def _commands():
+    parser = cli.build_parser()
+    return set(parser._subparsers._group_actions[0].choices)
+
+
+def test_every_command_group_is_registered():
+    assert _commands() == README_COMMANDS
+
+
+def _with_command(monkeypatch, exc):
+    def boom(a):
+        raise exc
+
+    real = cli.eval.register
+
+    def register(sub):
+        real(sub)
+        sub.choices["eval"].set_defaults(func=boom)
+
+    monkeypatch.setattr(cli.eval, "register", register)
+
+
+def test_a_project_error_is_one_line_and_status_2(monkeypatch, capsys):
+    _with_command(monkeypatch, CheckpointError("checkpoint x.pth does not exist (or is not a file)"))
+    assert cli.main(["eval"]) == 2
+    err = capsys.readouterr().err
+    assert err == "uqvit eval: error: checkpoint x.pth does not exist (or is not a file)\n"
+
+
+@pytest.mark.parametrize("exc", [ValueError("a bug deep in a library"), FileNotFoundError("/no/such/file"),
+                                 KeyError("k"), NotImplementedError("not yet")])
+def test_any_other_error_keeps_its_traceback(monkeypatch, exc):
+    _with_command(monkeypatch, exc)
+    with pytest.raises(type(exc)):
+        cli.main(["eval"])
+
+
+def test_every_project_error_type_is_a_uqvit_error():
+    from rtl.common import RTLParameterError
+    from rtl.flows.area import SynthesisError
+    from sim.model_driver import SimConfigError
+    from sim.toolchain import ToolchainError
+    from uqvit.contract import ContractError
+    from uqvit.data import DataError
+    from uqvit.detection.coco import CocoError
+    from uqvit.detection.models import DetectorError
+    from uqvit.evaluate import DeviceError
+    from uqvit.golden.dump import DumpError
+    from uqvit.golden.layers import GoldenError
+    from uqvit.models import ModelError
+    from uqvit.quant import CalibrationError, UnknownMethodError, UnsupportedModelError
+    from uqvit.quant.layers import NotCalibratedError
+
+    for e in (RTLParameterError, SynthesisError, SimConfigError, ToolchainError, ContractError, DataError, CocoError,
+              DetectorError, DeviceError, DumpError, GoldenError, ModelError, CalibrationError, UnknownMethodError,
+              UnsupportedModelError, NotCalibratedError, CheckpointError):
+        assert issubclass(e, UqvitError), e
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"this is a text file, not weights\n", "cannot read checkpoint"),
+    (b"", "cannot read checkpoint"),
+])
+def test_a_foreign_file_is_one_checkpoint_error(tmp_path, content, match):
+    p = tmp_path / "w.pth"
+    p.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        read_state_dict(p)
+    bad = tmp_path / "w.safetensors"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        read_state_dict(bad)
+
+
+def test_a_checkpoint_that_is_not_a_state_dict_is_refused(tmp_path):
+    p = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], p)
+    with pytest.raises(CheckpointError, match="does not hold a state dict"):
+        read_state_dict(p)
+    e = tmp_path / "empty.pth"
+    torch.save({}, e)
+    with pytest.raises(CheckpointError, match="does not hold a state dict"):
+        read_state_dict(e)
+
+
+def test_wrapped_state_dicts_are_unwrapped(tmp_path):
+    sd = {"w": torch.ones(2)}
+    for key in ("state_dict", "model", "model_ema"):
+        p = tmp_path / f"{key}.pth"
+        torch.save({key: sd, "epoch": 3}, p)
+        assert torch.equal(read_state_dict(p)["w"], sd["w"])
+
+
+def test_eval_with_a_text_file_as_checkpoint_exits_2_with_one_line(tmp_path, capsys):
+    ckpt = tmp_path / "weights.pth"
+    ckpt.write_text("not a checkpoint\n")
+    rc = cli.main(["eval", "--model", "deit_tiny_patch16_224", "--data", str(tmp_path), "--checkpoint", str(ckpt),
+                   "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("uqvit eval: error: cannot read checkpoint") and err.count("\n") == 1

@@ -1,0 +1,45 @@
+"""One reader for weight files (classification models and detectors alike).
+
+A checkpoint is a ``.safetensors`` file or a ``torch.save`` file holding a state dict, possibly
+wrapped under ``state_dict``, ``model`` or ``model_ema`` (timm, torchvision and mmdetection
+training scripts write these).  Anything else gets one :class:`CheckpointError` that names the file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .errors import UqvitError
+
+WRAPPER_KEYS = ("state_dict", "model", "model_ema")
+
+
+class CheckpointError(UqvitError, ValueError):
+    """A checkpoint file is missing, unreadable, or holds no state dict of tensors."""
+
+
+def read_state_dict(path) -> dict:
+    """The state dict of tensors in ``path``; raises :class:`CheckpointError` on anything else."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} does not exist (or is not a file)")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(p))
+        else:
+            sd = torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means a bad file, not a bug here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot read checkpoint {p}: {first[:300]}; give a .safetensors file or a "
+                              "torch.save'd state dict") from None
+    for key in WRAPPER_KEYS:
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{p} does not hold a state dict of tensors (a dict of name -> tensor, possibly under "
+                              f"one of {', '.join(WRAPPER_KEYS)})")
+    return sd

