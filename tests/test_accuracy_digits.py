@@ -40,3 +40,18 @@ def test_integer_golden_model_matches_fake_quant_top1(demo_model, bits):
 def test_w6a6_uqvit_is_within_half_a_point_of_fp(demo_model):
     r = run(demo_model, 6, ["fp", "uqvit", "uqvit-int"])
     assert r["fp"]["top1"] - r["uqvit"]["top1"] <= 0.5
+
+
+@pytest.mark.parametrize("bits", [4, 6])
+def test_the_checked_in_demo_table_reproduces_to_the_last_digit(demo_model, bits):
+    """reports/accuracy_demo.json (and so the README's table) is what the shipped weights give here."""
+    import json
+    from pathlib import Path
+
+    acc = json.loads((Path(__file__).resolve().parents[1] / "reports" / "accuracy_demo.json").read_text())
+    stored = next({r["method"]: r for r in run["results"]} for run in acc["runs"]
+                  if any(r.get("w_bits") == bits for r in run["results"]))
+    r = run(demo_model, bits, W4 if bits == 4 else ["fp", "uqvit", "uqvit-int"])
+    for m in r:
+        assert (round(r[m]["top1"], 2), round(r[m]["agree_fp"], 2)) == \
+            (round(stored[m]["top1"], 2), round(stored[m]["agree_fp"], 2)), m

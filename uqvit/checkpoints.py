@@ -6,6 +6,7 @@ training scripts write these).  Anything else gets one :class:`CheckpointError` 
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -31,10 +32,15 @@ def read_state_dict(path) -> dict:
             sd = load_file(str(p))
         else:
             sd = torch.load(str(p), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower():  # torch wraps every decoding failure in this type
+            raise CheckpointError(f"cannot read checkpoint {p}: not a .safetensors file or a torch.save'd state "
+                                  "dict (UnpicklingError while decoding it)") from None
+        raise CheckpointError(f"cannot read checkpoint {p}: it holds Python objects besides tensors, which uqvit "
+                              "does not unpickle (torch.load(weights_only=True)); save the state dict alone") from None
     except Exception as exc:  # noqa: BLE001 - any decoding failure means a bad file, not a bug here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint {p}: {first[:300]}; give a .safetensors file or a "
-                              "torch.save'd state dict") from None
+        raise CheckpointError(f"cannot read checkpoint {p}: not a .safetensors file or a torch.save'd state dict "
+                              f"({type(exc).__name__} while decoding it)") from None
     for key in WRAPPER_KEYS:
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]

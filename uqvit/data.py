@@ -11,6 +11,7 @@ from .errors import UqvitError
 DIGITS_TEST_SIZE = 500
 DIGITS_SPLIT_SEED = 0
 DIGITS_MEAN, DIGITS_STD = 0.5, 0.5
+EVAL_SHIFT_PIXELS = 1  # the evaluation set adds every translation by up to this many pixels
 
 
 class DataError(UqvitError, ValueError):
@@ -52,7 +53,12 @@ def digits_eval_split() -> Split:
     """The evaluation set of the digits demo: the 500-image test split and its eight one-pixel
     translations (4 500 images), so that method differences of a few tenths of a point are
     resolved (the model is trained with the same +-1 pixel translations)."""
-    return translations(digits_splits()[1])
+    return translations(digits_splits()[1], EVAL_SHIFT_PIXELS)
+
+
+def digits_eval_size() -> int:
+    """Images in :func:`digits_eval_split`, without building it."""
+    return DIGITS_TEST_SIZE * (2 * EVAL_SHIFT_PIXELS + 1) ** 2
 
 
 def tensor_loader(split: Split, batch_size: int = 256):

@@ -16,7 +16,12 @@ DEMO_NAME = "demo"
 DEMO_CONFIG = dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=96, depth=4, num_heads=3,
                    mlp_ratio=2.0, qkv_bias=True, class_token=True, global_pool="token")
 DEMO_TRAIN = dict(epochs=80, batch_size=64, lr=2e-3, weight_decay=0.05, seed=0)
-DEMO_VERSION = "1"
+#: The digits ViT that every figure of the README comes from.  It was trained once with
+#: :func:`train_demo_model` and ships with the kit: training is seeded, but its float arithmetic is not
+#: bit-reproducible across CPUs, so two machines that train get two different models.
+#: ``make demo-weights`` retrains and rewrites it (then update the checksum and regenerate the reports).
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "assets" / "digits_vit.safetensors"
+DEMO_WEIGHTS_SHA256 = "47fb51cf07ce894ce539093a0ce18e94c202e6ab794a1b0873fa473b01288e33"
 
 
 class ModelError(UqvitError, ValueError):
@@ -29,15 +34,6 @@ def cache_dir() -> Path:
     p = Path(root)
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def _demo_key() -> str:
-    blob = json.dumps([DEMO_CONFIG, DEMO_TRAIN, DEMO_VERSION], sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def demo_cache_path() -> Path:
-    return cache_dir() / f"digits_vit_{_demo_key()}.safetensors"
 
 
 def build_demo_model() -> torch.nn.Module:
@@ -57,11 +53,11 @@ def _shift_augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return out
 
 
-def train_demo_model(log=print) -> torch.nn.Module:
-    """Train the digits ViT deterministically (seeded; single process, CPU)."""
+def train_demo_model(log=print, epochs: int | None = None) -> torch.nn.Module:
+    """Train the digits ViT (seeded; single process, CPU); ``epochs`` overrides DEMO_TRAIN's."""
     from .data import digits_splits
 
-    cfg = DEMO_TRAIN
+    cfg = dict(DEMO_TRAIN, **({} if epochs is None else {"epochs": epochs}))
     torch.manual_seed(cfg["seed"])
     g = torch.Generator().manual_seed(cfg["seed"])
     train, test = digits_splits()
@@ -88,24 +84,44 @@ def train_demo_model(log=print) -> torch.nn.Module:
     return model
 
 
-def load_demo_model(retrain: bool = False, log=print) -> torch.nn.Module:
-    """Load the cached digits ViT, training (and caching) it when missing or unreadable."""
-    from safetensors.torch import load_file, save_file
+def sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-    path = demo_cache_path()
-    if path.exists() and not retrain:
-        try:
-            model = build_demo_model()
-            model.load_state_dict(load_file(str(path)))
-            return model.eval()
-        except Exception as e:  # corrupt or stale cache: retrain
-            log(f"cached digits model {path} is unreadable ({type(e).__name__}); retraining")
+
+def load_demo_model(log=print) -> torch.nn.Module:
+    """The shipped digits ViT (:data:`DEMO_WEIGHTS`), its checksum verified."""
+    from safetensors.torch import load_file
+
+    if not DEMO_WEIGHTS.is_file():
+        raise ModelError(f"the digits ViT weights {DEMO_WEIGHTS} are missing from this install; reinstall the kit "
+                         "(or rebuild them with `make demo-weights`)")
+    got = sha256(DEMO_WEIGHTS)
+    if got != DEMO_WEIGHTS_SHA256:
+        raise ModelError(f"the digits ViT weights {DEMO_WEIGHTS} have SHA-256 {got[:16]}..., not the shipped "
+                         f"{DEMO_WEIGHTS_SHA256[:16]}...: restore the file (git checkout) or, after `make demo-weights`, "
+                         "update DEMO_WEIGHTS_SHA256 in uqvit/models.py")
+    model = build_demo_model()
+    model.load_state_dict(load_file(str(DEMO_WEIGHTS)))
+    return model.eval()
+
+
+def write_demo_weights(path=DEMO_WEIGHTS, log=print) -> str:
+    """Train the digits ViT from scratch and write it to ``path``; returns the file's SHA-256."""
+    from safetensors.torch import save_file
+
     model = train_demo_model(log=log)
+    path = Path(path)
     tmp = path.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
               metadata={"config": json.dumps(DEMO_CONFIG), "train": json.dumps(DEMO_TRAIN)})
     os.replace(tmp, path)
-    return model
+    digest = sha256(path)
+    log(f"wrote {path}: SHA-256 {digest}")
+    return digest
 
 
 def create_model(name: str, checkpoint: str | None = None, pretrained: bool = False,

@@ -8,7 +8,8 @@ from uqvit import cli
 from uqvit.checkpoints import CheckpointError, read_state_dict
 from uqvit.errors import UqvitError
 
-README_COMMANDS = {"eval", "demo", "golden", "rtl", "sim", "report", "bench", "eval-det", "det-data", "det-demo"}
+README_COMMANDS = {"eval", "demo", "golden", "rtl", "sim", "report", "readme", "bench", "eval-det", "det-data",
+                   "det-demo"}
 
 
 def _commands():
@@ -85,6 +86,17 @@ def test_a_foreign_file_is_one_checkpoint_error(tmp_path, content, match):
         read_state_dict(bad)
 
 
+class _Obj:
+    pass
+
+
+def test_a_checkpoint_holding_objects_is_refused_without_unpickling_them(tmp_path):
+    p = tmp_path / "obj.pth"
+    torch.save({"w": torch.zeros(1), "extra": _Obj()}, p)
+    with pytest.raises(CheckpointError, match="Python objects besides tensors"):
+        read_state_dict(p)
+
+
 def test_a_checkpoint_that_is_not_a_state_dict_is_refused(tmp_path):
     p = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], p)
@@ -111,4 +123,4 @@ def test_eval_with_a_text_file_as_checkpoint_exits_2_with_one_line(tmp_path, cap
                    "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2
-    assert err.startswith("uqvit eval: error: cannot read checkpoint") and err.count("\n") == 1
+    assert err.startswith("uqvit eval: error: --checkpoint: cannot read checkpoint") and err.count("\n") == 1

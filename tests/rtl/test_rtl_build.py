@@ -67,7 +67,7 @@ def test_cli_build_writes_verilog_and_rejects_bad_bits(tmp_path, capsys):
     assert (tmp_path / "uqvit_core_r4c4b4.v").exists()
     bad = tmp_path / "bad"
     assert main(["rtl", "build", "--bits", "9", "--out", str(bad)]) == 2
-    assert "bit-width 9 is not supported" in capsys.readouterr().err
+    assert "argument --bits: bit-width 9 is outside 2..8" in capsys.readouterr().err
     assert not bad.exists()
 
 

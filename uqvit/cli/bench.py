@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import json
 
+from . import checks
 from .common import bits
+
+
+def check_bench(a) -> None:
+    checks.model_name(a.model)
+    checks.device(a.device)
+    if a.json:
+        checks.output_file(a.json, "--json")
 
 
 def cmd_bench(a) -> int:
@@ -21,10 +29,10 @@ def register(sub) -> None:
     b = sub.add_parser("bench", help="throughput of fp32/fp16/bf16, fake-quant and integer models")
     b.add_argument("--model", default="demo")
     b.add_argument("--device", default="cpu")
-    b.add_argument("--batch", type=int, default=64)
-    b.add_argument("--iters", type=int, default=5)
-    b.add_argument("--calib", type=int, default=32, help="calibration images for the quantized variants")
+    b.add_argument("--batch", type=checks.int_in(1), default=64)
+    b.add_argument("--iters", type=checks.int_in(1), default=5)
+    b.add_argument("--calib", type=checks.int_in(1), default=32, help="calibration images for the quantized variants")
     b.add_argument("--w-bits", type=bits, default=8)
     b.add_argument("--a-bits", type=bits, default=8)
     b.add_argument("--json")
-    b.set_defaults(func=cmd_bench)
+    b.set_defaults(func=cmd_bench, validate=check_bench)

@@ -5,6 +5,9 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
+
+from . import checks
 
 DEMO_METHODS = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int"]
 
@@ -19,6 +22,7 @@ def run_demo(out_dir: str = "reports", skip_rtl: bool = False, progress: bool = 
     from ..evaluate import format_table, run_eval
     from ..models import load_demo_model
     from ..report.accuracy import write_accuracy_report
+    from ..report.readme import digits_table
 
     steps = {}
     t0 = time.time()
@@ -39,10 +43,15 @@ def run_demo(out_dir: str = "reports", skip_rtl: bool = False, progress: bool = 
         t = time.time()
         demo_step(model, out_dir, log=log)
         steps["RTL simulation of one image"] = time.time() - t
+    log("\nthe README's digits table (`uqvit readme` copies it there):\n" + digits_table(json.loads(Path(paths[1]).read_text())))
     log("step times: " + "; ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
     with open(os.path.join(out_dir, "demo_steps.json"), "w") as f:
         json.dump({k: round(v, 2) for k, v in steps.items()}, f, indent=2)
     return {"reports": reports, "steps": steps}
+
+
+def check_demo(a) -> None:
+    checks.output_dir(a.out, "--out")
 
 
 def cmd_demo(a) -> int:
@@ -55,4 +64,4 @@ def register(sub) -> None:
     d.add_argument("--out", default="reports", help="report directory")
     d.add_argument("--skip-rtl", action="store_true", help="skip the RTL simulation step")
     d.add_argument("--no-progress", action="store_true")
-    d.set_defaults(func=cmd_demo)
+    d.set_defaults(func=cmd_demo, validate=check_demo)

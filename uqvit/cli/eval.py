@@ -1,7 +1,21 @@
 """``uqvit eval``: quantize a model with every method asked for and evaluate top-1 accuracy."""
 from __future__ import annotations
 
+from . import checks
 from .common import add_model_args, bits
+
+
+def check_eval(a) -> None:
+    from ..evaluate import parse_methods
+    from ..quant.methods import UnknownMethodError
+
+    try:
+        parse_methods(a.methods)
+    except UnknownMethodError as e:
+        raise checks.ArgumentError("--methods", str(e)) from None
+    checks.model_args(a)
+    if a.json:
+        checks.output_file(a.json, "--json")
 
 
 def cmd_eval(a) -> int:
@@ -34,11 +48,11 @@ def register(sub) -> None:
                    help="comma list of fp,minmax,repq,ptq4vit,fqvit,uqvit,uqvit-int")
     e.add_argument("--w-bits", type=bits, default=4)
     e.add_argument("--a-bits", type=bits, default=4)
-    e.add_argument("--calib", type=int, default=512, help="calibration images (default 512, as the original)")
+    e.add_argument("--calib", type=checks.int_in(1), default=512, help="calibration images (default 512, as the original)")
     e.add_argument("--calib-data", help="ImageFolder to draw calibration images from (default: --data)")
     e.add_argument("--device", default="cpu", help="cpu or cuda")
-    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--batch-size", type=checks.int_in(1), default=256)
     e.add_argument("--json", help="write results as JSON here")
-    e.add_argument("--limit", type=int, help="evaluate only the first N images (quick checks)")
+    e.add_argument("--limit", type=checks.int_in(1), help="evaluate only the first N images (quick checks)")
     e.add_argument("--no-progress", action="store_true")
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(func=cmd_eval, validate=check_eval)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import UserError
+from . import checks
 from .common import add_model_args, bits
 
 
@@ -33,6 +33,12 @@ def _eval_images(ed, n: int):
     return torch.cat(xs)[:n]
 
 
+def check_compare(a) -> None:
+    checks.model_args(a)
+    if a.json:
+        checks.output_file(a.json, "--json")
+
+
 def cmd_compare(a) -> int:
     from ..golden.compare import compare_codes, format_compare
 
@@ -49,15 +55,17 @@ def cmd_compare(a) -> int:
     return 0
 
 
-def cmd_dump(a) -> int:
-    from ..golden.dump import check_out_dir, dump_inference
+def check_dump(a) -> None:
+    checks.model_args(a)
+    checks.output_dir(a.out, "--out", empty=True)
+    checks.image_indices([a.image], a.data)
 
-    check_out_dir(a.out)  # before the (slow) calibration
+
+def cmd_dump(a) -> int:
+    from ..golden.dump import dump_inference
+
     qm, im, ed = build_golden(a.model, a.data, a.w_bits, a.a_bits, a.calib, "cpu", a.checkpoint, not a.no_progress)
-    ds = ed.loader.dataset
-    if not 0 <= a.image < len(ds):
-        raise UserError(f"--image {a.image} is out of range: the evaluation set has {len(ds)} images")
-    img = ds[a.image][0]
+    img = ed.loader.dataset[a.image][0]
     idx = dump_inference(im, img, a.out, {"model": a.model, "data": a.data, "image": a.image,
                                           "w_bits": a.w_bits, "a_bits": a.a_bits})
     kinds = {}
@@ -74,18 +82,18 @@ def register(sub) -> None:
     add_model_args(c)
     c.add_argument("--bits", type=lambda s: [bits(b) for b in s.split(",")], default=[4, 6, 8],
                    help="comma list of W=A bit-widths (default 4,6,8)")
-    c.add_argument("--calib", type=int, default=512)
-    c.add_argument("--images", type=int, default=200, help="evaluation images to compare on")
+    c.add_argument("--calib", type=checks.int_in(1), default=512)
+    c.add_argument("--images", type=checks.int_in(1), default=200, help="evaluation images to compare on")
     c.add_argument("--device", default="cpu")
     c.add_argument("--json")
     c.add_argument("--no-progress", action="store_true")
-    c.set_defaults(func=cmd_compare)
+    c.set_defaults(func=cmd_compare, validate=check_compare)
     d = gs.add_parser("dump", help="write every integer-core operation of one inference (npz + index.json)")
     add_model_args(d)
-    d.add_argument("--image", type=int, default=0, help="index into the evaluation set")
+    d.add_argument("--image", type=checks.int_in(0), default=0, help="index into the evaluation set")
     d.add_argument("--out", required=True)
     d.add_argument("--w-bits", type=bits, default=4)
     d.add_argument("--a-bits", type=bits, default=4)
-    d.add_argument("--calib", type=int, default=512)
+    d.add_argument("--calib", type=checks.int_in(1), default=512)
     d.add_argument("--no-progress", action="store_true")
-    d.set_defaults(func=cmd_dump)
+    d.set_defaults(func=cmd_dump, validate=check_dump)

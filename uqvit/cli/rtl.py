@@ -3,6 +3,29 @@ from __future__ import annotations
 
 import argparse
 
+from . import checks
+from .common import bits
+
+
+def _check_build(a) -> None:
+    from rtl.common import RTLParameterError, check_drain_lanes
+
+    checks.array_size(a.rows, "--rows")
+    checks.array_size(a.cols, "--cols")
+    if a.lanes is not None:
+        try:
+            check_drain_lanes(a.cols, a.lanes)
+        except RTLParameterError as e:
+            raise checks.ArgumentError("--lanes", str(e)) from None
+    checks.output_dir(a.out, "--out")
+
+
+def _check_verify(a) -> None:
+    checks.array_size(a.rows, "--rows")
+    checks.array_size(a.cols, "--cols")
+    if a.json:
+        checks.output_file(a.json, "--json")
+
 
 def _build(args) -> int:
     from rtl.build import build_verilog
@@ -32,19 +55,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("rtl", help="generate and verify the Amaranth core")
     sub = p.add_subparsers(dest="rtl_cmd", required=True)
     b = sub.add_parser("build", help="write the core's Verilog")
-    b.add_argument("--rows", type=int, default=16)
-    b.add_argument("--cols", type=int, default=16)
-    b.add_argument("--bits", type=int, default=8)
-    b.add_argument("--lanes", type=int, default=None,
+    b.add_argument("--rows", type=checks.int_in(1), default=16)
+    b.add_argument("--cols", type=checks.int_in(1), default=16)
+    b.add_argument("--bits", type=bits, default=8)
+    b.add_argument("--lanes", type=checks.int_in(1), default=None,
                    help="requant/restore drain lanes, a divisor of --cols (default: rtl.common.default_drain_lanes)")
     b.add_argument("--out", default="build/rtl")
     b.add_argument("--no-lint", dest="lint", action="store_false", help="skip the Verilator lint check")
-    b.set_defaults(func=_build)
+    b.set_defaults(func=_build, validate=_check_build)
     v = sub.add_parser("verify", help="randomised cocotb/Verilator regression against the contract")
-    v.add_argument("--transactions", type=int, default=10000)
+    v.add_argument("--transactions", type=checks.int_in(1), default=10000)
     v.add_argument("--seed", type=int, default=1)
-    v.add_argument("--rows", type=int, default=4)
-    v.add_argument("--cols", type=int, default=4)
+    v.add_argument("--rows", type=checks.int_in(1), default=4)
+    v.add_argument("--cols", type=checks.int_in(1), default=4)
     v.add_argument("--json", default=None, help="write the summary JSON here")
-    v.set_defaults(func=_verify)
+    v.set_defaults(func=_verify, validate=_check_verify)
     return p

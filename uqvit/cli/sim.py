@@ -1,7 +1,26 @@
 """``uqvit sim``: a quantized model through the Verilated core, logits compared with the golden model."""
 from __future__ import annotations
 
+from . import checks
 from .common import add_model_args, bits
+
+
+def check_sim(a) -> None:
+    from sim.model_driver import SimConfigError, default_wave_file, wave_format
+
+    checks.array_size(a.rows, "--rows")
+    checks.array_size(a.cols, "--cols")
+    checks.model_args(a)
+    checks.image_indices(a.image or [0], a.data)
+    if a.waves is not None:
+        a.waves = a.waves or default_wave_file()
+        try:
+            wave_format(a.waves)
+        except SimConfigError as e:
+            raise checks.ArgumentError("--waves", str(e)) from None
+        checks.output_file(a.waves, "--waves")
+    if a.json:
+        checks.output_file(a.json, "--json")
 
 
 def cmd_sim(a) -> int:
@@ -15,13 +34,16 @@ def cmd_sim(a) -> int:
 def register(sub) -> None:
     s = sub.add_parser("sim", help="run images through the whole quantized model on the RTL (Verilator)")
     add_model_args(s)
-    s.add_argument("--image", type=int, action="append", help="evaluation image index (repeatable; default 0)")
-    s.add_argument("--rows", type=int, default=16)
-    s.add_argument("--cols", type=int, default=16)
+    s.add_argument("--image", type=checks.int_in(0), action="append",
+                   help="evaluation image index (repeatable; default 0)")
+    s.add_argument("--rows", type=checks.int_in(1), default=16)
+    s.add_argument("--cols", type=checks.int_in(1), default=16)
     s.add_argument("--w-bits", type=bits, default=4)
     s.add_argument("--a-bits", type=bits, default=4)
-    s.add_argument("--calib", type=int, default=128)
+    s.add_argument("--calib", type=checks.int_in(1), default=128)
     s.add_argument("--batch", action="store_true", help="run the images as one batch (GEMM M = images x tokens)")
-    s.add_argument("--waves", nargs="?", const="sim_waves.fst", help="write an FST trace (default sim_waves.fst)")
+    s.add_argument("--waves", nargs="?", const="", metavar="FILE",
+                   help="write a trace, VCD or FST by the file's suffix (default sim_waves.fst where Verilator's "
+                        "FST writer can be built, else sim_waves.vcd)")
     s.add_argument("--json", help="write the results as JSON here")
-    s.set_defaults(func=cmd_sim, image=None)
+    s.set_defaults(func=cmd_sim, validate=check_sim, image=None)

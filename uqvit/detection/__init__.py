@@ -5,5 +5,3 @@ Transformer as the backbone; the cascade box head is built from torchvision's pa
 (:mod:`uqvit.detection.cascade`).  See :func:`build_detector`, :func:`quantize_detector`
 and :func:`run_eval_det`.
 """
-from .checkpoints import load_detector_checkpoint  # noqa: F401
-from .models import DETECTORS, DetectorError, build_detector  # noqa: F401

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import UqvitError
-
-UNANNOTATED = ("error", "keep", "skip")
+from .configs import UNANNOTATED  # noqa: F401  (re-exported)
 
 
 class CocoError(UqvitError, ValueError):

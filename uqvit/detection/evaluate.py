@@ -8,11 +8,10 @@ from ..evaluate import resolve_device
 from ..quant.methods import UnknownMethodError
 from .checkpoints import load_detector_checkpoint
 from .coco import CocoError, coco_ap, coco_results, list_images, load_coco, load_image
+from .configs import DEFAULT_CALIB, DET_METHODS
 from .models import build_detector, num_classes_of
 from .quantize import backbone_stage_cosine, integer_backbone_detector, quantize_detector
 
-DET_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int")
-DEFAULT_CALIB = 16
 COSINE_IMAGES = 4
 GOLDEN_COMPARE_IMAGES = 2
 

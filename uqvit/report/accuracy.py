@@ -63,7 +63,12 @@ if __name__ == "__main__":  # pragma: no cover
 def load_eval_runs(paths) -> list[dict]:
     runs = []
     for p in paths:
-        d = json.loads(Path(p).read_text())
+        try:
+            d = json.loads(Path(p).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UserError(f"{p}: cannot read it as JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise UserError(f"{p}: not an eval JSON (an object with 'runs' or 'results')")
         if "runs" in d:
             runs += [dict(r, source=str(p), machine=d.get("machine", "")) for r in d["runs"]]
         elif "results" in d:

@@ -1,0 +1,232 @@
+"""Argument checks that every command runs before it loads data, trains, calibrates or simulates.
+
+Each check raises :class:`ArgumentError` whose message starts with the argument's name, so the
+user sees one line such as ``uqvit sim: error: --image 99999: out of range, the evaluation set
+has 4500 images (0..4499)``.  The checks are cheap: no model weights are loaded, no data set is
+decoded (an ImageFolder is listed, not read); a checkpoint is read once and its tensor shapes are
+compared with the model built on PyTorch's ``meta`` device (no memory, no weights).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import UserError
+
+
+class ArgumentError(UserError):
+    """A command-line argument is wrong; the message starts with the argument's name."""
+
+    def __init__(self, arg: str, message: str):
+        super().__init__(f"{arg}: {message}")
+        self.arg = arg
+
+
+# ----------------------------------------------------------------------------------- argparse types
+def int_in(lo: int, hi: int | None = None):
+    """argparse type: an integer in ``lo..hi`` (``hi`` None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi}" if hi is not None else f"{v} is below {lo}")
+        return v
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def int_list(lo: int, hi: int | None = None):
+    """argparse type: a comma list of integers, each in ``lo..hi``."""
+    one = int_in(lo, hi)
+
+    def parse(text: str) -> tuple[int, ...]:
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}")
+        return tuple(one(s) for s in items)
+
+    parse.__name__ = "integer list"
+    return parse
+
+
+# ----------------------------------------------------------------------------------- paths
+def input_file(path, arg: str) -> Path:
+    """An existing, readable, non-empty regular file."""
+    p = Path(path)
+    if not p.exists():
+        raise ArgumentError(arg, f"{p} does not exist")
+    if not p.is_file():
+        raise ArgumentError(arg, f"{p} is not a file")
+    if not os.access(p, os.R_OK):
+        raise ArgumentError(arg, f"{p} is not readable (check its permissions)")
+    if p.stat().st_size == 0:
+        raise ArgumentError(arg, f"{p} is empty")
+    return p
+
+
+def input_dir(path, arg: str) -> Path:
+    """An existing, readable folder."""
+    p = Path(path)
+    if not p.exists():
+        raise ArgumentError(arg, f"folder {p} does not exist")
+    if not p.is_dir():
+        raise ArgumentError(arg, f"{p} is not a folder")
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise ArgumentError(arg, f"folder {p} is not readable (check its permissions)")
+    return p
+
+
+def _creatable(p: Path, arg: str, what: str) -> None:
+    """``p`` does not exist: its nearest existing ancestor must be a writable folder."""
+    parent = p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ArgumentError(arg, f"cannot create {what} {p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArgumentError(arg, f"cannot create {what} {p}: {parent} is not writable")
+
+
+def output_file(path, arg: str) -> Path:
+    """A file the command may (over)write: a writable file, or a new one in a writable place."""
+    p = Path(path)
+    if p.is_dir():
+        raise ArgumentError(arg, f"{p} is a folder; give a file name")
+    if p.exists():
+        if not os.access(p, os.W_OK):
+            raise ArgumentError(arg, f"{p} is not writable")
+    else:
+        _creatable(p, arg, "file")
+    return p
+
+
+def output_dir(path, arg: str, empty: bool = False) -> Path:
+    """A folder the command writes into: writable, or creatable; ``empty``: new or empty."""
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise ArgumentError(arg, f"{p} exists and is not a folder")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ArgumentError(arg, f"folder {p} is not writable")
+        if empty and any(p.iterdir()):
+            raise ArgumentError(arg, f"folder {p} exists and is not empty; choose a new folder or empty it")
+    else:
+        _creatable(p, arg, "folder")
+    return p
+
+
+# ----------------------------------------------------------------------------------- models and data
+def model_name(name: str, checkpoint=None, pretrained: bool = False, arg: str = "--model") -> None:
+    """'demo' or a timm model name; the demo model takes neither --checkpoint nor --pretrained."""
+    from ..models import DEMO_NAME
+
+    if name == DEMO_NAME:
+        if checkpoint or pretrained:
+            raise ArgumentError("--checkpoint" if checkpoint else "--pretrained",
+                                "does not apply to the demo model (its weights ship with the kit)")
+        return
+    import timm
+
+    if name not in timm.list_models():
+        raise ArgumentError(arg, f"unknown model {name!r}: give 'demo' or a timm model name (see timm.list_models())")
+
+
+def checkpoint_fits(path, name: str, num_classes: int | None = None, arg: str = "--checkpoint") -> None:
+    """``path`` is a readable state dict whose tensors fit timm model ``name`` (checked on the meta device)."""
+    import timm
+    import torch
+
+    from ..checkpoints import CheckpointError, read_state_dict
+
+    input_file(path, arg)
+    try:
+        sd = read_state_dict(path)
+    except CheckpointError as e:
+        raise ArgumentError(arg, str(e)) from None
+    kw = {} if num_classes is None else {"num_classes": num_classes}
+    with torch.device("meta"):
+        own = timm.create_model(name, pretrained=False, **kw).state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shape = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shape:
+        parts = []
+        if shape:
+            k = shape[0]
+            parts.append(f"{len(shape)} tensors of another shape (first: {k} {tuple(sd[k].shape)}, "
+                         f"the model has {tuple(own[k].shape)})")
+        if missing:
+            parts.append(f"{len(missing)} missing (first: {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
+        raise ArgumentError(arg, f"{path} does not fit {name}: " + "; ".join(parts))
+
+
+def data_source(data: str, arg: str = "--data") -> None:
+    """'digits' or an ImageFolder root (one sub-folder per class, holding images)."""
+    if data == "digits":
+        return
+    eval_set_size(data, arg)
+
+
+def eval_set_size(data: str, arg: str = "--data") -> int:
+    """Images in the evaluation set of ``data`` without decoding any: 4 500 for digits."""
+    from ..data import digits_eval_size
+
+    if data == "digits":
+        return digits_eval_size()
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
+    root = input_dir(data, arg)
+    try:
+        _, idx = find_classes(str(root))
+        n = len(make_dataset(str(root), idx, extensions=IMG_EXTENSIONS))
+    except (FileNotFoundError, RuntimeError, OSError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ArgumentError(arg, f"no images under {root}: expected 'digits' or an ImageFolder root, one "
+                                 f"sub-folder per class holding .jpg/.png/... files ({first})") from None
+    if n == 0:
+        raise ArgumentError(arg, f"no images under {root}: expected one sub-folder per class holding "
+                                 ".jpg/.png/... files")
+    return n
+
+
+def image_indices(indices, data: str, arg: str = "--image", data_arg: str = "--data") -> None:
+    n = eval_set_size(data, data_arg)
+    for i in indices:
+        if not 0 <= i < n:
+            raise ArgumentError(arg, f"{i} is out of range: the evaluation set of {data} has {n} images (0..{n - 1})")
+
+
+def array_size(n: int, arg: str) -> None:
+    """A side of the systolic array that the core generator takes."""
+    from rtl.common import MAX_DIM
+    from rtl.core import MIN_DIM
+
+    if not MIN_DIM <= n <= MAX_DIM:
+        raise ArgumentError(arg, f"{n} is outside the core's {MIN_DIM}..{MAX_DIM}")
+
+
+def device(name: str, arg: str = "--device") -> None:
+    from ..evaluate import DeviceError, resolve_device
+
+    try:
+        resolve_device(name)
+    except DeviceError as e:
+        raise ArgumentError(arg, str(e)) from None
+
+
+def model_args(a) -> None:
+    """The shared --model/--data/--checkpoint/--pretrained (and --calib-data, --device where present)."""
+    model_name(a.model, a.checkpoint, a.pretrained)
+    if a.checkpoint:
+        checkpoint_fits(a.checkpoint, a.model)
+    data_source(a.data)
+    if getattr(a, "calib_data", None):
+        data_source(a.calib_data, "--calib-data")
+    if getattr(a, "device", None):
+        device(a.device)

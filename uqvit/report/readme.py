@@ -1,0 +1,104 @@
+"""The README's result tables, generated from ``reports/*.json`` so that text and data cannot drift.
+
+A generated block in the README sits between ``<!-- generated: NAME -->`` and
+``<!-- /generated -->``; :func:`render_readme` rewrites every block from the JSON files in the
+report folder and leaves the rest of the text alone.  ``uqvit readme`` writes the result,
+``uqvit readme --check`` only says whether the README is current (the test suite runs the check).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..errors import UserError
+
+BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.S)
+#: the digits table's rows, in order, with the label the README gives them
+DIGITS_METHODS = (("fp", "fp"), ("minmax", "minmax"), ("repq", "repq"), ("ptq4vit", "ptq4vit"), ("fqvit", "fqvit"),
+                  ("uqvit", "uqvit"), ("uqvit-int", "uqvit-int (golden)"))
+
+
+def _load(reports: Path, name: str) -> dict:
+    p = reports / name
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{p} is missing: run the command that writes it (see README.md) first") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p} is not valid JSON ({e})") from None
+
+
+def _pct(v) -> str:
+    return "-" if v is None else "100" if v == 100 else f"{v:.2f}"
+
+
+def digits_table(acc: dict) -> str:
+    """The digits accuracy table (``accuracy_demo.json`` of ``uqvit demo``): W4A4 and W6A6 side by side."""
+    by_bits = {}
+    for run in acc["runs"]:
+        wb = next((r["w_bits"] for r in run["results"] if r.get("w_bits")), None)
+        by_bits[wb] = {r["method"]: r for r in run["results"]}
+    if 4 not in by_bits or 6 not in by_bits:
+        raise UserError("accuracy_demo.json needs a W4A4 and a W6A6 run (written by `uqvit demo`)")
+    w4, w6 = by_bits[4], by_bits[6]
+    run = acc["runs"][0]
+    n = f"{next(iter(w4.values()))['n_images']:,}".replace(",", " ")
+    lines = [f"Data: {run['data']} evaluation set ({n} images); weights: the shipped digits ViT; machine: "
+             f"{acc.get('machine', '?')}; written by `{acc.get('generated_by', '?')}` "
+             "([reports/accuracy_demo.json](reports/accuracy_demo.json)).", "",
+             "| method | W4A4 top-1 % | W4A4 same top-1 as FP % | W6A6 top-1 % |", "|---|---|---|---|"]
+    for key, label in DIGITS_METHODS:
+        if key in w4 and key in w6:
+            lines.append(f"| {label} | {w4[key]['top1']:.2f} | {_pct(w4[key].get('agree_fp'))} | {w6[key]['top1']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def digits_rtl_table(sim: dict) -> str:
+    """One digits image through the Verilated core (``sim_demo.json`` of ``uqvit demo``)."""
+    s = sim.get("summary", {})
+    img = ", ".join(str(i) for r in sim["images"] for i in r["images"])
+    lines = ["| core | image | logits vs golden model | cycles | MAC utilisation, large GEMMs (min) | "
+             "NormQuant / DeMax stall cycles | simulation wall s |", "|---|---|---|---|---|---|---|",
+             f"| {sim['rows']}x{sim['cols']}, W{sim['w_bits']}A{sim['a_bits']} | {img} | "
+             f"{'bit-exact' if sim['bit_exact'] else 'DIFFERENT'} | {sim['total_cycles']} | "
+             f"{100 * s.get('min_util_big_gemms', 0):.1f} % | {s.get('normquant_stall_cycles', '?')} / "
+             f"{s.get('demax_stall_cycles', '?')} | {sum(r['wall_s'] for r in sim['images']):.1f} |"]
+    return ("From [reports/sim_demo.json](reports/sim_demo.json) (`uqvit demo`'s RTL step).\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def digits_golden_table(cmp: dict) -> str:
+    """Golden model vs fake-quant per bit-width (``golden_compare_demo.json`` of ``uqvit golden compare``)."""
+    lines = ["| W/A | images | worst point (share of codes within 1 LSB) | top-1 agreement % | max abs logit diff |",
+             "|---|---|---|---|---|"]
+    for wa, r in cmp.items():
+        w = r["worst"]
+        lines.append(f"| {wa} | {r['images']} | `{w['point']}` ({w['within_1lsb_pct']:.3f} %) | "
+                     f"{r['prediction_agreement_pct']:.2f} | {r['logit_max_abs_diff']:.4f} |")
+    return ("From [reports/golden_compare_demo.json](reports/golden_compare_demo.json) (`uqvit golden compare "
+            "--model demo --json reports/golden_compare_demo.json`).\n\n" + "\n".join(lines) + "\n")
+
+
+GENERATORS = {
+    "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
+    "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
+    "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
+}
+
+
+def render_readme(text: str, reports) -> str:
+    """``text`` with every generated block rewritten from the JSON files in ``reports``."""
+    reports = Path(reports)
+
+    def one(m):
+        name = m.group(2)
+        if name not in GENERATORS:
+            raise UserError(f"README block {name!r} has no generator; known: {', '.join(GENERATORS)}")
+        return m.group(1) + GENERATORS[name](reports) + m.group(4)
+
+    return BLOCK.sub(one, text)
+
+
+def blocks(text: str) -> list[str]:
+    return [m.group(2) for m in BLOCK.finditer(text)]
