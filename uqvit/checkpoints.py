@@ -49,3 +49,23 @@ def read_state_dict(path) -> dict:
         raise CheckpointError(f"{p} does not hold a state dict of tensors (a dict of name -> tensor, possibly under "
                               f"one of {', '.join(WRAPPER_KEYS)})")
     return sd
+
+
+def mismatch(sd: dict, own: dict, optional=lambda key: False) -> str | None:
+    """How state dict ``sd`` fails to fit a model whose state dict is ``own`` (shapes and key sets), or None.
+
+    ``optional(key)``: model entries a checkpoint may leave out (buffers the model rebuilds itself).
+    """
+    shape = [k for k in sd if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
+    unexpected = [k for k in sd if k not in own]
+    missing = [k for k in own if k not in sd and not optional(k)]
+    parts = []
+    if shape:
+        k = shape[0]
+        parts.append(f"{len(shape)} tensors of another shape (first: {k} {tuple(sd[k].shape)}, the model has "
+                     f"{tuple(own[k].shape)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})")
+    if missing:
+        parts.append(f"{len(missing)} missing tensors (first: {missing[0]})")
+    return "; ".join(parts) or None

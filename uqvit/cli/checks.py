@@ -140,7 +140,7 @@ def checkpoint_fits(path, name: str, num_classes: int | None = None, arg: str = 
     import timm
     import torch
 
-    from ..checkpoints import CheckpointError, read_state_dict
+    from ..checkpoints import CheckpointError, mismatch, read_state_dict
 
     input_file(path, arg)
     try:
@@ -150,20 +150,8 @@ def checkpoint_fits(path, name: str, num_classes: int | None = None, arg: str = 
     kw = {} if num_classes is None else {"num_classes": num_classes}
     with torch.device("meta"):
         own = timm.create_model(name, pretrained=False, **kw).state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shape = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shape:
-        parts = []
-        if shape:
-            k = shape[0]
-            parts.append(f"{len(shape)} tensors of another shape (first: {k} {tuple(sd[k].shape)}, "
-                         f"the model has {tuple(own[k].shape)})")
-        if missing:
-            parts.append(f"{len(missing)} missing (first: {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
-        raise ArgumentError(arg, f"{path} does not fit {name}: " + "; ".join(parts))
+    if why := mismatch(sd, own):
+        raise ArgumentError(arg, f"{path} does not fit {name}: {why}")
 
 
 def data_source(data: str, arg: str = "--data") -> None:

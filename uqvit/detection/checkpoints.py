@@ -41,7 +41,7 @@ import re
 
 import torch
 
-from ..checkpoints import read_state_dict
+from ..checkpoints import mismatch, read_state_dict
 from .backbone import SWIN_CONFIGS
 from .models import DetectorError
 
@@ -151,21 +151,11 @@ def load_state(model, path, log=print) -> None:
     if want != have:
         raise DetectorError(f"checkpoint {path} has a different backbone: {have}; the model has {want}. "
                             "Pick the --model that matches the checkpoint")
-    unexpected = [k for k in sd if k not in own]
-    bad_shape = [k for k in sd if k in own and sd[k].shape != own[k].shape]
-    missing = [k for k in own if k not in sd and not k.startswith(_NOT_USED) and not k.endswith(
-        ("relative_position_index", "num_batches_tracked")) and "attn_mask" not in k]
-    if unexpected or bad_shape or missing:
-        parts = []
-        if bad_shape:
-            k = bad_shape[0]
-            parts.append(f"{len(bad_shape)} tensors of another shape (first: {k} {tuple(sd[k].shape)} vs "
-                         f"{tuple(own[k].shape)}; a different class count or head)")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})")
-        if missing:
-            parts.append(f"{len(missing)} missing tensors (first: {missing[0]})")
-        raise DetectorError(f"checkpoint {path} does not fit {type(model).__name__}: " + "; ".join(parts))
+    why = mismatch(sd, own, optional=lambda k: k.startswith(_NOT_USED) or "attn_mask" in k or k.endswith(
+        ("relative_position_index", "num_batches_tracked")))
+    if why:
+        raise DetectorError(f"checkpoint {path} does not fit {type(model).__name__} (another class count or head?): "
+                            + why)
     model.load_state_dict(sd, strict=False)
 
 

