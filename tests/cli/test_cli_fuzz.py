@@ -28,10 +28,13 @@ HEAVY = [
 def nothing_heavy(monkeypatch):
     import importlib
 
+    # import every module first: one imported while a patch is active would keep the patched function
+    # in its own namespace (``from .models import build_detector``) after the test
+    mods = {mod: importlib.import_module(mod) for mod, _ in HEAVY}
     for mod, fn in HEAVY:
         def refuse(*a, _name=f"{mod}.{fn}", **k):
             raise AssertionError(f"{_name} ran: the bad input was not refused up front")
-        monkeypatch.setattr(importlib.import_module(mod), fn, refuse)
+        monkeypatch.setattr(mods[mod], fn, refuse)
 
 
 @pytest.fixture

@@ -80,10 +80,29 @@ def digits_golden_table(cmp: dict) -> str:
             "--model demo --json reports/golden_compare_demo.json`).\n\n" + "\n".join(lines) + "\n")
 
 
+def timing_table(tm: dict) -> str:
+    """Measured FPGA clock per unit (``timing.json`` of ``uqvit report --timing``)."""
+    lines = ["| unit | Fmax MHz | LUT4 | FF | DSP | BRAM |", "|---|---|---|---|---|---|"]
+    for name, r in tm["units"].items():
+        lines.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} |")
+    for name, f in tm.get("failed", {}).items():
+        lines.append(f"| {name} | failed after {f['seconds']:.0f} s | | | | |")
+    head = (f"{tm['size']} core on a Lattice {tm['device']}, {tm['constraint_mhz']:g} MHz constraint, "
+            + ", ".join(f"{k} {v}" for k, v in tm["tools"].items())
+            + " ([reports/timing.json](reports/timing.json), `uqvit report --timing`).")
+    tail = []
+    if "min_side_unit_over_array" in tm:
+        tail.append(f"Slowest side unit: {tm['slowest_side_unit']} at {tm['min_side_unit_over_array']:.2f}x the "
+                    "array's Fmax" + (f"; whole core {tm['core_over_array']:.2f}x" if "core_over_array" in tm else "")
+                    + f"; the clock is set by {tm['clock_setting_unit']}.")
+    return head + "\n\n" + "\n".join(lines) + "\n" + ("\n" + " ".join(tail) + "\n" if tail else "")
+
+
 GENERATORS = {
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
+    "fpga-timing": lambda r: timing_table(_load(r, "timing.json")),
 }
 
 
