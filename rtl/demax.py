@@ -15,6 +15,9 @@ from .common import MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, c
 NUM_EXP = RECIP_BITS + PROB_BITS - 1
 QUOT_BITS = RECIP_BITS + 1  # R lies in (2**(RECIP_BITS-1), 2**RECIP_BITS]
 DIV_LATENCY = QUOT_BITS + 1  # one normalisation stage, then one quotient bit per stage
+#: cycles from a row's last probability to its first code: the divider, the reciprocal FIFO and the
+#: three emit stages (see :class:`DeMax`)
+ROW_LATENCY = DIV_LATENCY + 4
 
 
 def stats_layout(max_row: int) -> data.StructLayout:
@@ -44,14 +47,14 @@ class DeMax(wiring.Component):
       stages, one quotient bit per stage, a new row may enter every cycle), whose reciprocals
       queue in a reciprocal FIFO.
     * Emit: while the next rows are scanned, the buffered row is replayed from the
-      element FIFO through a 2-stage multiply / round-shift pipeline.
+      element FIFO through a 3-stage pipeline: buffer read registered with ``P * (2**b - 1)``,
+      the product with the reciprocal, the round-shift.
     * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one
       beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 4``
       entries and the descriptor and reciprocal FIFOs ``DIV_LATENCY + 4`` rows, enough to cover
       the divider latency.  All three are :class:`rtl.common.BufferFIFO` (SyncFIFO behaviour, storage
       a memory: SRAM or register file, reported in bits by the area flow).  Latency from a
-      row's last input beat to its first code is
-      ``DIV_LATENCY + 3`` cycles.  ``i.ready`` falls only when a FIFO is full (output
+      row's last input beat to its first code is ``ROW_LATENCY = DIV_LATENCY + 4`` cycles.  ``i.ready`` falls only when a FIFO is full (output
       back-pressure); ``o.payload`` is held while ``o.ready`` is low.
     """
 
@@ -156,7 +159,20 @@ class DeMax(wiring.Component):
         ]
         with m.If(take):
             m.d.sync += eidx.eq(Mux(e_last, 0, eidx + 1))
-        # stage 1: product and zero flag
+        # stage 0: the buffer reads are registered; P * (2**b - 1) as a shift and a subtraction
+        v0 = Signal()
+        pq = Signal(PROB_BITS + self.bits)
+        recip0 = Signal(QUOT_BITS)
+        zero0 = Signal()
+        sh0 = Signal(6)
+        last0 = Signal()
+        stats0 = Signal(stats_layout(self.max_row))
+        with m.If(adv):
+            m.d.sync += [
+                v0.eq(take), pq.eq((e_p << self.bits) - e_p), recip0.eq(drecip), zero0.eq(eidx == dj),
+                sh0.eq(dshift), last0.eq(e_last), stats0.m.eq(dm), stats0.jstar.eq(dj), stats0.m2.eq(dm2),
+            ]
+        # stage 1: product with the row's reciprocal
         v1 = Signal()
         prod = Signal(PROB_BITS + self.bits + QUOT_BITS)
         zero1 = Signal()
@@ -164,10 +180,8 @@ class DeMax(wiring.Component):
         last1 = Signal()
         stats1 = Signal(stats_layout(self.max_row))
         with m.If(adv):
-            m.d.sync += [
-                v1.eq(take), prod.eq(e_p * qmax * drecip), zero1.eq(eidx == dj), sh1.eq(dshift),
-                last1.eq(e_last), stats1.m.eq(dm), stats1.jstar.eq(dj), stats1.m2.eq(dm2),
-            ]
+            m.d.sync += [v1.eq(v0), prod.eq(pq * recip0), zero1.eq(zero0), sh1.eq(sh0), last1.eq(last0),
+                         stats1.eq(stats0)]
         # stage 2: round half up and shift
         half = Signal(64)
         code = Signal(len(prod) + 1)

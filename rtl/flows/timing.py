@@ -95,9 +95,10 @@ def parse_report(report: dict) -> dict:
             raise TimingError(f"the design needs {out[key]} {RESOURCES[key]} but the {DEVICE} has "
                               f"{out[f'{key}_available']}")
     paths = report.get("critical_paths") or []
-    if paths:
-        cp = paths[0]
-        out["critical_path"] = {"from": cp.get("from"), "to": cp.get("to")}
+    if paths and paths[0].get("path"):  # the slowest path's start and end cells (net names of the netlist)
+        hops = paths[0]["path"]
+        out["critical_path"] = {"from": hops[0]["from"]["cell"], "to": hops[-1]["to"]["cell"],
+                                "ns": round(sum(h.get("delay", 0.0) for h in hops), 2)}
     return out
 
 

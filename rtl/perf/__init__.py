@@ -10,7 +10,7 @@ from .cycles import (  # noqa: F401
                      ImageCycles,
                      LayerCycles,
                      demax_cycles,
-                     demax_div_latency,
+                     demax_row_latency,
                      drain_lanes,
                      fill_drain_cycles,
                      gemm_cycles,

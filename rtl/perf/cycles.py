@@ -14,12 +14,12 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
   Compute cycles: ``T * P``.
 * Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
-  ``R + C + 4 + (D - 1)`` cycles after its last k-step (NormQuant 2, array ``R + C - 1``, DeMax
-  restore 1, requant 2, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  ``R + C + 6 + (D - 1)`` cycles after its last k-step (NormQuant 3, array ``R + C - 1``, DeMax
+  restore 1, requant 3, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
-  :func:`fill_drain_cycles` = ``R + C + 4 + min(tile_k, R * D)`` (``2R + C + 4`` when ``L = C``).
+  :func:`fill_drain_cycles` = ``R + C + 6 + min(tile_k, R * D)`` (``2R + C + 6`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
-  row's first code leaves ``DIV_LATENCY + 3`` cycles after its last input (18-stage divider), then
+  row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 4`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.
 * Parameter tables: one ``cfg`` beat per entry (K NormQuant entries + N requant entries) before a
   layer's GEMM; not overlapped (the tables are single-buffered).
@@ -38,18 +38,20 @@ import math
 from dataclasses import dataclass, field
 
 from ..common import default_drain_lanes
-from ..demax import DIV_LATENCY
+from ..demax import ROW_LATENCY
+from ..src_unit import LATENCY as SRC_LATENCY
 from .workload import ATT_OPS, Layer
 
 #: latencies of the units (cycles), from the units' timing contracts
-NORMQUANT_LATENCY = 2
-REQUANT_LATENCY = 2
+NORMQUANT_LATENCY = SRC_LATENCY
+REQUANT_LATENCY = SRC_LATENCY
 RESTORE_LATENCY = 1
 HANDSHAKE = 1  # stream handshake of the first k-step, included in measured cycle counts
 
 
-def demax_div_latency() -> int:
-    return DIV_LATENCY
+def demax_row_latency() -> int:
+    """Cycles from a DeMax row's last probability to its first code (``rtl.demax.ROW_LATENCY``)."""
+    return ROW_LATENCY
 
 
 # ------------------------------------------------------------------------------------ GEMM timing
@@ -95,10 +97,10 @@ def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: i
 def demax_cycles(rows: int, row_len: int) -> int:
     """Cycles for ``rows`` softmax rows of ``row_len`` probabilities through the DeMax unit.
 
-    One probability per cycle in; the last row's first code leaves ``DIV_LATENCY + 3`` cycles
+    One probability per cycle in; the last row's first code leaves ``ROW_LATENCY`` cycles
     after its last probability, then its ``row_len`` codes stream out.
     """
-    return rows * row_len + demax_div_latency() + 3 + row_len
+    return rows * row_len + demax_row_latency() + row_len
 
 
 # ------------------------------------------------------------------------------------ model-level
