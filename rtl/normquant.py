@@ -23,7 +23,7 @@ class NormQuant(wiring.Component):
     Ports: ``i`` {x[lanes] (``in_bits`` signed), p[lanes] {mult, shift, bias, zp}, tag};
     ``o`` {lane[lanes] (``lane_bits(b)`` signed), tag}.
 
-    Timing contract: latency ``src_unit.LATENCY`` = 3 cycles, one beat per cycle, ``i.ready = ~o.valid | o.ready``;
+    Timing contract: latency ``src_unit.LATENCY`` = 4 cycles, one beat per cycle, ``i.ready = ~o.valid | o.ready``;
     output payload held while ``o.ready`` is low (see :class:`rtl.src_unit.SRCUnit`).
     """
 

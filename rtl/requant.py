@@ -27,7 +27,7 @@ class Requant(wiring.Component):
     Ports: ``i`` {acc[lanes], p[lanes] {mult, shift, bias, zp}, chunk, tag}; ``o`` {y[cols], tag}
     (``tag`` of the row's last chunk).
 
-    Timing contract: latency ``src_unit.LATENCY`` = 3 cycles (last chunk in -> row out), one chunk per cycle,
+    Timing contract: latency ``src_unit.LATENCY`` = 4 cycles (last chunk in -> row out), one chunk per cycle,
     ``i.ready = ~s.valid | s.ready`` of the SRC output register ``s``, which is always ready
     for a chunk that is not the last and takes ``o.ready`` for the last; output payload held
     while ``o.ready`` is low.  Saturation is the only clamp.

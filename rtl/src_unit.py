@@ -14,7 +14,7 @@ from .common import MAX_DIM, check_int
 ZP_SHAPE = signed(VECTOR_BITS)
 SHIFT_SHAPE = unsigned(MAX_SHIFT.bit_length())
 #: cycles from an input beat to its output beat (see :class:`SRCUnit`)
-LATENCY = 3
+LATENCY = 4
 
 
 def param_layout() -> data.StructLayout:
@@ -58,9 +58,10 @@ class SRCUnit(wiring.Component):
 
     Timing contract
     ---------------
-    Three register stages (multiply-add; saturating shift; round/zp/clamp): latency
-    ``LATENCY = 3`` cycles, throughput one beat per cycle.  (Until the shift had its own stage,
-    shift, round and clamp took one 18 ns stage and set the unit's ECP5 clock at 56 MHz.)  The pipeline advances when its output register is
+    Four register stages (multiply; add the offset; saturating shift; round/zp/clamp): latency
+    ``LATENCY = 4`` cycles, throughput one beat per cycle.  (With multiply-add in one stage and
+    shift-round-clamp in another, the unit ran at 56 MHz on the ECP5, and the 48x15-bit
+    multiply-add behind the restore register set the whole core's clock at 40 MHz.)  The pipeline advances when its output register is
     empty or accepted: ``i.ready = ~o.valid | o.ready`` (a combinational path from
     ``o.ready``).  ``o.valid`` and ``o.payload`` only change on a clock edge and are held
     while ``o.ready`` is low.
@@ -119,7 +120,20 @@ class SRCUnit(wiring.Component):
         adv = Signal()
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
 
-        # stage 1: v = x*M + B (exact: in_bits + MULT_BITS + 1 bits plus carry)
+        # stage 0: the product x*M (in_bits + MULT_BITS + 1 bits, exact)
+        x0 = [Signal(signed(self.in_bits + MULT_BITS + 1), name=f"xm0_{i}") for i in range(self.lanes)]
+        b0 = [Signal(signed(BIAS_BITS), name=f"b0_{i}") for i in range(self.lanes)]
+        s0 = [Signal(SHIFT_SHAPE, name=f"s0_{i}") for i in range(self.lanes)]
+        z0 = [Signal(ZP_SHAPE, name=f"z0_{i}") for i in range(self.lanes)]
+        vld0 = Signal()
+        tag0 = Signal(self.tag_bits)
+        with m.If(adv):
+            m.d.sync += [vld0.eq(self.i.valid), tag0.eq(self.i.payload.tag)]
+            for i in range(self.lanes):
+                p = self.i.payload.p[i]
+                m.d.sync += [x0[i].eq(self.i.payload.x[i] * p.mult), b0[i].eq(p.bias), s0[i].eq(p.shift),
+                             z0[i].eq(p.zp)]
+        # stage 1: v = x*M + B (exact: the product's width or BIAS_BITS, plus carry)
         v_shape = signed(max(self.in_bits + MULT_BITS + 1, BIAS_BITS) + 1)
         v1 = [Signal(v_shape, name=f"v1_{i}") for i in range(self.lanes)]
         s1 = [Signal(SHIFT_SHAPE, name=f"s1_{i}") for i in range(self.lanes)]
@@ -127,15 +141,9 @@ class SRCUnit(wiring.Component):
         vld1 = Signal()
         tag1 = Signal(self.tag_bits)
         with m.If(adv):
-            m.d.sync += [vld1.eq(self.i.valid), tag1.eq(self.i.payload.tag)]
+            m.d.sync += [vld1.eq(vld0), tag1.eq(tag0)]
             for i in range(self.lanes):
-                x = self.i.payload.x[i]
-                p = self.i.payload.p[i]
-                m.d.sync += [
-                    v1[i].eq(x * p.mult + p.bias),
-                    s1[i].eq(p.shift),
-                    z1[i].eq(p.zp),
-                ]
+                m.d.sync += [v1[i].eq(x0[i] + b0[i]), s1[i].eq(s0[i]), z1[i].eq(z0[i])]
         # stage 2: the saturating arithmetic shift (see the class docstring; exact for every S in 0..MAX_SHIFT)
         t2 = [Signal(signed(self.t_bits), name=f"t2_{i}") for i in range(self.lanes)]
         z2 = [Signal(ZP_SHAPE, name=f"z2_{i}") for i in range(self.lanes)]

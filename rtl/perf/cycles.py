@@ -14,10 +14,10 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
   Compute cycles: ``T * P``.
 * Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
-  ``R + C + 6 + (D - 1)`` cycles after its last k-step (NormQuant 3, array ``R + C - 1``, DeMax
-  restore 1, requant 3, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  ``R + C + 8 + (D - 1)`` cycles after its last k-step (NormQuant 4, array ``R + C - 1``, DeMax
+  restore 1, requant 4, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
-  :func:`fill_drain_cycles` = ``R + C + 6 + min(tile_k, R * D)`` (``2R + C + 6`` when ``L = C``).
+  :func:`fill_drain_cycles` = ``R + C + 8 + min(tile_k, R * D)`` (``2R + C + 8`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
   row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 4`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.

@@ -98,11 +98,47 @@ def timing_table(tm: dict) -> str:
     return head + "\n\n" + "\n".join(lines) + "\n" + ("\n" + " ".join(tail) + "\n" if tail else "")
 
 
+def _n(v) -> str:
+    return f"{v:,.0f}".replace(",", " ")
+
+
+def cycle_model_table(s: dict) -> str:
+    """Cycle model vs RTL per size, and whole-model utilisation (``summary.json`` of ``uqvit report``)."""
+    v = s["cycle_model_validation"]
+    lines = ["| array | layers measured on RTL | max abs error % | Verilator s |", "|---|---|---|---|"]
+    lines += [f"| {k} | {r['layers']} | {r['max_abs_error_pct']:.3f} | {r.get('sim_s') or '-'} |" for k, r in v.items()]
+    models = {"deit_small_patch16_224": "DeiT-S", "vit_base_patch16_224": "ViT-B", "swin_tiny_patch4_window7_224": "Swin-T"}
+    sizes = list(next(iter(s["utilization"].values())))
+    util = ["| model | " + " | ".join(f"{k} util. %" for k in sizes) + " | images/s at 16x16, 1 GHz assumed (batch 8) |",
+            "|---|" + "---|" * (len(sizes) + 1)]
+    for name, label in models.items():
+        if name in s["utilization"]:
+            ips = s["images_per_s"][name].get("16x16", {}).get("1000MHz", "-")
+            util.append(f"| {label} | " + " | ".join(f"{100 * s['utilization'][name][k]:.1f}" for k in sizes)
+                        + f" | {ips} |")
+    return ("From [reports/summary.json](reports/summary.json) and "
+            "[reports/cycle_validation.json](reports/cycle_validation.json) (`uqvit report [--remeasure]`); whole-model "
+            "utilisation at batch 1.\n\n" + "\n".join(lines) + "\n\n" + "\n".join(util) + "\n")
+
+
+def area_table(s: dict) -> str:
+    """Gate equivalents of the core and its units per size (``summary.json`` of ``uqvit report``)."""
+    lines = ["| array | whole core GE | array GE | DeMax GE | NormQuant GE | requant GE | side units / array % |",
+             "|---|---|---|---|---|---|---|"]
+    for k, a in s["area"].items():
+        lines.append(f"| {k} | {_n(a['core_ge']) if 'core_ge' in a else '-'} | {_n(a['array_ge'])} | {_n(a['demax_ge'])} | "
+                     f"{_n(a['normquant_ge'])} | {_n(a['requant_ge'])} | {a['overhead_pct']:.1f} |")
+    return (f"From [reports/summary.json](reports/summary.json) ({s['area_method']}; memories in bits in "
+            "[reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
+
+
 GENERATORS = {
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json")),
+    "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
+    "area": lambda r: area_table(_load(r, "summary.json")),
 }
 
 

@@ -121,7 +121,7 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
          "(default 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64: a tile's R result rows drain at C/L cycles per "
          "row while the next tile computes, and the array waits when the drain is longer: K < 16 at 4x4, K < 64 at 8x8 and "
          "16x16, never at 32x32 and 64x64, whose tiles take at least R + C >= R·C/L cycles); "
-         "one pipeline fill/drain (R + C + 6 + min(max(K, R+C), R·C/L) cycles) per layer; parameter tables written before each layer "
+         "one pipeline fill/drain (R + C + 8 + min(max(K, R+C), R·C/L) cycles) per layer; parameter tables written before each layer "
          "(K + N cycles, one entry per cycle). Heads and Swin windows of one layer stream back to back.",
          "* DeMax: one probability per cycle on its own port, overlapped with the q·kᵀ / attn·v GEMMs of the "
          "same attention layer (head pipelining); only the excess is on the critical path ('demax' below).",

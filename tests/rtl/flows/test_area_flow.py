@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from amaranth import Module, Signal
+from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -7,9 +7,9 @@ from rtl import perf as cm
 
 #: cycles measured on the Verilator core (4x4, default drain width: 1 lane, 4 cycles per result row, so
 #: tiles with K < 16 are drain-bound; sim/benches/cycles_tb.py, full-rate streams)
-MEASURED_4X4 = {(17, 96, 288): 34590, (17, 32, 17): 830, (1, 1, 1): 38, (5, 3, 9): 118, (33, 300, 7): 5430,
-                (40, 64, 40): 6430, (9, 37, 11): 363, (17, 17, 32): 710, (1, 96, 10): 318, (8, 12, 8): 90,
-                (12, 16, 4): 78}
+MEASURED_4X4 = {(17, 96, 288): 34592, (17, 32, 17): 832, (1, 1, 1): 40, (5, 3, 9): 120, (33, 300, 7): 5432,
+                (40, 64, 40): 6432, (9, 37, 11): 365, (17, 17, 32): 712, (1, 96, 10): 320, (8, 12, 8): 92,
+                (12, 16, 4): 80}
 MEASURED_DEMAX = {(51, 17): 906, (4, 32): 182}
 
 
@@ -37,11 +37,11 @@ def test_drain_bound_tiles_follow_the_drain_width():
     assert cm.tile_cycles(100, R, C) == 100 and cm.tile_cycles(64, R, C) == 64
     assert cm.tile_cycles(5, R, C) == 64 and cm.tile_cycles(40, R, C) == 64  # drain-bound below K = 64
     assert cm.tile_cycles(5, R, C, lanes=16) == 32  # one lane per column: never drain-bound
-    # full-width drain: 2R + C + 6 for the fill/drain (3-stage NormQuant and requant)
-    assert cm.fill_drain_cycles(R, C, 5, lanes=16) == 2 * R + C + 6
+    # full-width drain: 2R + C + 8 for the fill/drain (4-stage NormQuant and requant)
+    assert cm.fill_drain_cycles(R, C, 5, lanes=16) == 2 * R + C + 8
     one, two = cm.gemm_cycles(16, 40, 16, R, C), cm.gemm_cycles(32, 40, 16, R, C)
     assert two - one == 64  # the second tile waits for the first one's drain
-    assert one == 40 + (R + C + 6) + 64  # one tile: its k-steps, the pipeline latency, its own drain
+    assert one == 40 + (R + C + 8) + 64  # one tile: its k-steps, the pipeline latency, its own drain
 
 
 def _tiny_vit():
