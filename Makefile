@@ -24,6 +24,10 @@ det-demo: $(STAMP)
 demo-weights: $(STAMP)
 	$(BIN)/python -c "from uqvit.models import write_demo_weights; write_demo_weights()"
 
+# rewrite the README's result tables from reports/*.json (after uqvit demo / uqvit report)
+readme: $(STAMP)
+	$(BIN)/uqvit readme
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
