@@ -7,13 +7,16 @@ from area_fixtures import fake_area
 
 
 def test_report_generates_every_file_with_provenance(tmp_path):
+    from rtl_measurements import MEASURED_4X4, MEASURED_DEMAX
+
     from uqvit import report
     (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
+    # stored "measurements": the RTL's cycles recorded in tests/rtl/perf (predicted/error left stale on purpose)
     val = {"sizes": {"4x4": {"simulated_cycles": 36, "sim_s": 1.0, "build_s": 0.0, "wall_s": 1.0}},
-           "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36, "predicted": 0,
-                     "error_pct": 0.0},
-                    {"size": "4x4", "kind": "demax", "shape": "51 rows x 17", "label": "t", "measured": 905,
-                     "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}
+           "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": MEASURED_4X4[(1, 1, 1)],
+                     "predicted": 0, "error_pct": 0.0},
+                    {"size": "4x4", "kind": "demax", "shape": "51 rows x 17", "label": "t",
+                     "measured": MEASURED_DEMAX[(51, 17)], "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}
     (tmp_path / "cycle_validation.json").write_text(json.dumps(val))
     ev = tmp_path / "eval.json"
     ev.write_text(json.dumps({"model": "demo", "data": "digits", "device": "cpu", "results": [

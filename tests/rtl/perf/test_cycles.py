@@ -4,13 +4,7 @@ from __future__ import annotations
 import pytest
 
 from rtl import perf as cm
-
-#: cycles measured on the Verilator core (4x4, default drain width: 1 lane, 4 cycles per result row, so
-#: tiles with K < 16 are drain-bound; sim/benches/cycles_tb.py, full-rate streams)
-MEASURED_4X4 = {(17, 96, 288): 34592, (17, 32, 17): 832, (1, 1, 1): 40, (5, 3, 9): 120, (33, 300, 7): 5432,
-                (40, 64, 40): 6432, (9, 37, 11): 365, (17, 17, 32): 712, (1, 96, 10): 320, (8, 12, 8): 92,
-                (12, 16, 4): 80}
-MEASURED_DEMAX = {(51, 17): 906, (4, 32): 182}
+from rtl_measurements import MEASURED_4X4, MEASURED_DEMAX
 
 
 @pytest.mark.parametrize("shape,cycles", MEASURED_4X4.items())
