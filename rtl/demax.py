@@ -69,7 +69,6 @@ class DeMax(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        qmax = code_max(self.bits)
         n_desc = DIV_LATENCY + 4
         m.submodules.elems = elems = BufferFIFO(width=PROB_BITS + 1, depth=self.max_row + DIV_LATENCY + 4)
         jw = len(Signal(range(self.max_row)))

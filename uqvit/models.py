@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import read_state_dict
+from .checkpoints import mismatch, read_state_dict
 from .errors import UqvitError
 
 DEMO_NAME = "demo"
@@ -147,8 +147,7 @@ def create_model(name: str, checkpoint: str | None = None, pretrained: bool = Fa
         raise
     if checkpoint:
         sd = read_state_dict(checkpoint)
-        try:
-            model.load_state_dict(sd)
-        except RuntimeError as e:
-            raise ModelError(f"checkpoint {checkpoint!r} does not fit {name!r}: {str(e).splitlines()[0]}") from None
+        if why := mismatch(sd, model.state_dict()):
+            raise ModelError(f"checkpoint {checkpoint!r} does not fit {name!r}: {why}")
+        model.load_state_dict(sd)
     return model.eval()

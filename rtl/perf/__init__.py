@@ -2,24 +2,7 @@
 
 ``from rtl import perf`` gives both: ``perf.schedule(perf.timm_layers("deit_small_patch16_224"), 16, 16)``.
 """
-from .cycles import (  # noqa: F401
-                     HANDSHAKE,
-                     NORMQUANT_LATENCY,
-                     REQUANT_LATENCY,
-                     RESTORE_LATENCY,
-                     ImageCycles,
-                     LayerCycles,
-                     demax_cycles,
-                     demax_row_latency,
-                     drain_lanes,
-                     fill_drain_cycles,
-                     gemm_cycles,
-                     gemm_tiles,
-                     layer_cycles,
-                     merge_repeats,
-                     schedule,
-                     tile_cycles,
-                     tile_drain,
-                     tile_k,
-)
+from .cycles import (DEMAX_ROW_LATENCY, HANDSHAKE, NORMQUANT_LATENCY, REQUANT_LATENCY, RESTORE_LATENCY,  # noqa: F401
+                     ImageCycles, LayerCycles, demax_cycles, drain_lanes, fill_drain_cycles, gemm_cycles, gemm_tiles,
+                     layer_cycles, merge_repeats, schedule, tile_cycles, tile_drain, tile_k)
 from .workload import ATT_OPS, OP_TYPES, Layer, model_layers, timm_layers  # noqa: F401

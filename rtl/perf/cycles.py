@@ -46,12 +46,8 @@ from .workload import ATT_OPS, Layer
 NORMQUANT_LATENCY = SRC_LATENCY
 REQUANT_LATENCY = SRC_LATENCY
 RESTORE_LATENCY = 1
+DEMAX_ROW_LATENCY = ROW_LATENCY  # a row's last probability -> its first code
 HANDSHAKE = 1  # stream handshake of the first k-step, included in measured cycle counts
-
-
-def demax_row_latency() -> int:
-    """Cycles from a DeMax row's last probability to its first code (``rtl.demax.ROW_LATENCY``)."""
-    return ROW_LATENCY
 
 
 # ------------------------------------------------------------------------------------ GEMM timing
@@ -100,7 +96,7 @@ def demax_cycles(rows: int, row_len: int) -> int:
     One probability per cycle in; the last row's first code leaves ``ROW_LATENCY`` cycles
     after its last probability, then its ``row_len`` codes stream out.
     """
-    return rows * row_len + demax_row_latency() + row_len
+    return rows * row_len + DEMAX_ROW_LATENCY + row_len
 
 
 # ------------------------------------------------------------------------------------ model-level

@@ -154,15 +154,9 @@ def checkpoint_fits(path, name: str, num_classes: int | None = None, arg: str = 
         raise ArgumentError(arg, f"{path} does not fit {name}: {why}")
 
 
-def data_source(data: str, arg: str = "--data") -> None:
-    """'digits' or an ImageFolder root (one sub-folder per class, holding images)."""
-    if data == "digits":
-        return
-    eval_set_size(data, arg)
-
-
 def eval_set_size(data: str, arg: str = "--data") -> int:
-    """Images in the evaluation set of ``data`` without decoding any: 4 500 for digits."""
+    """Images in ``data`` ('digits' or an ImageFolder root, one sub-folder per class), none decoded:
+    4 500 for digits' evaluation set.  Raises :class:`ArgumentError` when there are none."""
     from ..data import digits_eval_size
 
     if data == "digits":
@@ -183,8 +177,8 @@ def eval_set_size(data: str, arg: str = "--data") -> int:
     return n
 
 
-def image_indices(indices, data: str, arg: str = "--image", data_arg: str = "--data") -> None:
-    n = eval_set_size(data, data_arg)
+def image_indices(indices, n: int, data: str, arg: str = "--image") -> None:
+    """Every index in ``indices`` lies in an evaluation set of ``n`` images (see :func:`model_args`)."""
     for i in indices:
         if not 0 <= i < n:
             raise ArgumentError(arg, f"{i} is out of range: the evaluation set of {data} has {n} images (0..{n - 1})")
@@ -208,13 +202,15 @@ def device(name: str, arg: str = "--device") -> None:
         raise ArgumentError(arg, str(e)) from None
 
 
-def model_args(a) -> None:
-    """The shared --model/--data/--checkpoint/--pretrained (and --calib-data, --device where present)."""
+def model_args(a) -> int:
+    """The shared --model/--data/--checkpoint/--pretrained (and --calib-data, --device where present);
+    returns the number of evaluation images in --data."""
     model_name(a.model, a.checkpoint, a.pretrained)
     if a.checkpoint:
         checkpoint_fits(a.checkpoint, a.model)
-    data_source(a.data)
+    n = eval_set_size(a.data)
     if getattr(a, "calib_data", None):
-        data_source(a.calib_data, "--calib-data")
+        eval_set_size(a.calib_data, "--calib-data")
     if getattr(a, "device", None):
         device(a.device)
+    return n

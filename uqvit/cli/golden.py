@@ -56,9 +56,9 @@ def cmd_compare(a) -> int:
 
 
 def check_dump(a) -> None:
-    checks.model_args(a)
+    n = checks.model_args(a)
     checks.output_dir(a.out, "--out", empty=True)
-    checks.image_indices([a.image], a.data)
+    checks.image_indices([a.image], n, a.data)
 
 
 def cmd_dump(a) -> int:

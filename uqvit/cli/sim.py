@@ -10,8 +10,8 @@ def check_sim(a) -> None:
 
     checks.array_size(a.rows, "--rows")
     checks.array_size(a.cols, "--cols")
-    checks.model_args(a)
-    checks.image_indices(a.image or [0], a.data)
+    n = checks.model_args(a)
+    checks.image_indices(a.image or [0], n, a.data)
     if a.waves is not None:
         a.waves = a.waves or default_wave_file()
         try:
