@@ -31,12 +31,13 @@ def check_golden(bits: int, out: dict) -> None:
     from uqvit.golden.layers import IntLinear
     from uqvit.golden.trace import Recorder
     from uqvit.quant import quantize
+    from uqvit.quant.methods import INT_TWIN
 
     torch.manual_seed(0)
     model = timm.create_model(MODEL, pretrained=False, **MODEL_KW).eval().to(DEV)
     cal = torch.randn(4, 3, 224, 224, device=DEV)
     t = time.time()
-    qm = quantize(model, cal, "uqvit", bits, bits, progress=False)  # calibrated on the GPU
+    qm = quantize(model, cal, INT_TWIN, bits, bits, progress=False)  # calibrated on the GPU
     im_gpu = IntegerModel.from_quantized(qm, cal)
     im_cpu = copy.deepcopy(im_gpu).cpu()
     x = torch.randn(2, 3, 224, 224)
@@ -94,7 +95,7 @@ def main() -> int:
         from uqvit.evaluate import format_table, run_eval
 
         for dev in ("cuda", "cpu"):
-            r = run_eval("demo", "digits", ["fp", "uqvit", "uqvit-int"], 4, 4, device=dev, progress=False)
+            r = run_eval("demo", "digits", ["fp", "uqvit", "uqvit-hw", "uqvit-int"], 4, 4, device=dev, progress=False)
             print(format_table(r), flush=True)
             out[f"digits_{dev}"] = r
     except ImportError:

@@ -248,11 +248,12 @@ def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BI
     from uqvit.golden import IntegerModel
     from uqvit.models import create_model
     from uqvit.quant import quantize
+    from uqvit.quant.methods import INT_TWIN
 
     fp = fp_model if fp_model is not None else create_model(model, None, log=log)
     fp = fp.cpu().eval()
     ed = prepare_data(data, fp, calib, device=torch.device("cpu"))
-    qm = quantize(fp, ed.calib_images, "uqvit", w_bits, a_bits, progress=False)
+    qm = quantize(fp, ed.calib_images, INT_TWIN, w_bits, a_bits, progress=False)
     return IntegerModel.from_quantized(qm, ed.calib_images), ed.loader.dataset
 
 

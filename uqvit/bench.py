@@ -29,6 +29,7 @@ def run_bench(model_name: str = "demo", device: str = "cpu", batch: int = 64, it
     from .golden import IntegerModel
     from .models import DEMO_NAME, create_model
     from .quant import quantize
+    from .quant.methods import INT_TWIN
 
     dev = resolve_device(device)
     model = create_model(model_name, log=log).eval()
@@ -46,13 +47,13 @@ def run_bench(model_name: str = "demo", device: str = "cpu", batch: int = 64, it
         data = "random images (timing only: random weights, no accuracy meaning)"
     model = model.to(dev)
     cal, x = cal.to(dev), x.to(dev)
-    fq = quantize(model, cal, "uqvit", w_bits, a_bits, progress=False)
+    fq = quantize(model, cal, INT_TWIN, w_bits, a_bits, progress=False)
     im = IntegerModel.from_quantized(fq, cal)
     variants = [("fp32", model, x)]
     if dev.type == "cuda":
         variants.append(("fp16", copy.deepcopy(model).half(), x.half()))
         variants.append(("bf16", copy.deepcopy(model).bfloat16(), x.bfloat16()))
-    variants += [(f"uqvit fake-quant W{w_bits}A{a_bits}", fq, x), (f"uqvit-int golden W{w_bits}A{a_bits}", im, x)]
+    variants += [(f"{INT_TWIN} fake-quant W{w_bits}A{a_bits}", fq, x), (f"uqvit-int golden W{w_bits}A{a_bits}", im, x)]
     rows = []
     for name, m, inp in variants:
         s = _time(m, inp, iters, dev)

@@ -13,7 +13,7 @@ from .errors import UqvitError
 from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder
 from .distributed import UnpaddedDistributedSampler, all_sum, world
 from .models import DEMO_NAME, create_model
-from .quant.methods import METHOD_NAMES, UnknownMethodError
+from .quant.methods import INT_TWIN, METHOD_NAMES, UnknownMethodError
 
 INT_METHODS = ("uqvit-int",)
 ALL_METHODS = METHOD_NAMES + INT_METHODS
@@ -122,7 +122,7 @@ def build(fp_model, method: str, calib_images, w_bits: int, a_bits: int, progres
     if method == "uqvit-int":
         from .golden import IntegerModel
 
-        fq = quantize(fp_model, calib_images, "uqvit", w_bits, a_bits, progress=progress)
+        fq = quantize(fp_model, calib_images, INT_TWIN, w_bits, a_bits, progress=progress)
         return IntegerModel.from_quantized(fq, calib_images)
     return quantize(fp_model, calib_images, method, w_bits, a_bits, progress=progress)
 
@@ -150,11 +150,11 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
     cache = {}
     fp_pred = None
     for method in methods:
-        key = "uqvit" if method == "uqvit-int" else method
-        if method == "uqvit-int" and "uqvit" in cache:
+        key = INT_TWIN if method == "uqvit-int" else method
+        if method == "uqvit-int" and INT_TWIN in cache:
             from .golden import IntegerModel
 
-            m = IntegerModel.from_quantized(cache["uqvit"], ed.calib_images)
+            m = IntegerModel.from_quantized(cache[INT_TWIN], ed.calib_images)
         else:
             m = build(model, method, ed.calib_images, w_bits, a_bits, progress)
             cache[key] = m

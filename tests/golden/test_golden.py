@@ -18,7 +18,7 @@ def digits_golden(demo_model, digits, bits):
     if bits not in _CACHE:
         train = digits[0]
         cal = train.images[:128]
-        qm = quantize(demo_model, cal, "uqvit", bits, bits, progress=False)
+        qm = quantize(demo_model, cal, "uqvit-hw", bits, bits, progress=False)
         _CACHE[bits] = (qm, IntegerModel.from_quantized(qm, cal))
     return _CACHE[bits]
 
@@ -52,7 +52,7 @@ def test_random_deit_and_swin_agree_within_one_lsb(factory, size):
 
 def test_golden_refuses_models_of_other_methods_and_unquantized_models(demo_model, digits):
     cal = digits[0].images[:16]
-    with pytest.raises(GoldenError, match="method='uqvit'"):
+    with pytest.raises(GoldenError, match="method 'uqvit-hw' or 'uqvit'; this one is 'repq'"):
         IntegerModel.from_quantized(quantize(demo_model, cal, "repq", 4, 4, progress=False), cal)
     with pytest.raises(GoldenError, match="not quantized"):
         IntegerModel.from_quantized(demo_model, cal)
@@ -103,3 +103,42 @@ def test_dump_vectors_replay_through_the_contract(demo_model, digits, tmp_path):
             assert np.array_equal(t.numpy(), z["out"])
     logits = np.load(out / "logits.npy")
     assert np.allclose(logits, im(digits[1].images[:1]).numpy())
+
+
+def test_golden_refuses_zero_points_outside_the_lane_and_names_the_layer():
+    import uqvit
+    from uqvit.golden import IntegerModel
+    from uqvit.golden.layers import GoldenError
+
+    from model_factories import small_vit
+
+    x = torch.randn(4, 3, 32, 32)
+    q = uqvit.quantize(small_vit(), x, "uqvit", 4, 4, progress=False)
+    q.blocks[1].mlp.fc1.w_zp[3] = -10.0  # a one-signed weight row, as the reference calibrator can give
+    with pytest.raises(GoldenError, match=r"blocks\.1\.mlp\.fc1: weight zero point\(s\) \[-10\] lie outside \[0, 15\].*uqvit-hw"):
+        IntegerModel.from_quantized(q, x)
+    q.blocks[0].attn.q_q.q.zp = torch.tensor(16.0)
+    with pytest.raises(GoldenError, match=r"blocks\.0\.attn\.q: activation zero point\(s\) \[16\]"):
+        IntegerModel.from_quantized(q, x)
+
+
+def test_uqvit_hw_keeps_every_zero_point_in_the_code_range():
+    import uqvit
+    from uqvit.quant.layers import QConv2d, QLinear, QuantPoint
+
+    from model_factories import small_vit
+
+    x = torch.randn(4, 3, 32, 32) + 3.0  # shifted inputs: one-signed tensors are likely
+    q = uqvit.quantize(small_vit(), x, "uqvit-hw", 4, 4, progress=False)
+    n = 0
+    for m in q.modules():
+        if isinstance(m, (QLinear, QConv2d)):
+            found = [(m.in_q.zp, m.in_q.bits), (m.w_zp, m.w_bits)]
+        elif isinstance(m, QuantPoint) and hasattr(m.q, "zp"):
+            found = [(m.q.zp, m.q.bits)]
+        else:
+            continue
+        for z, bits in found:
+            n += z.numel()
+            assert bool(((z >= 0) & (z <= 2**bits - 1)).all()), m.name
+    assert n > 20

@@ -2,27 +2,34 @@ import pytest
 import torch
 
 from uqvit.contract import ContractError
-from uqvit.quant.uniform import (CalibrationError, PERCENTILES, calibrate_channels, calibrate_tensor, fake_quant,
-                                 params_from_range, quantile_rows, search_rows)
+from uqvit.quant.uniform import (CALIBRATORS, CalibrationError, PERCENTILES, calibrate_channels, calibrate_tensor,
+                                 fake_quant, params_from_range, percentile_candidates, search_rows)
 
 
+@pytest.mark.parametrize("method", ["percentile", "percentile-hw", "percentile-linear"])
 @pytest.mark.parametrize("bits", [2, 4, 6, 8])
-def test_percentile_search_keeps_the_lowest_mse_candidate(bits):
+def test_percentile_search_keeps_the_lowest_mse_candidate(bits, method):
     torch.manual_seed(bits)
     x = torch.randn(20000) * 2 + torch.randn(20000).pow(3)
-    d, z = calibrate_tensor(x, bits)
+    d, z = calibrate_tensor(x, bits, method)
     best = ((fake_quant(x, d, z, bits) - x) ** 2).mean()
-    for p in PERCENTILES:
-        lo, hi = quantile_rows(x[None], [1 - p, p])
-        dc, zc = params_from_range(lo, hi, bits)
+    cand = percentile_candidates(x[None], CALIBRATORS[method].quantile)
+    for i in range(len(PERCENTILES)):
+        dc, zc = params_from_range(cand[2 * i + 1], cand[2 * i], bits, CALIBRATORS[method].zero_in_range)
         assert best <= ((fake_quant(x, dc, zc, bits) - x) ** 2).mean() + 1e-12
 
 
-def test_zero_point_lies_in_code_range_even_for_positive_tensors():
+@pytest.mark.parametrize("method", ["percentile-hw", "minmax"])
+def test_hardware_calibrators_keep_the_zero_point_in_the_code_range(method):
     x = torch.rand(1000) + 5.0
     for bits in (2, 4, 8):
-        d, z = calibrate_tensor(x, bits)
+        d, z = calibrate_tensor(x, bits, method)
         assert 0 <= float(z) <= 2**bits - 1
+
+
+def test_unknown_calibrator_is_refused():
+    with pytest.raises(CalibrationError, match="unknown calibrator 'median'.*percentile-hw"):
+        calibrate_tensor(torch.randn(10), 4, "median")
 
 
 def test_per_channel_calibration_is_per_last_dim_channel():

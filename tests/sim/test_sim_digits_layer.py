@@ -12,7 +12,7 @@ from uqvit.quant import quantize
 
 def test_digits_fc1_layer_from_golden_dump_is_bit_exact_on_rtl(demo_model, digits, tmp_path):
     cal = digits[0].images[:64]
-    qm = quantize(demo_model, cal, "uqvit", 8, 8, progress=False)
+    qm = quantize(demo_model, cal, "uqvit-hw", 8, 8, progress=False)
     im = IntegerModel.from_quantized(qm, cal)
     idx = dump_inference(im, digits[1].images[5], str(tmp_path / "vec"), {"image": 5})
     ops = idx["ops"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import checks
 
-DEMO_METHODS = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int"]
+DEMO_METHODS = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int"]
 
 
 def machine() -> str:

@@ -14,11 +14,12 @@ def build_golden(model_name: str, data: str, w_bits: int, a_bits: int, calib: in
     from ..golden import IntegerModel
     from ..models import create_model
     from ..quant import quantize
+    from ..quant.methods import INT_TWIN
 
     dev = resolve_device(device)
     model = create_model(model_name, checkpoint, log=log).to(dev)
     ed = prepare_data(data, model, calib, device=dev)
-    qm = quantize(model, ed.calib_images, "uqvit", w_bits, a_bits, progress=progress)
+    qm = quantize(model, ed.calib_images, INT_TWIN, w_bits, a_bits, progress=progress)
     return qm, IntegerModel.from_quantized(qm, ed.calib_images), ed
 
 

@@ -5,7 +5,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..evaluate import resolve_device
-from ..quant.methods import UnknownMethodError
+from ..quant.methods import INT_TWIN, UnknownMethodError
 from .checkpoints import load_detector_checkpoint
 from .coco import CocoError, coco_ap, coco_results, list_images, load_coco, load_image
 from .configs import DEFAULT_CALIB, DET_METHODS
@@ -76,10 +76,10 @@ def run_eval_det(model_name: str, images_dir, ann_file, methods, w_bits: int = 4
         if method == "fp":
             m = det
         elif method == "uqvit-int":
-            if "uqvit" not in cache:
-                cache["uqvit"] = quantize_detector(det, calib_imgs, "uqvit", w_bits, a_bits, progress)
-            m = integer_backbone_detector(cache["uqvit"])
-            extra["golden_backbone"] = golden_backbone_agreement(cache["uqvit"], m)
+            if INT_TWIN not in cache:
+                cache[INT_TWIN] = quantize_detector(det, calib_imgs, INT_TWIN, w_bits, a_bits, progress)
+            m = integer_backbone_detector(cache[INT_TWIN])
+            extra["golden_backbone"] = golden_backbone_agreement(cache[INT_TWIN], m)
         else:
             m = cache[method] = quantize_detector(det, calib_imgs, method, w_bits, a_bits, progress)
         recs = predict_det(m, cs, dev, batch_size, f"eval {method}", progress)

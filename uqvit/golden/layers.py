@@ -30,7 +30,20 @@ class GoldenError(UqvitError, ValueError):
     pass
 
 
-def _weight_lanes(w_folded, delta, zp, bits):
+def check_zero_points(name: str, zp, bits: int, what: str = "activation") -> None:
+    """Refuse zero points outside ``[0, 2**b - 1]``: ``code - z`` would not fit the core's ``b + 1``-bit lane."""
+    z = torch.as_tensor(zp).reshape(-1)
+    bad = (z < 0) | (z > C.code_max(bits))
+    if bool(bad.any()):
+        vals = sorted({int(v) for v in z[bad].tolist()})[:4]
+        raise GoldenError(
+            f"{name}: {what} zero point(s) {vals} lie outside [0, {C.code_max(bits)}], so code - z does not fit the "
+            f"core's {C.lane_bits(bits)}-bit lane; quantize with method 'uqvit-hw' (0 kept in every range) for the "
+            "integer path")
+
+
+def _weight_lanes(w_folded, delta, zp, bits, name: str = "weight"):
+    check_zero_points(name, zp, bits, "weight")
     shape = (-1,) + (1,) * (w_folded.dim() - 1)
     codes = torch.clamp(torch.round(w_folded / delta.view(shape)) + zp.view(shape), 0, C.code_max(bits))
     return (codes - zp.view(shape)).to(torch.int64)
@@ -70,6 +83,7 @@ class NormQuantIn(nn.Module):
 
     def __init__(self, name: str, r, b, delta: float, zp: int, bits: int):
         super().__init__()
+        check_zero_points(name, zp, bits)
         self.name, self.bits, self.zp = name, bits, int(zp)
         qmax = C.code_max(bits)
         r, b = r.double().cpu(), b.double().cpu()
@@ -96,7 +110,7 @@ class IntLinear(_Twin):
             raise GoldenError(f"{q.name}: layer is not calibrated")
         bits_a, bits_w = q.a_bits, q.w_bits
         self.nq = NormQuantIn(q.name, q.r, q.b, float(q.in_q.delta), int(q.in_q.zp), bits_a)
-        self.register_buffer("w_lanes", _weight_lanes(q.w_folded, q.w_delta, q.w_zp, bits_w))
+        self.register_buffer("w_lanes", _weight_lanes(q.w_folded, q.w_delta, q.w_zp, bits_w, q.name))
         w_max = int(self.w_lanes.abs().max()) if self.w_lanes.numel() else 0
         C.check_accumulation(q.in_features, self.nq.lane_max, w_max, what=q.name)
         self.register_buffer("scale", (float(q.in_q.delta) * q.w_delta.double()).cpu())
@@ -141,7 +155,8 @@ class IntPatchEmbed(_Twin):
         self.kernel, self.stride, self.out_ch = c.kernel_size, c.stride, c.out_channels
         nin = c.in_channels * c.kernel_size[0] * c.kernel_size[1]
         self.nq = NormQuantIn(q.name, torch.ones(1), torch.zeros(1), float(q.in_q.delta), int(q.in_q.zp), q.in_bits)
-        self.register_buffer("w_lanes", _weight_lanes(c.weight.detach().reshape(c.out_channels, -1), q.w_delta, q.w_zp, q.w_bits))
+        self.register_buffer("w_lanes", _weight_lanes(c.weight.detach().reshape(c.out_channels, -1), q.w_delta, q.w_zp, q.w_bits,
+                                                       q.name))
         C.check_accumulation(nin, self.nq.lane_max, int(self.w_lanes.abs().max()), what=q.name)
         self.register_buffer("scale", (float(q.in_q.delta) * q.w_delta.double()).cpu())
         bias = c.bias.detach().double().cpu() if c.bias is not None else torch.zeros(c.out_channels, dtype=torch.float64)
@@ -193,10 +208,14 @@ class IntAttention(nn.Module):
         self.qkv = IntLinear(q.qkv)
         self.proj = IntLinear(q.proj)
         dq, dk, dv = (float(p.q.delta) for p in (q.q_q, q.k_q, q.v_q))
+        for p in (q.q_q, q.k_q, q.v_q):
+            check_zero_points(p.name, p.q.zp, p.q.bits)
         zq, zk, zv = (int(p.q.zp) for p in (q.q_q, q.k_q, q.v_q))
         self.zp = (zq, zk, zv)
         dim = q.qkv.out_features // 3
-        deltas = torch.tensor([dq] * dim + [dk] * dim + [dv] * dim, dtype=torch.float64)
+        # Swin's q quantizer sees q * scale (the reference's order), ViT's sees q and the logits take the scale
+        q_scale, logit_scale = (self.scale, 1.0) if q.scale_before_q else (1.0, self.scale)
+        deltas = torch.tensor([dq / q_scale] * dim + [dk] * dim + [dv] * dim, dtype=torch.float64)
         zps = torch.tensor([zq] * dim + [zk] * dim + [zv] * dim)
         self.qkv.set_code_output(deltas, zps, q.q_q.q.bits)
         qm = C.code_max(self.bits)
@@ -207,7 +226,7 @@ class IntAttention(nn.Module):
         if C.restore_bound(n_tokens, self.bits) >= 2 ** (C.RESTORE_BITS - 1):
             raise C.ContractError(f"{self.name}: DeMax restore of {n_tokens} keys does not fit "
                                   f"{C.RESTORE_BITS} bits; use fewer tokens per attention row")
-        self.logits = _Requant(f"{self.name}.qk", dq * dk * self.scale)
+        self.logits = _Requant(f"{self.name}.qk", dq * dk * logit_scale)
         self.restore = _Requant(f"{self.name}.av", dv / (qm * C.PROB_ONE))
         self.rel_pos_bias = QAttention.rel_pos_bias.__get__(self)
         self.logits_bias = QAttention.logits_bias.__get__(self)

@@ -21,6 +21,9 @@ from ..quant.calibrate import model_family
 from ..quant.layers import QAttention, QConv2d, QLinear
 from .layers import GoldenError, IntAttention, IntLinear, IntPatchEmbed
 
+#: fake-quant methods the golden model compiles (uqvit only when its zero points fit the lanes)
+INTEGER_METHODS = ("uqvit-hw", "uqvit")
+
 OBSERVE_IMAGES = 128
 
 
@@ -40,10 +43,10 @@ class IntegerModel(nn.Module):
     @torch.no_grad()
     def from_quantized(cls, qmodel: nn.Module, calib_images: torch.Tensor | None = None) -> "IntegerModel":
         method = getattr(qmodel, "uqvit_method", None)
-        if method != "uqvit":
+        if method not in INTEGER_METHODS:
             raise GoldenError(
-                f"the golden model runs models quantized with method='uqvit'; this one is "
-                f"{'not quantized' if method is None else repr(method)}. Quantize with uqvit.quantize(..., method='uqvit')"
+                f"the golden model runs models quantized with method 'uqvit-hw' or 'uqvit'; this one is "
+                f"{'not quantized' if method is None else repr(method)}. Quantize with uqvit.quantize(..., method='uqvit-hw')"
             )
         w_bits, a_bits = qmodel.uqvit_bits
         C.check_bits(w_bits)

@@ -9,7 +9,10 @@ calibrates unit by unit (a unit is a transformer block or a Swin PatchMerging):
   the data reaching it from the *already-quantized* model;
 * for ``uqvit`` each NormQuant site searches alpha on the MSE between the unit's
   output (quantized up to and including that site) and ``Y_fp``.  Quantizers after
-  the site are still off, so DeMax is off while qkv's alpha is searched.
+  the site are still off, so DeMax is off while qkv's alpha is searched; q, k and v
+  are quantized (re-calibrated for every alpha) during that search, as in the
+  reference.  As in the reference, fc2's alpha is searched only with at least
+  ``FC2_SEARCH_MIN_IMAGES`` calibration images (with fewer, fc2 stays plain uniform).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from .twin import TwinGeluQuantizer, TwinSoftmaxQuantizer
 from .uniform import CalibrationError, UniformQuantizer, check_finite
 
 PATCH_EMBED_BITS = 8
+FC2_SEARCH_MIN_IMAGES = 256
 
 
 def model_family(model: nn.Module) -> str:
@@ -162,28 +166,47 @@ def capture_input(model: nn.Module, unit: nn.Module, images: torch.Tensor) -> to
     raise RuntimeError("calibration unit was never called")
 
 
-def _alpha_grid(q: QLinear):
-    return POSTLN_ALPHAS if q.in_mode == "postln" else POSTGELU_ALPHAS
+def _alpha_grid(q: QLinear, n_images: int):
+    if q.in_mode == "postln":
+        return POSTLN_ALPHAS
+    if q.name.endswith(".fc2") and n_images < FC2_SEARCH_MIN_IMAGES:
+        return POSTGELU_ALPHAS[:1]
+    return POSTGELU_ALPHAS
+
+
+def _searched_with(unit: nn.Module) -> dict:
+    """The quantizers enabled together with a NormQuant site during its search: q, k, v with qkv."""
+    return {att.qkv: (att.q_q, att.k_q, att.v_q) for att in unit.modules() if isinstance(att, QAttention)}
 
 
 @torch.no_grad()
 def calibrate_unit(unit: nn.Module, x_q: torch.Tensor, y_fp: torch.Tensor, m: Method) -> dict:
     """Calibrate one unit in execution order; return the chosen alphas."""
     chosen = {}
+    companions = _searched_with(unit) if m.alpha_search else {}
+    done = set()
     set_calibrating(unit, True)
     try:
         for q in qmodules(unit):
-            q.enabled = True
-            q.reset()
-            searchable = isinstance(q, QLinear) and q.in_mode in ("postln", "postgelu") and m.name == "uqvit"
-            if not searchable:
+            if q in done:
+                continue
+            group = (q, *companions.get(q, ()))
+            for g in group:
+                g.enabled = True
+                g.reset()
+                done.add(g)
+            if not (m.alpha_search and isinstance(q, QLinear) and q.in_mode in ("postln", "postgelu")):
                 continue
             errs = {}
-            for alpha in _alpha_grid(q):
+            for alpha in _alpha_grid(q, x_q.shape[0]):
                 q.set_alpha(alpha)
+                for g in group[1:]:
+                    g.reset()
                 errs[alpha] = (unit(x_q) - y_fp).pow(2).mean().item()
             best = min(errs, key=lambda a: (errs[a], -1 if a is None else a))
             q.set_alpha(best)
+            for g in group[1:]:
+                g.reset()
             chosen[q.name] = best
         unit(x_q)  # calibrate whatever is still pending
     finally:

@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import UqvitError
 
 from . import normquant
-from .uniform import UniformQuantizer, fake_quant, weight_params
+from .uniform import UniformQuantizer, calibrator, fake_quant, weight_params
 
 
 class NotCalibratedError(UqvitError, RuntimeError):
@@ -92,6 +92,7 @@ class QLinear(QModule):
         self.w_method = w_method
         self.alpha = alpha
         self.in_q = in_quantizer if in_quantizer is not None else UniformQuantizer(a_bits, False, act_method, name)
+        self.stats_method = calibrator(act_method).stats
         self.register_buffer("r", torch.ones(self.in_features))
         self.register_buffer("b", torch.zeros(self.in_features))
         self.register_buffer("w_delta", torch.ones(self.out_features))
@@ -122,7 +123,7 @@ class QLinear(QModule):
         if self.normquant:
             if self.stats is None:
                 fn = normquant.postln_stats if self.in_mode == "postln" else normquant.postgelu_stats
-                self.stats = fn(x, self.a_bits, self.name)
+                self.stats = fn(x, self.a_bits, self.name, self.stats_method)
             fn = normquant.postln_factors if self.in_mode == "postln" else normquant.postgelu_factors
             r, b = fn(self.stats, w, self.w_bits, self.alpha)
         else:
@@ -220,6 +221,8 @@ class QAttention(QModule):
     q, k and v are quantized per tensor before the two matmuls; the post-softmax
     quantizer is the method's (DeMax, log2, log√2, twin, uniform).  The unfused
     attention path is used so the quantizers sit where the hardware has them.
+    The float order is the reference's: ViT/DeiT form ``(q @ k^T) * scale``; Swin scales
+    q first (``scale_before_q``), so its q quantizer sees ``q * scale``.
     """
 
     def __init__(self, attn: nn.Module, name: str, qkv: QLinear, proj: QLinear,
@@ -233,6 +236,7 @@ class QAttention(QModule):
             raise UnsupportedModelError(f"{name}: gated attention is not supported by the quantizer")
         self.name = name
         self.window = window
+        self.scale_before_q = window
         self.num_heads = attn.num_heads
         self.scale = attn.scale
         self.qkv = qkv
@@ -272,8 +276,11 @@ class QAttention(QModule):
             raise UnsupportedModelError(f"{self.name}: causal attention is not supported")
         B, N, _ = x.shape
         q, k, v = self.split_heads(self.qkv(x))
-        q, k, v = self.q_q(q), self.k_q(k), self.v_q(v)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
+        if self.scale_before_q:
+            attn = self.q_q(q * self.scale) @ self.k_q(k).transpose(-2, -1)
+        else:
+            attn = (self.q_q(q) @ self.k_q(k).transpose(-2, -1)) * self.scale
+        v = self.v_q(v)
         attn = self.logits_bias(attn, mask if self.window else attn_mask)
         attn = self.attn_q(attn.softmax(dim=-1))
         out = (attn @ v).transpose(1, 2).reshape(B, N, -1)

@@ -9,9 +9,12 @@ quantization, per-tensor dequantization").
 
 Post-LayerNorm inputs (qkv, fc1, Swin's PatchMerging.reduction)::
 
-    s_hat_c = s_c / mean(s)                    # per-input-channel weight scale, symmetric
+    s_hat_c = s_c / mean(s)                    # per-input-channel weight scale, symmetric observer
     r_c = (delta_c / mean(delta))**(1 - alpha) / s_hat_c**alpha
-    b_c = min_c / r_c - mean(min),   min_c = -z_c * delta_c
+    b_c = min_c / r_c - (-mean(z) * mean(delta)),   min_c = -z_c * delta_c
+
+``s_c`` is the symmetric percentile/MSE step of column c of ``W`` (a row of ``W^T``,
+:func:`uqvit.quant.uniform.symmetric_rows`), the reference's observer.
 
 Post-GELU inputs (proj, fc2)::
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from .uniform import calibrate_channels, fake_quant
+from .uniform import calibrate_channels, fake_quant, symmetric_rows
 
 POSTLN_ALPHAS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25)
 POSTGELU_ALPHAS = (None, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # None = NormQuant off
@@ -31,9 +34,8 @@ _EPS = 1e-8
 
 
 def input_channel_weight_scale(weight: torch.Tensor, w_bits: int) -> torch.Tensor:
-    """Symmetric per-input-channel weight scale ``max_o |W_oc| / (2**(b-1) - 1)``."""
-    s = weight.detach().abs().amax(dim=0) / (2 ** (w_bits - 1) - 1)
-    return s.clamp(min=_EPS)
+    """Per-input-channel weight scale: the symmetric percentile/MSE observer on ``W^T``."""
+    return symmetric_rows(weight.detach().t().contiguous(), w_bits)
 
 
 def _s_hat(weight: torch.Tensor, w_bits: int) -> torch.Tensor:
@@ -41,8 +43,8 @@ def _s_hat(weight: torch.Tensor, w_bits: int) -> torch.Tensor:
     return (s / s.mean()).clamp(min=_EPS)
 
 
-def postln_stats(x: torch.Tensor, a_bits: int, name: str = "") -> dict:
-    delta, zp = calibrate_channels(x, a_bits, "percentile", name)
+def postln_stats(x: torch.Tensor, a_bits: int, name: str = "", method: str = "percentile") -> dict:
+    delta, zp = calibrate_channels(x, a_bits, method, name)
     return {"delta": delta, "zp": zp}
 
 
@@ -50,17 +52,17 @@ def postln_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: float)
     delta, zp = stats["delta"], stats["zp"]
     s_hat = _s_hat(weight, w_bits).to(delta)
     r = (delta / delta.mean()).pow(1 - alpha) / s_hat.pow(alpha)
-    mins = -zp * delta
-    b = mins / r - mins.mean()
+    target_min = -zp.mean() * delta.mean()  # the reference's shift target (not mean(-z * delta))
+    b = (-zp * delta) / r - target_min
     return r, b
 
 
-def postgelu_stats(x: torch.Tensor, a_bits: int, name: str = "") -> dict:
+def postgelu_stats(x: torch.Tensor, a_bits: int, name: str = "", method: str = "percentile") -> dict:
     flat = x.detach().reshape(-1, x.shape[-1]).float()
     if a_bits == 6:
         m = flat.abs().amax(dim=0)
     else:  # the reference takes the abs-max of the channel-wise fake-quantized input here
-        delta, zp = calibrate_channels(flat, a_bits, "percentile", name)
+        delta, zp = calibrate_channels(flat, a_bits, method, name)
         m = fake_quant(flat, delta, zp, a_bits).abs().amax(dim=0)
     return {"m": m}
 
@@ -75,7 +77,11 @@ def postgelu_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: floa
 
 
 def fold(weight: torch.Tensor, bias: torch.Tensor | None, r: torch.Tensor, b: torch.Tensor):
-    """Fold ``x' = x / r - b`` into ``(W', beta')`` so that ``x' W'^T + beta' == x W^T + beta``."""
+    """Fold ``x' = x / r - b`` into ``(W', beta')`` so that ``x' W'^T + beta' == x W^T + beta``.
+
+    ``W' b`` is a ``torch.mm`` of ``W'`` and ``b`` as a column, the reference's operation
+    (a matrix-vector product rounds differently).
+    """
     w = weight * r.to(weight)
     beta = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device) if bias is None else bias
-    return w, beta + w @ b.to(weight)
+    return w, beta + torch.mm(w, b.to(weight).reshape(-1, 1)).reshape(-1)

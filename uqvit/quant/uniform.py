@@ -2,11 +2,26 @@
 
 ``x_hat = (clamp(round(x / delta) + z, 0, 2**b - 1) - z) * delta``
 
-Calibration tries the percentile pairs ``(q_{1-p}, q_p)`` for
-``p in PERCENTILES`` and keeps, per tensor or per channel, the pair with the
-lowest mean squared quantization error (the reference implementation's search).
+Calibration tries the percentile pairs ``(q_{1-p}, q_p)`` for ``p in PERCENTILES``
+and keeps, per tensor or per channel, the pair with the lowest mean squared
+quantization error.  How the pairs are taken is the calibrator's (:data:`CALIBRATORS`):
+
+* ``percentile`` — UQ-ViT's reference: nearest-rank quantiles
+  (``torch.quantile(..., interpolation="nearest")``, so a row of a few hundred values
+  reduces to min-max), 0 *not* forced into the range (a one-signed channel gets a
+  zero point outside ``[0, 2**b - 1]``), and a (near-)constant row, whose range is
+  below ``CONSTANT_SPAN``, falls back to the range ``[CONSTANT_MIN, 0]``;
+* ``percentile-hw`` — the same with 0 forced into the range, so every zero point lies
+  in ``[0, 2**b - 1]`` and ``code - z`` fits the core's ``b + 1``-bit lane;
+* ``percentile-linear`` — RepQ-ViT's reference: linearly interpolated quantiles,
+  0 not forced;
+* ``minmax`` — the full range, 0 forced in.
+
+Every element takes part (no subsampling), as in the references.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -15,13 +30,39 @@ from ..errors import UqvitError
 from ..contract import check_bits
 
 PERCENTILES = (0.999, 0.9999, 0.99999)
-MAX_SAMPLES = 1 << 18  # per-tensor statistics use at most this many elements
-MAX_ROWS = 1 << 16  # per-channel statistics use at most this many rows
+#: a row whose percentile range is narrower than this is treated as constant ...
+CONSTANT_SPAN = 1e-5
+#: ... and gets the range [CONSTANT_MIN, 0] (GELU's minimum, the reference's choice)
+CONSTANT_MIN = -0.16997122764587402
 _EPS = 1e-8
+#: the baselines' own statistics (twin-uniform search, detector heads) sample at most this many elements
+MAX_SAMPLES = 1 << 18
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    search: str  # "percentile" (MSE over PERCENTILES) or "minmax"
+    quantile: str  # torch.quantile interpolation of the percentile candidates
+    zero_in_range: bool  # force 0 into [lo, hi] so the zero point lies in [0, 2**b - 1]
+    stats: str  # the calibrator NormQuant's per-channel statistics use (never hardware-visible)
+
+
+CALIBRATORS = {
+    "percentile": Calibrator("percentile", "nearest", False, "percentile"),
+    "percentile-hw": Calibrator("percentile", "nearest", True, "percentile"),
+    "percentile-linear": Calibrator("percentile", "linear", False, "percentile-linear"),
+    "minmax": Calibrator("minmax", "linear", True, "minmax"),
+}
 
 
 class CalibrationError(UqvitError, ValueError):
     """Calibration data cannot be used (empty, NaN/Inf, ...)."""
+
+
+def calibrator(method: str) -> Calibrator:
+    if method not in CALIBRATORS:
+        raise CalibrationError(f"unknown calibrator {method!r}; choose one of {', '.join(CALIBRATORS)}")
+    return CALIBRATORS[method]
 
 
 def check_finite(x: torch.Tensor, what: str) -> None:
@@ -40,18 +81,14 @@ def _subsample(x: torch.Tensor, limit: int, dim: int = 0) -> torch.Tensor:
     return x.index_select(dim, idx)
 
 
-def quantile_rows(x: torch.Tensor, qs) -> torch.Tensor:
-    """Quantiles of each row of 2-D ``x`` -> ``[len(qs), rows]`` (linear interpolation)."""
-    s = x.sort(dim=1).values
-    n = s.shape[1]
-    out = []
-    for q in qs:
-        pos = q * (n - 1)
-        lo = int(pos)
-        hi = min(lo + 1, n - 1)
-        frac = pos - lo
-        out.append(s[:, lo] * (1 - frac) + s[:, hi] * frac)
-    return torch.stack(out)
+def percentile_candidates(rows: torch.Tensor, interpolation: str = "nearest") -> torch.Tensor:
+    """``[2 * len(PERCENTILES), rows]``: for each p the row quantiles ``q_p`` then ``q_{1-p}``.
+
+    ``torch.quantile`` per row, with the levels as the rows' dtype, as the reference's
+    scalar calls get them.
+    """
+    levels = torch.tensor([v for p in PERCENTILES for v in (p, 1 - p)], dtype=rows.dtype, device=rows.device)
+    return torch.quantile(rows, levels, dim=1, interpolation=interpolation)
 
 
 def fake_quant(x: torch.Tensor, delta: torch.Tensor, zp: torch.Tensor, bits: int) -> torch.Tensor:
@@ -64,45 +101,72 @@ def quant_codes(x: torch.Tensor, delta: torch.Tensor, zp: torch.Tensor, bits: in
     return torch.clamp(torch.round(x / delta) + zp, 0, 2**bits - 1)
 
 
-def params_from_range(lo: torch.Tensor, hi: torch.Tensor, bits: int):
-    # the range always contains 0, so the zero point lies in [0, 2**b - 1] and a
-    # zero-point-corrected operand fits the contract's (b+1)-bit lane
-    lo = torch.minimum(lo, torch.zeros_like(lo))
-    hi = torch.maximum(hi, torch.zeros_like(hi))
+def params_from_range(lo: torch.Tensor, hi: torch.Tensor, bits: int, zero_in_range: bool = True):
+    """``(delta, zp)`` of the range ``[lo, hi]``; with ``zero_in_range`` 0 is put into it first,
+    so that the zero point lies in ``[0, 2**b - 1]``."""
+    if zero_in_range:
+        lo = torch.minimum(lo, torch.zeros_like(lo))
+        hi = torch.maximum(hi, torch.zeros_like(hi))
     delta = ((hi - lo) / (2**bits - 1)).clamp(min=_EPS)
     zp = torch.round(-lo / delta)
     return delta, zp
 
 
+def _constant_fallback(hi: torch.Tensor, lo: torch.Tensor):
+    flat = (hi - lo) < CONSTANT_SPAN
+    return (torch.where(flat, torch.zeros_like(hi), hi),
+            torch.where(flat, torch.full_like(lo, CONSTANT_MIN), lo))
+
+
+def _keep_best(best, err, *values):
+    if best is None:
+        return [err, *values]
+    better = err < best[0]  # strict: the first of equal candidates stays, as in the reference
+    return [torch.where(better, new, old) for new, old in zip((err, *values), best)]
+
+
 def search_rows(rows: torch.Tensor, bits: int, method: str = "percentile"):
-    """Per-row (delta, zp) for 2-D ``rows`` by percentile/MSE search or min-max."""
+    """Per-row (delta, zp) for 2-D ``rows`` by the calibrator ``method``."""
+    cal = calibrator(method)
     rows = rows.float()
-    if method == "minmax":
-        return params_from_range(rows.min(dim=1).values, rows.max(dim=1).values, bits)
-    qs = []
-    for p in PERCENTILES:
-        qs += [1 - p, p]
-    qv = quantile_rows(rows, qs)
+    if cal.search == "minmax":
+        return params_from_range(rows.min(dim=1).values, rows.max(dim=1).values, bits, cal.zero_in_range)
+    qv = percentile_candidates(rows, cal.quantile)
     best = None
     for i in range(len(PERCENTILES)):
-        delta, zp = params_from_range(qv[2 * i], qv[2 * i + 1], bits)
-        err = (fake_quant(rows, delta[:, None], zp[:, None], bits) - rows).pow(2).mean(dim=1)
-        if best is None:
-            best = [err, delta, zp]
-        else:
-            better = err < best[0]
-            best[0] = torch.where(better, err, best[0])
-            best[1] = torch.where(better, delta, best[1])
-            best[2] = torch.where(better, zp, best[2])
+        hi, lo = _constant_fallback(qv[2 * i], qv[2 * i + 1])
+        delta, zp = params_from_range(lo, hi, bits, cal.zero_in_range)
+        err = (rows - fake_quant(rows, delta[:, None], zp[:, None], bits)).pow(2).mean(dim=1)
+        best = _keep_best(best, err, delta, zp)
     return best[1], best[2]
+
+
+def symmetric_rows(rows: torch.Tensor, bits: int) -> torch.Tensor:
+    """Per-row symmetric step ``2 * clipped_absmax / (2**b - 1)`` by percentile/MSE search.
+
+    The clipped abs-max of a candidate is ``max(|q_p|, |q_{1-p}|)`` (nearest-rank); codes
+    are ``clamp(round(x / delta), -2**(b-1), 2**(b-1) - 1)``.  UQ-ViT's observer of the
+    per-input-channel weight scale runs this on the rows of ``W^T``.  A row of zeros gets
+    ``delta = 1e-8`` (the reference divides by zero there).
+    """
+    check_bits(bits)
+    rows = rows.float()
+    qv = percentile_candidates(rows, "nearest")
+    half = 2 ** (bits - 1)
+    best = None
+    for i in range(len(PERCENTILES)):
+        absmax = torch.maximum(qv[2 * i].abs(), qv[2 * i + 1].abs())
+        delta = (2 * absmax / (2**bits - 1)).clamp(min=_EPS)
+        xq = torch.clamp(torch.round(rows / delta[:, None]), -half, half - 1) * delta[:, None]
+        best = _keep_best(best, (rows - xq).pow(2).mean(dim=1), delta)
+    return best[1]
 
 
 def calibrate_tensor(x: torch.Tensor, bits: int, method: str = "percentile", what: str = "tensor"):
     """Per-tensor (delta, zp) as 0-d tensors."""
     check_bits(bits)
     check_finite(x, what)
-    flat = _subsample(x.detach().reshape(-1), MAX_SAMPLES)
-    d, z = search_rows(flat[None, :], bits, method)
+    d, z = search_rows(x.detach().reshape(1, -1), bits, method)
     return d[0], z[0]
 
 
@@ -110,7 +174,7 @@ def calibrate_channels(x: torch.Tensor, bits: int, method: str = "percentile", w
     """Per-channel (delta, zp) along the LAST dimension of ``x``."""
     check_bits(bits)
     check_finite(x, what)
-    rows = _subsample(x.detach().reshape(-1, x.shape[-1]), MAX_ROWS).t().contiguous()
+    rows = x.detach().reshape(-1, x.shape[-1]).t().contiguous()
     return search_rows(rows, bits, method)
 
 
