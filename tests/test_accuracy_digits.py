@@ -13,7 +13,9 @@ def run(demo_model, bits, methods):
     return _RUNS[bits]
 
 
-W4 = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-int"]
+W4 = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int"]
+W6 = ["fp", "uqvit", "uqvit-hw", "uqvit-int"]
+LISTS = {4: W4, 6: W6, 8: ["fp", "uqvit-hw", "uqvit-int"]}
 
 
 def test_fp_digits_model_reaches_95_percent(demo_model):
@@ -33,12 +35,12 @@ def test_w4a4_method_ranking(demo_model):
 
 @pytest.mark.parametrize("bits", [4, 6, 8])
 def test_integer_golden_model_matches_fake_quant_top1(demo_model, bits):
-    r = run(demo_model, bits, W4 if bits == 4 else ["fp", "uqvit", "uqvit-int"])
-    assert abs(r["uqvit-int"]["top1"] - r["uqvit"]["top1"]) <= 0.3
+    r = run(demo_model, bits, LISTS[bits])
+    assert abs(r["uqvit-int"]["top1"] - r["uqvit-hw"]["top1"]) <= 0.3  # the integer model of uqvit-hw
 
 
 def test_w6a6_uqvit_is_within_half_a_point_of_fp(demo_model):
-    r = run(demo_model, 6, ["fp", "uqvit", "uqvit-int"])
+    r = run(demo_model, 6, W6)
     assert r["fp"]["top1"] - r["uqvit"]["top1"] <= 0.5
 
 
@@ -51,7 +53,7 @@ def test_the_checked_in_demo_table_reproduces_to_the_last_digit(demo_model, bits
     acc = json.loads((Path(__file__).resolve().parents[1] / "reports" / "accuracy_demo.json").read_text())
     stored = next({r["method"]: r for r in run["results"]} for run in acc["runs"]
                   if any(r.get("w_bits") == bits for r in run["results"]))
-    r = run(demo_model, bits, W4 if bits == 4 else ["fp", "uqvit", "uqvit-int"])
+    r = run(demo_model, bits, LISTS[bits])
     for m in r:
         assert (round(r[m]["top1"], 2), round(r[m]["agree_fp"], 2)) == \
             (round(stored[m]["top1"], 2), round(stored[m]["agree_fp"], 2)), m

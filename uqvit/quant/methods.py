@@ -67,7 +67,14 @@ DEVIATIONS = {
     "fqvit": "log2 softmax only: no power-of-two factor for LayerNorm inputs; this harness's percentile calibration",
     "uqvit": "none, except one-hot DeMax rows (exact here, NaN in the reference)",
     "uqvit-hw": "uqvit with 0 kept in every range, so zero points lie in [0, 2^b-1] (the integer core's lanes)",
+    "uqvit-int": "the integer golden model of uqvit-hw (what the core computes)",
+    "fp": "-",
 }
+
+
+def deviation(method: str) -> str:
+    """How ``method`` differs from its authors' code ('?' for a name this kit does not know)."""
+    return DEVIATIONS.get(method, "?")
 
 
 class UnknownMethodError(UqvitError, ValueError):

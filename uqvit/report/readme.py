@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from ..quant.methods import deviation
 
 BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.S)
 #: the digits table's rows, in order, with the label the README gives them
 DIGITS_METHODS = (("fp", "fp"), ("minmax", "minmax"), ("repq", "repq"), ("ptq4vit", "ptq4vit"), ("fqvit", "fqvit"),
-                  ("uqvit", "uqvit"), ("uqvit-int", "uqvit-int (golden)"))
+                  ("uqvit", "uqvit"), ("uqvit-hw", "uqvit-hw"), ("uqvit-int", "uqvit-int (golden)"))
 
 
 def _load(reports: Path, name: str) -> dict:
@@ -47,10 +48,12 @@ def digits_table(acc: dict) -> str:
     lines = [f"Data: {run['data']} evaluation set ({n} images); weights: the shipped digits ViT; machine: "
              f"{acc.get('machine', '?')}; written by `{acc.get('generated_by', '?')}` "
              "([reports/accuracy_demo.json](reports/accuracy_demo.json)).", "",
-             "| method | W4A4 top-1 % | W4A4 same top-1 as FP % | W6A6 top-1 % |", "|---|---|---|---|"]
+             "| method | W4A4 top-1 % | W4A4 same top-1 as FP % | W6A6 top-1 % | differs from the authors' code |",
+             "|---|---|---|---|---|"]
     for key, label in DIGITS_METHODS:
         if key in w4 and key in w6:
-            lines.append(f"| {label} | {w4[key]['top1']:.2f} | {_pct(w4[key].get('agree_fp'))} | {w6[key]['top1']:.2f} |")
+            lines.append(f"| {label} | {w4[key]['top1']:.2f} | {_pct(w4[key].get('agree_fp'))} | {w6[key]['top1']:.2f} | "
+                         f"{deviation(key)} |")
     return "\n".join(lines) + "\n"
 
 
