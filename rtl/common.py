@@ -80,6 +80,29 @@ def chunk_bits(chunks: int) -> int:
     return max(1, (chunks - 1).bit_length())
 
 
+#: operand pieces for DSP multipliers: an ECP5 MULT18X18D multiplies two 18-bit signed numbers, so
+#: unsigned pieces of 17 bits (and a signed top piece of up to 18) each fit one block
+DSP_PIECE_BITS = 17
+
+
+def operand_pieces(v, is_signed: bool) -> list:
+    """``(lsb, piece)`` with ``v == sum(piece << lsb)``: unsigned ``DSP_PIECE_BITS``-bit pieces from the
+    bottom, the top piece signed (up to one bit wider) when ``v`` is signed."""
+    n, lo, out = len(v), 0, []
+    while n - lo > DSP_PIECE_BITS + is_signed:
+        out.append((lo, v[lo:lo + DSP_PIECE_BITS].as_unsigned()))
+        lo += DSP_PIECE_BITS
+    top = v[lo:n]
+    return out + [(lo, top.as_signed() if is_signed else top.as_unsigned())]
+
+
+def partial_products(a, b) -> list:
+    """``(lsb, product)`` of the DSP-sized pieces of ``a`` and ``b``: ``a * b == sum(product << lsb)``."""
+    pa = operand_pieces(a, a.shape().signed)
+    pb = operand_pieces(b, b.shape().signed)
+    return [(la + lb, xa * xb) for la, xa in pa for lb, xb in pb]
+
+
 def mux_select(sel, items):
     """``items[sel]`` as a binary tree of 2:1 multiplexers on the bits of ``sel`` (indices past the
     end select the last item; they do not occur)."""

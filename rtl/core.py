@@ -14,9 +14,13 @@ from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, de
 from .demax import DeMax, DeMaxRestore
 from .normquant import NormQuant
 from .requant import Requant
+from .skid import SkidBuffer
 from .src_unit import param_layout
 
 MIN_DIM = 2
+#: cycles of the table stage in front of NormQuant and of requant (the beat is registered while its
+#: parameter-table entry is read synchronously)
+TABLE_LATENCY = 1
 CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
 
@@ -78,10 +82,13 @@ class Core(wiring.Component):
 
     Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`) while
     ``rows * D <= max(K, rows + cols)``; otherwise one tile per ``rows * D`` cycles
-    (drain-bound).  A tile's first output row appears ``rows + cols + 4 + (D - 1)`` cycles
-    after its last k-step enters ``x_in`` when nothing back-pressures (NormQuant 2, array
-    ``rows + cols - 1``, restore 1 per chunk, requant 2, the row's other ``D - 1`` chunks), the
-    next rows every ``D`` cycles.  ``rs_in`` is taken with a row's last chunk.  Tiles shorter
+    (drain-bound).  A tile's first output row appears ``rows + cols + 13 + (D - 1)`` cycles
+    after its last k-step enters ``x_in`` when nothing back-pressures (table stage 1, NormQuant 4, array
+    ``rows + cols - 1``, restore 4, table stage 1, requant 4, the row's other ``D - 1`` chunks), the
+    next rows every ``D`` cycles.  The table stages (``TABLE_LATENCY``) register a beat while its
+    parameter entry is read synchronously (the tables can be block RAM).  Skid buffers
+    (:class:`rtl.skid.SkidBuffer`, no latency) sit between NormQuant/``w_in`` and the array and
+    between the restore and the requant table stage, so that ready is registered there.  ``rs_in`` is taken with a row's last chunk.  Tiles shorter
     than ``rows + cols`` k-steps are zero-padded by the array (see
     :func:`rtl.array.min_tile_k`).  All streams follow ``amaranth.lib.stream`` rules; every
     unit holds its output payload while not ready.
@@ -129,7 +136,7 @@ class Core(wiring.Component):
         m.submodules.rq = rq = self._rq
         m.submodules.demax = dmx = self._demax
 
-        # ------------------------------------------------ parameter tables (async read)
+        # ------------------------------------------------ parameter tables (synchronous reads, see the table stages)
         m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
         L, D = self.lanes, self.chunks
 
@@ -164,32 +171,41 @@ class Core(wiring.Component):
             m.d.comb += [wpc.en.eq(self.cfg.valid & (cfg.sel == CFG_RQ) & (cfg.lane < C) & (w_tab == lane)),
                          wpc.addr.eq(tab_addr(cfg.addr, w_chunk)), wpc.data.eq(cfg.p)]
 
-        # ------------------------------------------------ x_in -> NormQuant
+        # ------------------------------------------------ x_in -> table stage -> NormQuant
+        # the table stage registers the beat while the table entry of its k is read (synchronous read: block RAM)
         kcnt = Signal(range(self.max_k))
-        nq_rp = nq_tab.read_port(domain="comb")
+        nq_rp = nq_tab.read_port(domain="sync")
+        xv, xs = Signal(), Signal.like(self.x_in.payload)
+        x_adv = Signal()
         m.d.comb += [
-            nq_rp.addr.eq(kcnt),
-            nq.i.valid.eq(self.x_in.valid), self.x_in.ready.eq(nq.i.ready),
-            nq.i.payload.tag.eq(self.x_in.payload.last),
+            x_adv.eq(~xv | nq.i.ready), self.x_in.ready.eq(x_adv),
+            nq_rp.addr.eq(kcnt), nq_rp.en.eq(x_adv),
+            nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last),
         ]
+        with m.If(x_adv):
+            m.d.sync += [xv.eq(self.x_in.valid), xs.eq(self.x_in.payload)]
         for r in range(R):
-            m.d.comb += [nq.i.payload.x[r].eq(self.x_in.payload.x[r]), nq.i.payload.p[r].eq(nq_rp.data)]
+            m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_rp.data)]
         with m.If(self.x_in.valid & self.x_in.ready):
             m.d.sync += kcnt.eq(Mux(self.x_in.payload.last, 0, kcnt + 1))
 
         # ------------------------------------------------ join lanes with weights -> array
+        # (through a skid buffer: the array's stall logic does not drive NormQuant's clock enables)
+        m.submodules.a_skid = a_skid = SkidBuffer(arr.i.payload.shape())
+        wiring.connect(m, a_skid.o, arr.i)
+        ai = a_skid.i
         both = nq.o.valid & self.w_in.valid
         m.d.comb += [
-            arr.i.valid.eq(both),
-            nq.o.ready.eq(arr.i.ready & self.w_in.valid),
-            self.w_in.ready.eq(arr.i.ready & nq.o.valid),
-            arr.i.payload.last.eq(nq.o.payload.tag),
-            arr.i.payload.tag.eq(self.w_in.payload.ntile),
+            ai.valid.eq(both),
+            nq.o.ready.eq(ai.ready & self.w_in.valid),
+            self.w_in.ready.eq(ai.ready & nq.o.valid),
+            ai.payload.last.eq(nq.o.payload.tag),
+            ai.payload.tag.eq(self.w_in.payload.ntile),
         ]
         for r in range(R):
-            m.d.comb += arr.i.payload.a[r].eq(nq.o.payload.lane[r])
+            m.d.comb += ai.payload.a[r].eq(nq.o.payload.lane[r])
         for c in range(C):
-            m.d.comb += arr.i.payload.w[c].eq(self.w_in.payload.w[c])
+            m.d.comb += ai.payload.w[c].eq(self.w_in.payload.w[c])
 
         # ------------------------------------------------ array -> restore (join rs_in) -> requant
         need_rs = self.restore
@@ -206,16 +222,24 @@ class Core(wiring.Component):
                 rst.i.payload.acc[c].eq(arr.o.payload.acc[c]),
                 rst.i.payload.vj[c].eq(Mux(need_rs, self.rs_in.payload.vj[c], 0)),
             ]
-        ntile_r = rst.o.payload.tag[1:]
+        # (through a skid buffer: requant's stall logic does not reach the restore and the array; then a table
+        # stage that registers the chunk while its requant entries are read, synchronously: block RAM)
+        m.submodules.r_skid = r_skid = SkidBuffer(rst.o.payload.shape())
+        wiring.connect(m, rst.o, r_skid.i)
+        ro = r_skid.o
+        tv, ts = Signal(), Signal.like(ro.payload)
+        t_adv = Signal()
         m.d.comb += [
+            t_adv.eq(~tv | rq.i.ready), ro.ready.eq(t_adv),
             rq.lo.eq(self.lo), rq.hi.eq(self.hi),
-            rq.i.valid.eq(rst.o.valid), rst.o.ready.eq(rq.i.ready),
-            rq.i.payload.tag.eq(rst.o.payload.tag), rq.i.payload.chunk.eq(rst.o.payload.chunk),
+            rq.i.valid.eq(tv), rq.i.payload.tag.eq(ts.tag), rq.i.payload.chunk.eq(ts.chunk),
         ]
+        with m.If(t_adv):
+            m.d.sync += [tv.eq(ro.valid), ts.eq(ro.payload)]
         for lane, mem in enumerate(rq_tabs):
-            rp = mem.read_port(domain="comb")
-            m.d.comb += [rp.addr.eq(tab_addr(ntile_r, rst.o.payload.chunk)),
-                         rq.i.payload.acc[lane].eq(rst.o.payload.t[lane]), rq.i.payload.p[lane].eq(rp.data)]
+            rp = mem.read_port(domain="sync")
+            m.d.comb += [rp.addr.eq(tab_addr(ro.payload.tag[1:], ro.payload.chunk)), rp.en.eq(t_adv),
+                         rq.i.payload.acc[lane].eq(ts.t[lane]), rq.i.payload.p[lane].eq(rp.data)]
         m.d.comb += [
             self.y_out.valid.eq(rq.o.valid), rq.o.ready.eq(self.y_out.ready),
             self.y_out.payload.last.eq(rq.o.payload.tag[0]),

@@ -8,13 +8,16 @@ from amaranth.lib.wiring import In, Out
 from uqvit.contract import (ACC_BITS, PROB_BITS, PROB_ONE, RECIP_BITS, RESTORE_BITS, check_bits, code_max,
                             lane_bits, restore_bound)
 
-from .common import MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, check_int, chunk_bits, mux_select
+from .common import (MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, check_int, chunk_bits, mux_select,
+                     partial_products)
 
 #: Reciprocal R = floor(2**(e + RECIP_BITS - 1) / m2) with e = bit_length(m2).  With m2
 #: normalised to m2n = m2 << (PROB_BITS - e) (top bit set) this is floor(2**NUM_EXP / m2n):
 NUM_EXP = RECIP_BITS + PROB_BITS - 1
 QUOT_BITS = RECIP_BITS + 1  # R lies in (2**(RECIP_BITS-1), 2**RECIP_BITS]
 DIV_LATENCY = QUOT_BITS + 1  # one normalisation stage, then one quotient bit per stage
+#: cycles from a restore input chunk to its output (see :class:`DeMaxRestore`)
+RESTORE_LATENCY = 4
 #: cycles from a row's last probability to its first code: the divider, the reciprocal FIFO and the
 #: three emit stages (see :class:`DeMax`)
 ROW_LATENCY = DIV_LATENCY + 4
@@ -203,9 +206,10 @@ class DeMaxRestore(wiring.Component):
     Ports: ``i`` {acc[cols] (ACC_BITS), vj[cols] (``lane_bits(b)``: the gathered V row
     as zero-point-corrected lanes), m, m2, tag}; ``o`` {t[lanes], chunk, tag}.
 
-    Timing contract: one register stage (latency 1), one chunk per cycle; the row is accepted
-    (``i.ready``) in the cycle its last chunk enters the register: ``i.ready = (~o.valid | o.ready)
-    & (chunk == last)``, so a row occupies the input ``cols / lanes`` cycles.  ``i.payload`` must be
+    Timing contract: ``RESTORE_LATENCY`` = 4 register stages (lane selection and ``m*(2**b-1)``; the
+    DSP-sized partial products of ``m2*acc`` and ``m*(2**b-1)*v``; two half sums; their sum), one
+    chunk per cycle; the row is accepted (``i.ready``) in the cycle its last chunk enters the pipeline:
+    ``i.ready = (~o.valid | o.ready) & (chunk == last)``, so a row occupies the input ``cols / lanes`` cycles.  ``i.payload`` must be
     held while ``i.ready`` is low (stream rule).  ``o.payload`` is held while ``o.ready`` is low.
     ``max_k`` (the longest attention row) is checked at construction so that ``T`` fits
     RESTORE_BITS (:func:`uqvit.contract.restore_bound`).
@@ -246,14 +250,50 @@ class DeMaxRestore(wiring.Component):
         with m.If(adv & self.i.valid):
             m.d.sync += cnt.eq(Mux(last, 0, cnt + 1))
         pl = self.i.payload
-        mq = Signal(PROB_BITS + self.bits)
-        m.d.comb += mq.eq(pl.m * qmax)  # once per row, shared by the lanes
+        # stage 0: the chunk's lanes selected, m*(2**b - 1) (once per row, shared by the lanes)
+        v0, tag0, chunk0 = Signal(), Signal(self.tag_bits), Signal(len(cnt))
+        m2_0 = Signal(PROB_BITS)
+        mq0 = Signal(PROB_BITS + self.bits)
+        acc0 = [Signal(signed(ACC_BITS), name=f"acc0_{i}") for i in range(L)]
+        vj0 = [Signal(signed(lane_bits(self.bits)), name=f"vj0_{i}") for i in range(L)]
         with m.If(adv):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.tag.eq(pl.tag), self.o.payload.chunk.eq(cnt)]
+            m.d.sync += [v0.eq(self.i.valid), tag0.eq(pl.tag), chunk0.eq(cnt), m2_0.eq(pl.m2), mq0.eq(pl.m * qmax)]
             for i in range(L):
-                acc = mux_select(cnt, [pl.acc[j * L + i] for j in range(D)])
-                vj = mux_select(cnt, [pl.vj[j * L + i] for j in range(D)])
-                m.d.sync += self.o.payload.t[i].eq(pl.m2 * acc + mq * vj)
+                m.d.sync += [acc0[i].eq(mux_select(cnt, [pl.acc[j * L + i] for j in range(D)])),
+                             vj0[i].eq(mux_select(cnt, [pl.vj[j * L + i] for j in range(D)]))]
+        # stage 1: the DSP-sized partial products of m2*acc and mq*vj, each registered
+        v1, tag1, chunk1 = Signal(), Signal(self.tag_bits), Signal(len(cnt))
+        pps = []
+        with m.If(adv):
+            m.d.sync += [v1.eq(v0), tag1.eq(tag0), chunk1.eq(chunk0)]
+        for i in range(L):
+            lane = []
+            for k, (lsb, prod) in enumerate(partial_products(m2_0, acc0[i]) + partial_products(mq0, vj0[i])):
+                r = Signal(prod.shape(), name=f"pp{k}_{i}")
+                with m.If(adv):
+                    m.d.sync += r.eq(prod)
+                lane.append((lsb, r))
+            pps.append(lane)
+        # stage 2: two half sums, stage 3: their sum.  Modulo 2**RESTORE_BITS throughout: T itself fits
+        # RESTORE_BITS signed (restore_bound), so the wrapped partial sums give it exactly.
+        v2, tag2, chunk2 = Signal(), Signal(self.tag_bits), Signal(len(cnt))
+        with m.If(adv):
+            m.d.sync += [v2.eq(v1), tag2.eq(tag1), chunk2.eq(chunk1)]
+            m.d.sync += [self.o.valid.eq(v2), self.o.payload.tag.eq(tag2), self.o.payload.chunk.eq(chunk2)]
+        for i, lane in enumerate(pps):
+            half = (len(lane) + 1) // 2
+            sums = []
+            for h, group in enumerate((lane[:half], lane[half:])):
+                s = Signal(RESTORE_BITS, name=f"half{h}_{i}")
+                total = 0
+                for lsb, r in group:
+                    term = r << lsb  # wider terms wrapped to RESTORE_BITS, narrower ones sign-extended by the add
+                    total = total + (term[:RESTORE_BITS] if len(term) > RESTORE_BITS else term)
+                with m.If(adv):
+                    m.d.sync += s.eq(total)
+                sums.append(s)
+            with m.If(adv):
+                m.d.sync += self.o.payload.t[i].eq(sums[0] + sums[1])
         return m
 
 

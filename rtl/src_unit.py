@@ -15,6 +15,9 @@ ZP_SHAPE = signed(VECTOR_BITS)
 SHIFT_SHAPE = unsigned(MAX_SHIFT.bit_length())
 #: cycles from an input beat to its output beat (see :class:`SRCUnit`)
 LATENCY = 4
+#: ``x`` is multiplied in pieces of this many bits (unsigned; the top piece signed, up to one bit more), so
+#: that every partial product is one 18x18 DSP multiplication registered on its own
+CHUNK_BITS = 17
 
 
 def param_layout() -> data.StructLayout:
@@ -58,10 +61,12 @@ class SRCUnit(wiring.Component):
 
     Timing contract
     ---------------
-    Four register stages (multiply; add the offset; saturating shift; round/zp/clamp): latency
-    ``LATENCY = 4`` cycles, throughput one beat per cycle.  (With multiply-add in one stage and
-    shift-round-clamp in another, the unit ran at 56 MHz on the ECP5, and the 48x15-bit
-    multiply-add behind the restore register set the whole core's clock at 40 MHz.)  The pipeline advances when its output register is
+    Four register stages (partial products ``x_k * M`` of ``CHUNK_BITS``-bit pieces of ``x``; their sum
+    plus the offset; saturating shift; round/zp/clamp): latency ``LATENCY = 4`` cycles, throughput
+    one beat per cycle.  (With multiply-add in one stage and shift-round-clamp in another, the unit
+    ran at 56 MHz on the ECP5, and the 48x15-bit multiply-add behind the restore register set the
+    whole core's clock at 40 MHz; with the whole 48x15 product in stage 0 -- three DSPs and their
+    fabric adders -- it still set it at 45.8 MHz.)  The pipeline advances when its output register is
     empty or accepted: ``i.ready = ~o.valid | o.ready`` (a combinational path from
     ``o.ready``).  ``o.valid`` and ``o.payload`` only change on a clock edge and are held
     while ``o.ready`` is low.
@@ -90,6 +95,16 @@ class SRCUnit(wiring.Component):
             "lo": In(signed(out_bits)),
             "hi": In(signed(out_bits)),
         })
+
+    def _chunks(self) -> list[tuple[int, int]]:
+        """``(lsb, width)`` of the pieces ``x`` is multiplied in: unsigned CHUNK_BITS-bit pieces from the
+        bottom and a signed top piece of at most CHUNK_BITS + 1 bits (an 18x18 signed DSP multiplier takes
+        either against the unsigned MULT_BITS-bit M)."""
+        out, lo = [], 0
+        while self.in_bits - lo > CHUNK_BITS + 1:
+            out.append((lo, CHUNK_BITS))
+            lo += CHUNK_BITS
+        return out + [(lo, self.in_bits - lo)]
 
     def _shift_saturate(self, m, v, s, i):
         """``t = sat((2*v) >> s, t_bits)``: a right shifter that keeps only the low ``t_bits`` bits of
@@ -120,8 +135,10 @@ class SRCUnit(wiring.Component):
         adv = Signal()
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
 
-        # stage 0: the product x*M (in_bits + MULT_BITS + 1 bits, exact)
-        x0 = [Signal(signed(self.in_bits + MULT_BITS + 1), name=f"xm0_{i}") for i in range(self.lanes)]
+        # stage 0: partial products x_k*M of the x chunks (each fits one 18x18 DSP multiplier)
+        chunks = self._chunks()
+        pp = [[Signal(signed(w + MULT_BITS + 1), name=f"pp{k}_{i}") for k, (_, w) in enumerate(chunks)]
+              for i in range(self.lanes)]
         b0 = [Signal(signed(BIAS_BITS), name=f"b0_{i}") for i in range(self.lanes)]
         s0 = [Signal(SHIFT_SHAPE, name=f"s0_{i}") for i in range(self.lanes)]
         z0 = [Signal(ZP_SHAPE, name=f"z0_{i}") for i in range(self.lanes)]
@@ -130,10 +147,13 @@ class SRCUnit(wiring.Component):
         with m.If(adv):
             m.d.sync += [vld0.eq(self.i.valid), tag0.eq(self.i.payload.tag)]
             for i in range(self.lanes):
-                p = self.i.payload.p[i]
-                m.d.sync += [x0[i].eq(self.i.payload.x[i] * p.mult), b0[i].eq(p.bias), s0[i].eq(p.shift),
-                             z0[i].eq(p.zp)]
-        # stage 1: v = x*M + B (exact: the product's width or BIAS_BITS, plus carry)
+                p, x = self.i.payload.p[i], self.i.payload.x[i]
+                for k, (lo, w) in enumerate(chunks):
+                    top = k == len(chunks) - 1  # the top chunk carries the sign, the others are unsigned
+                    part = x[lo:lo + w].as_signed() if top else x[lo:lo + w].as_unsigned()
+                    m.d.sync += pp[i][k].eq(part * p.mult)
+                m.d.sync += [b0[i].eq(p.bias), s0[i].eq(p.shift), z0[i].eq(p.zp)]
+        # stage 1: v = sum_k (x_k*M) << lo_k + B = x*M + B (exact: the product's width or BIAS_BITS, plus carry)
         v_shape = signed(max(self.in_bits + MULT_BITS + 1, BIAS_BITS) + 1)
         v1 = [Signal(v_shape, name=f"v1_{i}") for i in range(self.lanes)]
         s1 = [Signal(SHIFT_SHAPE, name=f"s1_{i}") for i in range(self.lanes)]
@@ -143,7 +163,10 @@ class SRCUnit(wiring.Component):
         with m.If(adv):
             m.d.sync += [vld1.eq(vld0), tag1.eq(tag0)]
             for i in range(self.lanes):
-                m.d.sync += [v1[i].eq(x0[i] + b0[i]), s1[i].eq(s0[i]), z1[i].eq(z0[i])]
+                total = b0[i]
+                for k, (lo, _) in enumerate(chunks):
+                    total = total + (pp[i][k] << lo)
+                m.d.sync += [v1[i].eq(total), s1[i].eq(s0[i]), z1[i].eq(z0[i])]
         # stage 2: the saturating arithmetic shift (see the class docstring; exact for every S in 0..MAX_SHIFT)
         t2 = [Signal(signed(self.t_bits), name=f"t2_{i}") for i in range(self.lanes)]
         z2 = [Signal(ZP_SHAPE, name=f"z2_{i}") for i in range(self.lanes)]

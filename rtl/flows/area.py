@@ -3,8 +3,9 @@
 Flow (checked on these machines, see DESIGN.md §3): the Amaranth component is converted to
 RTLIL and run through ``synth -flatten -noabc`` up to the ``fine`` label, the FIFOs are mapped
 to flip-flops (``memory_map``), then ``techmap`` to Yosys' internal gate library
-(``$_AND_``, ``$_XOR_``, ``$_MUX_``, ``$_SDFFE_…`` …) and ``stat -json``.  ABC is not used:
-with ABC the WebAssembly Yosys stopped silently here, so every run is checked -- non-zero exit,
+(``$_AND_``, ``$_XOR_``, ``$_MUX_``, ``$_SDFFE_…`` …) and ``stat -json``.  ABC is not used here
+(it is slow on large units; :mod:`rtl.flows.abc` runs it beside this flow, with a time-out, where
+it finishes), and every run is checked -- non-zero exit,
 no ``stat`` output, zero cells, coarse cells left unmapped, or an unknown cell type raise
 :class:`SynthesisError`; nothing is ever reported as 0 or blank.
 
@@ -288,6 +289,10 @@ def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, l
                  "seconds": round(sum(r["seconds"] for r in res.values() if not r.get("reused")), 1)}
         if fails:
             entry["failed"] = fails
+        for k in ("abc", "abc_failed"):  # ABC results (rtl.flows.abc) of units not re-synthesized now stay
+            kept = {u: r for u, r in prev.get(k, {}).items() if u not in new and units is not None}
+            if kept:
+                entry[k] = kept
         data["sizes"][key] = entry
         log(f"  {key}: {time.time() - t0:.1f} s")
         p.parent.mkdir(parents=True, exist_ok=True)

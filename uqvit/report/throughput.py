@@ -82,7 +82,9 @@ def timing_section(timing: dict, data: dict) -> list[str]:
          f"Placed and routed out of context on a Lattice {timing['device']} ({timing['package']}), "
          f"{timing['constraint_mhz']:g} MHz constraint, seed {timing['seed']}; "
          + ", ".join(f"{k} {v}" for k, v in timing["tools"].items()) + f" (`{timing['flow']['synth']}`; "
-         f"`{timing['flow']['pnr']}`). Units of the {timing['size']} core, as `rtl.flows.area.unit_components` builds them.", "",
+         f"`{timing['flow']['pnr']}`). Units of the {timing['size']} core, as `rtl.flows.area.unit_components` builds them"
+         + (f"; ports {timing['flow']['ports']}" if "ports" in timing["flow"] else "")
+         + (f"; {timing['flow']['abc']}" if "abc" in timing["flow"] else "") + ".", "",
          "| unit | Fmax MHz | LUT4 | FF | DSP (MULT18X18D) | BRAM (DP16KD) | LUT-RAM | critical path |",
          "|---|---|---|---|---|---|---|---|"]
     for name, r in u.items():
@@ -121,7 +123,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
          "(default 1 at 4x4 and 8x8, 4 at 16x16, 16 at 32x32, 32 at 64x64: a tile's R result rows drain at C/L cycles per "
          "row while the next tile computes, and the array waits when the drain is longer: K < 16 at 4x4, K < 64 at 8x8 and "
          "16x16, never at 32x32 and 64x64, whose tiles take at least R + C >= R·C/L cycles); "
-         "one pipeline fill/drain (R + C + 8 + min(max(K, R+C), R·C/L) cycles) per layer; parameter tables written before each layer "
+         f"one pipeline fill/drain (R + C + {cm.fill_drain_cycles(1, 1, 1, lanes=1) - 3} + min(max(K, R+C), R·C/L) cycles) "
+         "per layer; parameter tables written before each layer "
          "(K + N cycles, one entry per cycle). Heads and Swin windows of one layer stream back to back.",
          "* DeMax: one probability per cycle on its own port, overlapped with the q·kᵀ / attn·v GEMMs of the "
          "same attention layer (head pipelining); only the excess is on the critical path ('demax' below).",
