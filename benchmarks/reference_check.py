@@ -19,6 +19,7 @@ import copy
 import importlib
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from types import MethodType
@@ -140,6 +141,21 @@ def compare(ref: Path, bits: int, calib: int = 512) -> dict:
     }
 
 
+def provenance(ref: Path) -> dict:
+    """What was compared: data, weights, machine, and the SHA-256 of each reference file that ran."""
+    import hashlib
+    import platform
+
+    files = sorted(str(p.relative_to(ref)) for p in [*ref.glob("quant/*.py"), ref / "utils" / "build_model.py",
+                                                    ref / "test.py"])
+    return {"data": "digits (scikit-learn), 512 calibration images, 4500 evaluation images",
+            "weights": "the shipped digits ViT (uqvit/assets/digits_vit.safetensors)",
+            "machine": f"{platform.machine()} CPU x{os.cpu_count()}, torch {torch.__version__}, {platform.python_version()}",
+            "reference": "github.com/jiujiuwei/UQ-ViT classification/ (files below, unmodified)",
+            "reference_sha256": {f: hashlib.sha256((ref / f).read_bytes()).hexdigest()[:16] for f in files},
+            "generated_by": "python benchmarks/reference_check.py --ref <checkout>/classification --bits 4 6 --json F"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ref", required=True, type=Path, help="the classification/ folder of the authors' UQ-ViT checkout")
@@ -157,7 +173,7 @@ def main(argv=None) -> int:
               f"uqvit {r['top1_uqvit']}; same top-1 {r['same_top1']}/{r['images']}; "
               f"alphas agree {r['alphas_agree']}/{r['alphas']}; max |diff| {r['max_abs_logit_difference']:.3g}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"data": "digits (sklearn), shipped demo weights", "runs": runs}, indent=2))
+        Path(a.json).write_text(json.dumps(provenance(a.ref) | {"runs": runs}, indent=2))
     return 0
 
 
