@@ -135,7 +135,21 @@ def area_table(s: dict) -> str:
             "[reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
 
 
+def reference_table(ref: dict) -> str:
+    """``uqvit`` against the authors' pipeline (``reference_check_demo.json`` of benchmarks/reference_check.py)."""
+    lines = ["| W/A | calibration images | images with bit-identical logits | alphas agreeing | top-1 % (reference / uqvit) |",
+             "|---|---|---|---|---|"]
+    for r in ref["runs"]:
+        lines.append(f"| W{r['bits']}A{r['bits']} | {r['calib_images']} | {r['images_with_identical_logits']} of "
+                     f"{r['images']} | {r['alphas_agree']} of {r['alphas']} | {r['top1_reference']:.2f} / "
+                     f"{r['top1_uqvit']:.2f} |")
+    return (f"From [reports/reference_check_demo.json](reports/reference_check_demo.json): {ref['data']}; "
+            f"{ref['weights']}; machine: {ref['machine']}; written by `{ref['generated_by']}`.\n\n"
+            + "\n".join(lines) + "\n")
+
+
 GENERATORS = {
+    "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
