@@ -65,3 +65,19 @@ def test_log_quantizers_map_zero_and_one():
 def test_demax_rejects_integer_input():
     with pytest.raises(TypeError):
         demax(torch.tensor([1, 2, 3]), 4)
+
+
+def test_repq_log_sqrt2_quantizer_calibrates_its_scale():
+    from uqvit.quant.logquant import LogQuantizer
+
+    x = torch.tensor([0.3, 0.3 * 2**-0.5, 0.15, 0.0])
+    q = LogQuantizer(4, "sqrt2", scaled=True)
+    assert not q.calibrated
+    q.calibrate(x)
+    # candidates: linear quantiles at p = 0.999, 0.9999, 0.99999 of 4 values, 0.3 - (1 - 3p)(0.3 - 0.2121);
+    # the one nearest the maximum (p = 0.99999) puts the values closest to its grid delta * 2**(-k/2)
+    want = 0.3 - (1 - 0.99999) * 3 * (0.3 - 0.3 * 2**-0.5)
+    assert q.delta.item() == pytest.approx(want, rel=1e-6) and torch.allclose(q(x), x, atol=1e-5)
+    assert not torch.allclose(LogQuantizer(4, "sqrt2")(x), x, atol=1e-2)  # the unscaled grid misses 0.3
+    with pytest.raises(ValueError, match="only the log-sqrt2"):
+        LogQuantizer(4, "2", scaled=True)

@@ -53,7 +53,7 @@ def _softmax_quantizer(m: Method, bits: int, name: str) -> nn.Module:
     if m.softmax == "demax":
         return DeMaxQuantizer(bits, name)
     if m.softmax in ("log2", "sqrt2"):
-        return LogQuantizer(bits, "2" if m.softmax == "log2" else "sqrt2", name)
+        return LogQuantizer(bits, "2" if m.softmax == "log2" else "sqrt2", name, scaled=m.softmax == "sqrt2")
     if m.softmax == "twin":
         return TwinSoftmaxQuantizer(bits, name)
     return UniformQuantizer(bits, False, m.act, name)

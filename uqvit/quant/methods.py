@@ -61,8 +61,8 @@ METHODS = {
 DEVIATIONS = {
     "minmax": "plain per-tensor min-max baseline (no reference pipeline)",
     "repq": "RepQ-ViT's quantizer (linearly interpolated percentiles, zero point free) and post-LN "
-            "reparameterization (alpha = 0), but x' re-calibrated per tensor (RepQ-ViT keeps mean(delta_c), "
-            "mean(z_c)), block-by-block calibration, log-sqrt2 softmax as implemented here",
+            "reparameterization (alpha = 0) and its scaled log-sqrt2 softmax, but x' re-calibrated per tensor "
+            "(RepQ-ViT keeps mean(delta_c), mean(z_c)) and calibration block by block (RepQ-ViT: one pass)",
     "ptq4vit": "twin-uniform softmax and post-GELU with scales by tensor MSE, not PTQ4ViT's Hessian-guided search",
     "fqvit": "log2 softmax only: no power-of-two factor for LayerNorm inputs; this harness's percentile calibration",
     "uqvit": "none, except one-hot DeMax rows (exact here, NaN in the reference)",
