@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_readme_tables_match_the_reports():
     text = (ROOT / "README.md").read_text()
-    want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check"}
+    want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check",
+            "detection"}
     assert want <= set(blocks(text))
     assert render_readme(text, ROOT / "reports") == text, "README.md is out of date: run `uqvit readme`"
 

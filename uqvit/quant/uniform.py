@@ -92,9 +92,11 @@ def percentile_candidates(rows: torch.Tensor, interpolation: str = "nearest") ->
 
 
 def fake_quant(x: torch.Tensor, delta: torch.Tensor, zp: torch.Tensor, bits: int) -> torch.Tensor:
-    qmax = 2**bits - 1
-    q = torch.clamp(torch.round(x / delta) + zp, 0, qmax)
-    return (q - zp) * delta
+    """``(clamp(round(x / delta) + zp, 0, 2**b - 1) - zp) * delta``, one buffer for the whole chain."""
+    q = torch.div(x, delta)
+    if q.shape != x.shape:  # delta/zp broadcast beyond x: fall back to out-of-place ops
+        return (torch.clamp(torch.round(q) + zp, 0, 2**bits - 1) - zp) * delta
+    return q.round_().add_(zp).clamp_(0, 2**bits - 1).sub_(zp).mul_(delta)
 
 
 def quant_codes(x: torch.Tensor, delta: torch.Tensor, zp: torch.Tensor, bits: int) -> torch.Tensor:
@@ -136,7 +138,7 @@ def search_rows(rows: torch.Tensor, bits: int, method: str = "percentile"):
     for i in range(len(PERCENTILES)):
         hi, lo = _constant_fallback(qv[2 * i], qv[2 * i + 1])
         delta, zp = params_from_range(lo, hi, bits, cal.zero_in_range)
-        err = (rows - fake_quant(rows, delta[:, None], zp[:, None], bits)).pow(2).mean(dim=1)
+        err = fake_quant(rows, delta[:, None], zp[:, None], bits).sub_(rows).pow_(2).mean(dim=1)
         best = _keep_best(best, err, delta, zp)
     return best[1], best[2]
 
