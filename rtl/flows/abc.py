@@ -10,7 +10,7 @@ unit runs under a time-out; one that fails or runs out is recorded with its erro
 ran, never as a number.
 
 Results go into the area cache (``reports/area_synth.json``) beside the no-ABC figures:
-``sizes[<size>]["abc"][<unit>]`` = ``{ge, cells, flip_flops, seconds, ratio}`` (``ratio`` = ABC GE /
+``sizes[<size>]["abc"][<unit>]`` = ``{ge, cells, flip_flops, seconds, ratio, timeout_s}`` (``ratio`` = ABC GE /
 no-ABC GE) and ``sizes[<size>]["abc_failed"][<unit>]`` = ``{error, seconds, timeout_s, when}``.
 
 (The FPGA timing flow, :mod:`rtl.flows.timing`, always uses ABC: ``synth_ecp5`` maps LUTs with
@@ -41,7 +41,7 @@ def run_abc(sizes=(8, 16), units=None, out_json="reports/area_synth.json", timeo
     p = Path(out_json)
     data = json.loads(p.read_text())
     data["abc_flow"] = FLOW_ABC
-    data["abc_timeout_s"] = timeout
+    data.pop("abc_timeout_s", None)  # (per unit now)
     for s in sizes:
         key = f"{s}x{s}"
         entry = data["sizes"].get(key)
@@ -62,7 +62,8 @@ def run_abc(sizes=(8, 16), units=None, out_json="reports/area_synth.json", timeo
                 failed.pop(unit, None)
                 base = entry["units"].get(unit, {}).get("ge")
                 done[unit] = {"ge": r["ge"], "cells": r["cells"], "flip_flops": r["flip_flops"],
-                              "seconds": r["seconds"], "ratio": round(r["ge"] / base, 3) if base else None}
+                              "seconds": r["seconds"], "ratio": round(r["ge"] / base, 3) if base else None,
+                              "timeout_s": timeout}
                 log(f"  {key} {unit:14s} ABC GE={r['ge']:10.0f} ({done[unit]['ratio']} of no-ABC, {r['seconds']} s)")
             p.write_text(json.dumps(data, indent=1))  # after every unit: a partial run still leaves results
     return data

@@ -105,8 +105,11 @@ def parse_report(report: dict) -> dict:
     paths = report.get("critical_paths") or []
     if paths and paths[0].get("path"):  # the slowest path's start and end cells (net names of the netlist)
         hops = paths[0]["path"]
+        kinds = {k: round(sum(h.get("delay", 0.0) for h in hops if h.get("type") == k), 2) for k in ("logic", "routing")}
         out["critical_path"] = {"from": hops[0]["from"]["cell"], "to": hops[-1]["to"]["cell"],
-                                "ns": round(sum(h.get("delay", 0.0) for h in hops), 2)}
+                                "ns": round(sum(h.get("delay", 0.0) for h in hops), 2), **{f"{k}_ns": v for k, v in kinds.items()},
+                                # the cells it passes, in order (logic hops: a LUT, carry, DSP or RAM each)
+                                "cells": [h["to"]["cell"] for h in hops if h.get("type") == "logic"]}
     return out
 
 

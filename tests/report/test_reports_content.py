@@ -56,3 +56,18 @@ def test_summary_has_the_core_area_where_synthesized():
         assert ("core_ge" in s["area"][size]) == ("core" in v["units"])
         if "core" not in v["units"]:  # then the attempt is stated, not hidden
             assert "core" in v.get("failed", {}), size
+
+
+def test_summary_states_the_measured_clock_of_every_unit_and_the_abc_runs():
+    s = _load("summary.json")
+    t, timing = s["timing"], _load("timing.json")
+    for unit in ("array", "normquant", "requant", "demax", "demax_restore", "core"):
+        assert t[unit]["fmax_mhz"] == timing["units"][unit]["fmax_mhz"] > 0 and t[unit]["lut"] > 0
+    assert t["core_over_array"] == round(t["core"]["fmax_mhz"] / t["array"]["fmax_mhz"], 3)
+    assert timing["flow"]["ports"].startswith("registered")
+    area = _load("area_synth.json")
+    for size, v in area["sizes"].items():  # every ABC attempt is a figure or a stated failure, never blank
+        for unit, r in v.get("abc", {}).items():
+            assert r["ge"] > 0 and s["area_abc"][size]["ge"][unit] == r["ge"]
+        for unit, f in v.get("abc_failed", {}).items():
+            assert f["error"] and s["area_abc"][size]["failed"][unit] == f["error"]

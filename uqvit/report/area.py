@@ -121,18 +121,18 @@ def abc_section(area: dict) -> list[str]:
         return ["", "## With ABC", "", "Not run (`python -m rtl.flows.abc`)."]
     L = ["", "## With ABC", "",
          f"The same flow with `abc -g <the priced gate types>` after `techmap` (`{area.get('abc_flow', '')}`), "
-         f"time-out {area.get('abc_timeout_s', 0):g} s per unit (`python -m rtl.flows.abc`). ABC re-maps only the "
+         "each unit under the time-out listed (`python -m rtl.flows.abc`). ABC re-maps only the "
          "combinational logic into the same gate types, so its GE compare one to one with the no-ABC figures above, "
          "which stay the headline (ABC does not finish on every unit).", "",
-         "| size | unit | GE no ABC | GE with ABC | ABC / no ABC | ABC time s |", "|---|---|---|---|---|---|"]
+         "| size | unit | GE no ABC | GE with ABC | ABC / no ABC | ABC time s | time-out s |", "|---|---|---|---|---|---|---|"]
     for k, v in sizes.items():
         for unit, r in v.get("abc", {}).items():
             base = v["units"].get(unit, {}).get("ge")
             L.append(f"| {k} | {unit} | {_fmt(base) if base else '-'} | {_fmt(r['ge'])} | "
-                     f"{r['ratio'] if r.get('ratio') else '-'} | {r['seconds']} |")
+                     f"{r['ratio'] if r.get('ratio') else '-'} | {r['seconds']} | {r.get('timeout_s', '-')} |")
         for unit, f in v.get("abc_failed", {}).items():
             L.append(f"| {k} | {unit} | {_fmt(v['units'].get(unit, {}).get('ge', 0))} | **did not finish** "
-                     f"({f['error']}) | - | {f['seconds']} |")
+                     f"({f['error']}) | - | {f['seconds']} | {f['timeout_s']} |")
     return L
 
 
