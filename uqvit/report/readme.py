@@ -135,12 +135,16 @@ def area_table(s: dict) -> str:
             "[reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
 
 
+CASES = {"digits": "digits ViT (shipped weights)", "swin-random": "random 2-stage Swin, random images"}
+
+
 def reference_table(ref: dict) -> str:
     """``uqvit`` against the authors' pipeline (``reference_check_demo.json`` of benchmarks/reference_check.py)."""
-    lines = ["| W/A | calibration images | images with bit-identical logits | alphas agreeing | top-1 % (reference / uqvit) |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | W/A | calibration images | images with bit-identical logits | alphas agreeing | "
+             "top-1 % (reference / uqvit) |", "|---|---|---|---|---|---|"]
     for r in ref["runs"]:
-        lines.append(f"| W{r['bits']}A{r['bits']} | {r['calib_images']} | {r['images_with_identical_logits']} of "
+        case = CASES.get(r.get("case", "digits"), r.get("case"))
+        lines.append(f"| {case} | W{r['bits']}A{r['bits']} | {r['calib_images']} | {r['images_with_identical_logits']} of "
                      f"{r['images']} | {r['alphas_agree']} of {r['alphas']} | {r['top1_reference']:.2f} / "
                      f"{r['top1_uqvit']:.2f} |")
     return (f"From [reports/reference_check_demo.json](reports/reference_check_demo.json): {ref['data']}; "
