@@ -18,9 +18,9 @@ QUOT_BITS = RECIP_BITS + 1  # R lies in (2**(RECIP_BITS-1), 2**RECIP_BITS]
 DIV_LATENCY = QUOT_BITS + 1  # one normalisation stage, then one quotient bit per stage
 #: cycles from a restore input chunk to its output (see :class:`DeMaxRestore`)
 RESTORE_LATENCY = 4
-#: cycles from a row's last probability to its first code: the divider, the reciprocal FIFO and the
-#: three emit stages (see :class:`DeMax`)
-ROW_LATENCY = DIV_LATENCY + 4
+#: cycles from a row's last probability to its first code: the row-statistics register, the divider,
+#: the reciprocal FIFO and the three emit stages (see :class:`DeMax`)
+ROW_LATENCY = DIV_LATENCY + 5
 
 
 def stats_layout(max_row: int) -> data.StructLayout:
@@ -46,18 +46,20 @@ class DeMax(wiring.Component):
     --------------------------------------
     * Scan: one beat per cycle; tracks (m, j*, m2) and pushes the raw probabilities
       into an element FIFO.  At ``last`` the row's statistics (m, j*, m2, shift) are queued
-      in a descriptor FIFO and m2 enters a fully pipelined restoring divider (``DIV_LATENCY``
+      in a descriptor FIFO one cycle later (the finished row's statistics are registered first, so the
+      scan compare and the descriptor write are separate paths) and m2 enters a fully pipelined
+      restoring divider (``DIV_LATENCY``
       stages, one quotient bit per stage, a new row may enter every cycle), whose reciprocals
       queue in a reciprocal FIFO.
     * Emit: while the next rows are scanned, the buffered row is replayed from the
       element FIFO through a 3-stage pipeline: buffer read registered with ``P * (2**b - 1)``,
       the product with the reciprocal, the round-shift.
     * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one
-      beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 4``
-      entries and the descriptor and reciprocal FIFOs ``DIV_LATENCY + 4`` rows, enough to cover
+      beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 5``
+      entries and the descriptor and reciprocal FIFOs ``DIV_LATENCY + 5`` rows, enough to cover
       the divider latency.  All three are :class:`rtl.common.BufferFIFO` (SyncFIFO behaviour, storage
       a memory: SRAM or register file, reported in bits by the area flow).  Latency from a
-      row's last input beat to its first code is ``ROW_LATENCY = DIV_LATENCY + 4`` cycles.  ``i.ready`` falls only when a FIFO is full (output
+      row's last input beat to its first code is ``ROW_LATENCY = DIV_LATENCY + 5`` cycles.  ``i.ready`` falls only when a FIFO is full (output
       back-pressure); ``o.payload`` is held while ``o.ready`` is low.
     """
 
@@ -72,8 +74,8 @@ class DeMax(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_desc = DIV_LATENCY + 4
-        m.submodules.elems = elems = BufferFIFO(width=PROB_BITS + 1, depth=self.max_row + DIV_LATENCY + 4)
+        n_desc = DIV_LATENCY + 5  # rows in flight: enough to cover the row latency
+        m.submodules.elems = elems = BufferFIFO(width=PROB_BITS + 1, depth=self.max_row + n_desc)
         jw = len(Signal(range(self.max_row)))
         # row statistics are queued when the row's last beat is scanned; only the reciprocal
         # goes through the divider pipeline and is queued DIV_LATENCY cycles later
@@ -108,24 +110,27 @@ class DeMax(wiring.Component):
         with m.If(fire):
             m.d.sync += [cur_m.eq(nm), cur_j.eq(nj), cur_m2.eq(nm2), idx.eq(Mux(last, 0, idx + 1))]
         m.d.sync += outstanding.eq(outstanding + row_done - desc_pop)
+        # the finished row's statistics, registered: the descriptor write and the divider start from here
+        sv, sm, sj, sm2 = Signal(), Signal.like(cur_m), Signal.like(cur_j), Signal.like(cur_m2)
+        m.d.sync += [sv.eq(row_done), sm.eq(nm), sj.eq(nj), sm2.eq(nm2)]
 
         # ---------------------------------------------------------------- divider pipeline
         # stage 0: e = bit_length(m2), normalise; stages 1..QUOT_BITS: one quotient bit each
         e = Signal(range(PROB_BITS + 1))
         for k in range(PROB_BITS):  # priority encoder, highest set bit wins
-            with m.If(nm2[k]):
+            with m.If(sm2[k]):
                 m.d.comb += e.eq(k + 1)
         lz = Signal(range(PROB_BITS + 1))
         m.d.comb += lz.eq(PROB_BITS - e)
         m.d.comb += [
-            descs.w_en.eq(row_done),
-            descs.w_data.eq(Cat(nm, nj, nm2, Mux(nm2 == 0, 0, e + (RECIP_BITS - 1))[:6])),
+            descs.w_en.eq(sv),
+            descs.w_data.eq(Cat(sm, sj, sm2, Mux(sm2 == 0, 0, e + (RECIP_BITS - 1))[:6])),
         ]
         v = Signal(name="dv0")
         d = Signal(PROB_BITS, name="dd0")
         rem = Signal(PROB_BITS + 1, name="drem0")
         q = Signal(QUOT_BITS, name="dq0")
-        m.d.sync += [v.eq(row_done), d.eq(nm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0)]
+        m.d.sync += [v.eq(sv), d.eq(sm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0)]
         for s in range(QUOT_BITS):
             nv = Signal(name=f"dv{s+1}")
             nd = Signal.like(d, name=f"dd{s+1}")

@@ -19,7 +19,7 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
   :func:`fill_drain_cycles` = ``R + C + 13 + min(tile_k, R * D)`` (``2R + C + 13`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
-  row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 4`` cycles after its last input (18-stage divider), then
+  row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 5`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.
 * Parameter tables: one ``cfg`` beat per entry (K NormQuant entries + N requant entries) before a
   layer's GEMM; not overlapped (the tables are single-buffered).
