@@ -11,6 +11,14 @@ from uqvit.contract import ACC_BITS, check_bits, lane_bits
 from .common import MAX_DIM, check_int
 
 TAG_FIFO_DEPTH = 4
+#: register stages between the input port and the first PE of each row and column (the input beat,
+#: after the padding adapter, is registered before any multiplier sees it)
+INPUT_STAGES = 1
+
+
+def array_latency(rows: int, cols: int) -> int:
+    """Cycles from the accepted ``last`` beat of a tile to its first result row on ``o``."""
+    return rows + cols - 1 + INPUT_STAGES
 
 
 def min_tile_k(rows: int, cols: int) -> int:
@@ -50,8 +58,10 @@ class SystolicArray(wiring.Component):
     * Throughput: one k-step per cycle while ``o`` keeps up (a tile's R rows drain during
       the next tile's K >= R k-steps).  Tiles shorter than :func:`min_tile_k` are padded
       with zero k-steps, costing ``min_tile_k - K`` cycles.
-    * Latency: the first result row of a tile is valid ``rows + cols - 1`` cycles after
-      the cycle its ``last`` beat was accepted.
+    * Latency: the first result row of a tile is valid :func:`array_latency` = ``rows + cols``
+      cycles after the cycle its ``last`` beat was accepted: one input register stage
+      (``INPUT_STAGES``, so the padding adapter and the port never reach a multiplier in the same
+      cycle), then the skew and the PE grid.
     * ``i.ready`` falls only when the output buffer still holds an undrained tile at the
       moment a new tile completes, when the tag FIFO is full, or while a pad beat is
       injected; it depends combinationally on ``o.ready`` and on ``i.payload.last``.
@@ -125,10 +135,10 @@ class SystolicArray(wiring.Component):
 
         row_a, row_v, row_l = [], [], []
         for r in range(R):
-            row_a.append(delay(a_in[r], r, f"a{r}"))
-            row_v.append(delay(beat_valid, r, f"v{r}"))
-            row_l.append(delay(beat_last, r, f"l{r}"))
-        col_w = [delay(self.i.payload.w[c], c, f"w{c}") for c in range(C)]
+            row_a.append(delay(a_in[r], r + INPUT_STAGES, f"a{r}"))
+            row_v.append(delay(beat_valid, r + INPUT_STAGES, f"v{r}"))
+            row_l.append(delay(beat_last, r + INPUT_STAGES, f"l{r}"))
+        col_w = [delay(self.i.payload.w[c], c + INPUT_STAGES, f"w{c}") for c in range(C)]
 
         # ---------------------------------------------------------- PE grid
         res = [[None] * C for _ in range(R)]

