@@ -41,6 +41,10 @@ from .regression import CORE_LIMITS  # noqa: E402
 from .toolchain import build_env, build_environment, get_runner
 
 
+#: how a session runs the core: the compiled harness in this process, or the cocotb bench in a simulator process
+BACKENDS = ("fast", "cocotb")
+
+
 class SimConfigError(UqvitError, ValueError):
     """The model (or operation) does not fit the core that would be built."""
 
@@ -164,10 +168,22 @@ class CoreSession:
 
     ``gemm(...)`` and ``demax(...)`` run operations and append an :class:`OpStat` to
     ``self.ops``.  ``waves`` writes a trace of the whole session to that path (VCD or FST by its suffix).
+
+    ``backend``: ``"fast"`` (default) runs the core in this process through the compiled harness
+    (:mod:`sim.fast`, one C++ call per operation); ``"cocotb"`` runs the cocotb server bench in a
+    simulator process (one Python step per cycle).  Both give the same beats and cycle counts
+    (``tests/sim/test_fast_harness.py``).  Waves need the cocotb backend, which ``waves`` selects.
     """
 
-    def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True):
+    def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True,
+                 backend: str | None = None):
         check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
+        backend = backend or ("cocotb" if waves else "fast")
+        if backend not in BACKENDS:
+            raise SimConfigError(f"unknown simulation backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if waves and backend != "cocotb":
+            raise SimConfigError("waves are written by the cocotb backend only: drop backend='fast' or the trace file")
+        self.backend = backend
         self.rows, self.cols, self.bits = rows, cols, bits
         self.waves = Path(waves) if waves else None
         self.wave_format = wave_format(self.waves) if waves else None
@@ -178,6 +194,8 @@ class CoreSession:
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "CoreSession":
+        if self.backend == "fast":
+            return self._enter_fast()
         t0 = time.time()
         self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format)
         self.build_s = time.time() - t0
@@ -223,7 +241,22 @@ class CoreSession:
         self.start_s = time.time() - t0
         return self
 
+    def _enter_fast(self) -> "CoreSession":
+        from .fast import FastCore
+
+        t0 = time.time()
+        self.key = core_key(self.rows, self.cols, self.bits)
+        self.comp = Core(self.rows, self.cols, self.bits, **CORE_LIMITS)
+        self.shapes = {p: payload_shape(self.comp, p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
+        self._fast = FastCore(self.key, self.comp)
+        self.build_s = self._fast.build_s
+        self.start_s = time.time() - t0
+        return self
+
     def __exit__(self, *exc) -> None:
+        if self.backend == "fast":
+            self._fast.close()
+            return
         try:
             if self.conn is not None:
                 try:
@@ -247,6 +280,11 @@ class CoreSession:
                 shutil.rmtree(self.tdir, ignore_errors=True)
 
     def _call(self, req: dict) -> dict:
+        if self.backend == "fast":
+            res = self._fast.call(req)
+            if "error" in res:
+                raise RuntimeError(res["error"])
+            return res
         try:
             self.conn.send(req)
             res = self.conn.recv()
