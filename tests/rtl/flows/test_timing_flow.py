@@ -12,6 +12,24 @@ def test_a_small_array_places_and_routes_with_a_nonzero_fmax():
     assert 10 < r["fmax_mhz"] < 1000 and r["constraint_mhz"] == timing.CONSTRAINT_MHZ
     assert r["lut"] > 0 and r["ff"] > 0 and r["dsp"] == 4  # one MULT18X18D per PE
     assert r["lut_available"] == 83640 and r["pnr_s"] > 0
+    assert r["synth_variant"] in ("synth_ecp5", "synth_ecp5 -dff")  # which synthesis ABC survived is recorded
+
+
+def test_synthesis_falls_back_to_the_other_variant_when_abc_dies(monkeypatch):
+    tried = []
+    real = timing._run
+
+    def flaky(cmd, cwd, what, timeout, log=None):
+        if what.startswith("yosys"):
+            tried.append(what)
+            if len(tried) == 1:
+                raise timing.TimingError(f"{what} exited with 1: ")  # how the WebAssembly ABC dies
+        return real(cmd, cwd, what, timeout, log)
+
+    monkeypatch.setattr(timing, "_run", flaky)
+    r = timing.time_component(SystolicArray(1, 1, 4), "array_1")
+    assert tried == ["yosys synth_ecp5", "yosys synth_ecp5 -dff"] and r["synth_variant"] == "synth_ecp5 -dff"
+    assert r["fmax_mhz"] > 10
 
 
 def test_the_report_parser_refuses_missing_figures():
