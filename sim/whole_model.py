@@ -258,11 +258,12 @@ def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BI
 
 
 def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None = None, waves=None, batch: bool = False,
-                    log=print) -> dict:
+                    log=print, backend: str | None = None) -> dict:
     """Run ``images`` (dataset indices) through ``im`` on the RTL and compare logits with the golden model.
 
     ``batch``: all images in one forward (GEMM M = images x tokens), else one after another
-    in the same simulator.  Returns the result dict (see :func:`simulate`).
+    in the same simulator.  ``backend``: see :class:`sim.model_driver.CoreSession` (the compiled
+    harness unless waves are written).  Returns the result dict (see :func:`simulate`).
     """
     widths = check_model(im, rows, cols, bits)
     bits = widths[0]
@@ -283,8 +284,9 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
                 wv = Path(waves).with_name(Path(waves).stem + f"_b{b}" + Path(waves).suffix)
             elif waves:
                 wv = waves
-            cores[b] = stack.enter_context(md.CoreSession(rows, cols, b, waves=wv))
+            cores[b] = stack.enter_context(md.CoreSession(rows, cols, b, waves=wv, backend=backend))
         main = cores[bits]
+        res["backend"] = main.backend
         for c in cores.values():
             c.ops = main.ops  # one execution-ordered log
         res["build_s"] = round(sum(c.build_s for c in cores.values()), 2)
@@ -340,7 +342,7 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
 
 def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int = DEMO_ROWS, cols: int = DEMO_COLS,
              w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS, calib: int = DEMO_CALIB, bits: int | None = None,
-             waves=None, json_path=None, batch: bool = False, fp_model=None, log=print) -> dict:
+             waves=None, json_path=None, batch: bool = False, fp_model=None, log=print, backend: str | None = None) -> dict:
     """Quantize + compile ``model``, then :func:`simulate_images`; writes ``json_path`` if given.
 
     JSON: ``{"bit_exact", "layers": [{"name", "m", "k", "n", "cycles", "utilization", ...}],
@@ -353,7 +355,7 @@ def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int =
     im, ds = build_model(model, data, w_bits, a_bits, calib, fp_model=fp_model, log=log)
     calib_s = time.time() - t0
     log(f"quantized {model} W{w_bits}A{a_bits} on {calib} calibration images in {calib_s:.1f} s")
-    res = simulate_images(im, ds, list(images), rows, cols, bits, waves=waves, batch=batch, log=log)
+    res = simulate_images(im, ds, list(images), rows, cols, bits, waves=waves, batch=batch, log=log, backend=backend)
     res["calib_s"] = round(calib_s, 2)
     res["model"], res["data"] = model, data
     if waves:

@@ -45,8 +45,9 @@ def _flags(threads: int) -> list[str]:
     return [*waiver_args(), "--threads", str(threads)] if threads > 1 else [*waiver_args()]
 
 
-def build(key: str, component, threads: int = THREADS) -> Path:
+def build(key: str, component, threads: int | None = None) -> Path:
     """Compile ``component`` with the C++ driver into ``sim_build/<key>_fast/libfast.so`` (cached); returns its path."""
+    threads = THREADS if threads is None else threads
     layout_only(component)
     root = setup_verilator()
     text = to_verilog(component, key)
@@ -104,7 +105,7 @@ def from_words(arr: np.ndarray) -> list[int]:
 class FastCore:
     """One Verilated core instance in this process; :meth:`call` runs a serve_tb request."""
 
-    def __init__(self, key: str, component, threads: int = THREADS):
+    def __init__(self, key: str, component, threads: int | None = None):
         t0 = time.time()
         self.lib_path = build(key, component, threads)
         self.build_s = time.time() - t0

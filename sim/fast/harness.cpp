@@ -165,13 +165,17 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int m
                    r4 = t->p_in___05Fready;
         // the monitor samples the output before the edge as well (ready is always high)
         record();
-        h->tick();
+        // rising edge; the new inputs then settle with the falling edge's evaluation (two evals per cycle)
+        t->clk = 1;
+        t->eval();
+        ++h->cycles;
         ++cycles;
         step(f[CFG], t->cfg___05Fvalid, r0, t->cfg___05Fpayload);
         step(f[X_IN], t->x_in___05Fvalid, r1, t->x_in___05Fpayload);
         step(f[W_IN], t->w_in___05Fvalid, r2, t->w_in___05Fpayload);
         step(f[RS_IN], t->rs_in___05Fvalid, r3, t->rs_in___05Fpayload);
         step(f[P_IN], t->p_in___05Fvalid, r4, t->p_in___05Fpayload);
+        t->clk = 0;
         t->eval();
         bool done = true;
         for (int i = 0; i < N_IN; ++i) done = done && f[i].idle();
@@ -187,7 +191,6 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int m
     for (int i = 0; i < (mon < 0 ? 0 : tail); ++i) {
         record();
         h->tick();
-        t->eval();
     }
     for (int i = 0; i < N_IN; ++i) stalls[i] = f[i].stalls;
     *got = before;

@@ -19,6 +19,9 @@ def check_sim(a) -> None:
         except SimConfigError as e:
             raise checks.ArgumentError("--waves", str(e)) from None
         checks.output_file(a.waves, "--waves")
+    if a.backend == "fast" and a.waves is not None:
+        raise checks.ArgumentError("--backend", "waves are written by the cocotb backend only: use --backend cocotb "
+                                   "with --waves, or drop --waves")
     if a.json:
         checks.output_file(a.json, "--json")
 
@@ -27,7 +30,7 @@ def cmd_sim(a) -> int:
     from sim.whole_model import simulate
 
     res = simulate(a.model, a.data, images=a.image or [0], rows=a.rows, cols=a.cols, w_bits=a.w_bits, a_bits=a.a_bits,
-                   calib=a.calib, waves=a.waves, json_path=a.json, batch=a.batch)
+                   calib=a.calib, waves=a.waves, json_path=a.json, batch=a.batch, backend=a.backend)
     return 0 if res["bit_exact"] else 1
 
 
@@ -45,5 +48,8 @@ def register(sub) -> None:
     s.add_argument("--waves", nargs="?", const="", metavar="FILE",
                    help="write a trace, VCD or FST by the file's suffix (default sim_waves.fst where Verilator's "
                         "FST writer can be built, else sim_waves.vcd)")
+    s.add_argument("--backend", choices=("fast", "cocotb"),
+                   help="fast: the compiled Verilator harness, one C++ call per operation (default); cocotb: the "
+                        "cocotb bench, one Python step per cycle (the default with --waves)")
     s.add_argument("--json", help="write the results as JSON here")
     s.set_defaults(func=cmd_sim, validate=check_sim, image=None)
