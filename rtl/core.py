@@ -18,11 +18,34 @@ from .skid import SkidBuffer
 from .src_unit import param_layout
 
 MIN_DIM = 2
-#: cycles of the table stage in front of NormQuant and of requant (the beat is registered while its
-#: parameter-table entry is read synchronously)
-TABLE_LATENCY = 1
+#: cycles of the table stage in front of NormQuant and of requant: the beat is registered while its
+#: parameter-table entry is read synchronously, then beat and entry are registered once more, so that
+#: no multiplier input comes straight from a block RAM's output
+TABLE_LATENCY = 2
 CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
+
+
+def table_stage(m, name: str, valid, payload, ready_out, ports, addr):
+    """The ``TABLE_LATENCY``-cycle stage in front of a scale-round-clamp unit.
+
+    Stage 1 registers the beat (``valid``/``payload``) while ``ports`` (synchronous read ports) read the
+    entries at ``addr``; stage 2 registers the beat and the read data.  Returns ``(ready_in, v2, s2, data2)``:
+    the stage's ready (``ready_out`` is the next unit's), the output valid, beat and per-port data.
+    A read port's data is held while its ``en`` is low, so the entry stays aligned with a stalled beat.
+    """
+    v1, s1 = Signal(name=f"{name}_v1"), Signal.like(payload, name=f"{name}_s1")
+    v2, s2 = Signal(name=f"{name}_v2"), Signal.like(payload, name=f"{name}_s2")
+    data2 = [Signal.like(rp.data, name=f"{name}_d2_{i}") for i, rp in enumerate(ports)]
+    adv1, adv2 = Signal(name=f"{name}_adv1"), Signal(name=f"{name}_adv2")
+    m.d.comb += [adv2.eq(~v2 | ready_out), adv1.eq(~v1 | adv2)]
+    for rp in ports:
+        m.d.comb += [rp.addr.eq(addr), rp.en.eq(adv1)]
+    with m.If(adv1):
+        m.d.sync += [v1.eq(valid), s1.eq(payload)]
+    with m.If(adv2):
+        m.d.sync += [v2.eq(v1), s2.eq(s1)] + [d.eq(rp.data) for d, rp in zip(data2, ports)]
+    return adv1, v2, s2, data2
 
 
 def check_core_params(rows, cols, bits, max_k, max_n, lanes=None) -> None:
@@ -82,11 +105,12 @@ class Core(wiring.Component):
 
     Timing contract: one k-step per cycle in steady state (see :class:`SystolicArray`) while
     ``rows * D <= max(K, rows + cols)``; otherwise one tile per ``rows * D`` cycles
-    (drain-bound).  A tile's first output row appears ``rows + cols + 14 + (D - 1)`` cycles
-    after its last k-step enters ``x_in`` when nothing back-pressures (table stage 1, NormQuant 4, array
-    ``rows + cols`` (one input register stage, then the skew), restore 4, table stage 1, requant 4, the row's other ``D - 1`` chunks), the
-    next rows every ``D`` cycles.  The table stages (``TABLE_LATENCY``) register a beat while its
-    parameter entry is read synchronously (the tables can be block RAM).  Skid buffers
+    (drain-bound).  A tile's first output row appears ``rows + cols + 16 + (D - 1)`` cycles
+    after its last k-step enters ``x_in`` when nothing back-pressures (table stage 2, NormQuant 4, array
+    ``rows + cols`` (one input register stage, then the skew), restore 4, table stage 2, requant 4, the row's
+    other ``D - 1`` chunks), the next rows every ``D`` cycles.  The table stages (``TABLE_LATENCY``, see
+    :func:`table_stage`) register a beat while its parameter entry is read synchronously (the tables can be
+    block RAM), then register beat and entry again.  Skid buffers
     (:class:`rtl.skid.SkidBuffer`, no latency) sit between NormQuant/``w_in`` and the array and
     between the restore and the requant table stage, so that ready is registered there.  ``rs_in`` is taken with a row's last chunk.  Tiles shorter
     than ``rows + cols`` k-steps are zero-padded by the array (see
@@ -174,18 +198,11 @@ class Core(wiring.Component):
         # ------------------------------------------------ x_in -> table stage -> NormQuant
         # the table stage registers the beat while the table entry of its k is read (synchronous read: block RAM)
         kcnt = Signal(range(self.max_k))
-        nq_rp = nq_tab.read_port(domain="sync")
-        xv, xs = Signal(), Signal.like(self.x_in.payload)
-        x_adv = Signal()
-        m.d.comb += [
-            x_adv.eq(~xv | nq.i.ready), self.x_in.ready.eq(x_adv),
-            nq_rp.addr.eq(kcnt), nq_rp.en.eq(x_adv),
-            nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last),
-        ]
-        with m.If(x_adv):
-            m.d.sync += [xv.eq(self.x_in.valid), xs.eq(self.x_in.payload)]
+        x_adv, xv, xs, (nq_p,) = table_stage(m, "xt", self.x_in.valid, self.x_in.payload, nq.i.ready,
+                                              [nq_tab.read_port(domain="sync")], kcnt)
+        m.d.comb += [self.x_in.ready.eq(x_adv), nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last)]
         for r in range(R):
-            m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_rp.data)]
+            m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_p)]
         with m.If(self.x_in.valid & self.x_in.ready):
             m.d.sync += kcnt.eq(Mux(self.x_in.payload.last, 0, kcnt + 1))
 
@@ -227,19 +244,16 @@ class Core(wiring.Component):
         m.submodules.r_skid = r_skid = SkidBuffer(rst.o.payload.shape())
         wiring.connect(m, rst.o, r_skid.i)
         ro = r_skid.o
-        tv, ts = Signal(), Signal.like(ro.payload)
-        t_adv = Signal()
+        t_adv, tv, ts, rq_p = table_stage(m, "rt", ro.valid, ro.payload, rq.i.ready,
+                                          [mem.read_port(domain="sync") for mem in rq_tabs],
+                                          tab_addr(ro.payload.tag[1:], ro.payload.chunk))
         m.d.comb += [
-            t_adv.eq(~tv | rq.i.ready), ro.ready.eq(t_adv),
+            ro.ready.eq(t_adv),
             rq.lo.eq(self.lo), rq.hi.eq(self.hi),
             rq.i.valid.eq(tv), rq.i.payload.tag.eq(ts.tag), rq.i.payload.chunk.eq(ts.chunk),
         ]
-        with m.If(t_adv):
-            m.d.sync += [tv.eq(ro.valid), ts.eq(ro.payload)]
-        for lane, mem in enumerate(rq_tabs):
-            rp = mem.read_port(domain="sync")
-            m.d.comb += [rp.addr.eq(tab_addr(ro.payload.tag[1:], ro.payload.chunk)), rp.en.eq(t_adv),
-                         rq.i.payload.acc[lane].eq(ts.t[lane]), rq.i.payload.p[lane].eq(rp.data)]
+        for lane in range(len(rq_tabs)):
+            m.d.comb += [rq.i.payload.acc[lane].eq(ts.t[lane]), rq.i.payload.p[lane].eq(rq_p[lane])]
         m.d.comb += [
             self.y_out.valid.eq(rq.o.valid), rq.o.ready.eq(self.y_out.ready),
             self.y_out.payload.last.eq(rq.o.payload.tag[0]),

@@ -14,10 +14,10 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   (:func:`tile_cycles`); ``R * D > tile_k`` only for short K (at 16x16: K < 64).
   Compute cycles: ``T * P``.
 * Pipeline fill and drain, once per GEMM stream: the first result row of the last tile leaves
-  ``R + C + 14 + (D - 1)`` cycles after its last k-step (table stage + NormQuant 5, array ``R + C``,
-  DeMax restore 4, table stage + requant 5, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
+  ``R + C + 16 + (D - 1)`` cycles after its last k-step (table stages + NormQuant 6, array ``R + C``,
+  DeMax restore 4, table stages + requant 6, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
-  :func:`fill_drain_cycles` = ``R + C + 14 + min(tile_k, R * D)`` (``2R + C + 14`` when ``L = C``).
+  :func:`fill_drain_cycles` = ``R + C + 16 + min(tile_k, R * D)`` (``2R + C + 16`` when ``L = C``).
 * DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
   row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 5`` cycles after its last input (18-stage divider), then
   its ``row_len`` codes follow.

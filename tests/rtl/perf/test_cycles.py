@@ -31,12 +31,12 @@ def test_drain_bound_tiles_follow_the_drain_width():
     assert cm.tile_cycles(100, R, C) == 100 and cm.tile_cycles(64, R, C) == 64
     assert cm.tile_cycles(5, R, C) == 64 and cm.tile_cycles(40, R, C) == 64  # drain-bound below K = 64
     assert cm.tile_cycles(5, R, C, lanes=16) == 32  # one lane per column: never drain-bound
-    # full-width drain: 2R + C + 14 for the fill/drain (table stage + 4-stage NormQuant and requant, registered array
+    # full-width drain: 2R + C + 16 for the fill/drain (2-stage tables + 4-stage NormQuant and requant, registered array
     # inputs, 4-stage restore)
-    assert cm.fill_drain_cycles(R, C, 5, lanes=16) == 2 * R + C + 14
+    assert cm.fill_drain_cycles(R, C, 5, lanes=16) == 2 * R + C + 16
     one, two = cm.gemm_cycles(16, 40, 16, R, C), cm.gemm_cycles(32, 40, 16, R, C)
     assert two - one == 64  # the second tile waits for the first one's drain
-    assert one == 40 + (R + C + 14) + 64  # one tile: its k-steps, the pipeline latency, its own drain
+    assert one == 40 + (R + C + 16) + 64  # one tile: its k-steps, the pipeline latency, its own drain
 
 
 def _tiny_vit():
