@@ -67,7 +67,8 @@ def digits_rtl_table(sim: dict) -> str:
              f"{'bit-exact' if sim['bit_exact'] else 'DIFFERENT'} | {sim['total_cycles']} | "
              f"{100 * s.get('min_util_big_gemms', 0):.1f} % | {s.get('normquant_stall_cycles', '?')} / "
              f"{s.get('demax_stall_cycles', '?')} | {sum(r['wall_s'] for r in sim['images']):.1f} |"]
-    return ("From [reports/sim_demo.json](reports/sim_demo.json) (`uqvit demo`'s RTL step).\n\n"
+    how = {"fast": "the compiled harness, `sim/fast/`", "cocotb": "the cocotb bench"}.get(sim.get("backend", "cocotb"))
+    return (f"From [reports/sim_demo.json](reports/sim_demo.json) (`uqvit demo`'s RTL step; simulated by {how}).\n\n"
             + "\n".join(lines) + "\n")
 
 
@@ -85,11 +86,12 @@ def digits_golden_table(cmp: dict) -> str:
 
 def timing_table(tm: dict) -> str:
     """Measured FPGA clock per unit (``timing.json`` of ``uqvit report --timing``)."""
-    lines = ["| unit | Fmax MHz | LUT4 | FF | DSP | BRAM |", "|---|---|---|---|---|---|"]
+    lines = ["| unit | Fmax MHz | LUT4 | FF | DSP | BRAM | synthesis |", "|---|---|---|---|---|---|---|"]
     for name, r in tm["units"].items():
-        lines.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} |")
+        lines.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
+                     f"`{r.get('synth_variant', 'synth_ecp5')}` |")
     for name, f in tm.get("failed", {}).items():
-        lines.append(f"| {name} | failed after {f['seconds']:.0f} s | | | | |")
+        lines.append(f"| {name} | failed after {f['seconds']:.0f} s | | | | | |")
     head = (f"{tm['size']} core on a Lattice {tm['device']}, {tm['constraint_mhz']:g} MHz constraint, "
             + ", ".join(f"{k} {v}" for k, v in tm["tools"].items())
             + " ([reports/timing.json](reports/timing.json), `uqvit report --timing`).")
@@ -99,6 +101,22 @@ def timing_table(tm: dict) -> str:
                     "array's Fmax" + (f"; whole core {tm['core_over_array']:.2f}x" if "core_over_array" in tm else "")
                     + f"; the clock is set by {tm['clock_setting_unit']}.")
     return head + "\n\n" + "\n".join(lines) + "\n" + ("\n" + " ".join(tail) + "\n" if tail else "")
+
+
+def timing_seeds_table(sw: dict) -> str:
+    """Fmax per nextpnr seed (``timing_seeds.json`` of ``benchmarks/timing_seeds.py``)."""
+    units = list(sw["median_fmax_mhz"])
+    ratios = list(sw["median_ratios"])
+    lines = ["| seed | " + " | ".join(f"{u} MHz" for u in units) + " | " + " | ".join(ratios) + " |",
+             "|---" * (1 + len(units) + len(ratios)) + "|"]
+    for seed, row in sw["fmax_mhz"].items():
+        lines.append(f"| {seed} | " + " | ".join(f"{row[u]:.2f}" for u in units) + " | "
+                     + " | ".join(f"{sw['ratios'][seed][k]:.3f}" for k in ratios) + " |")
+    lines.append("| median | " + " | ".join(f"{sw['median_fmax_mhz'][u]:.2f}" for u in units) + " | "
+                 + " | ".join(f"{sw['median_ratios'][k]:.3f}" for k in ratios) + " |")
+    return (f"{sw['size']} units, same flow with only nextpnr's `--seed` changed "
+            "([reports/timing_seeds.json](reports/timing_seeds.json), "
+            "`python benchmarks/timing_seeds.py --json reports/timing_seeds.json`).\n\n" + "\n".join(lines) + "\n")
 
 
 def _n(v) -> str:
@@ -183,6 +201,7 @@ GENERATORS = {
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json")),
+    "fpga-seeds": lambda r: timing_seeds_table(_load(r, "timing_seeds.json")),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
 }
