@@ -1,0 +1,98 @@
+"""The properties that ``uqvit rtl prove`` checks, each on a small configuration of a unit.
+
+Handshake (stream rules) of every unit's output streams, assuming them of its input streams
+(:class:`.harness.StreamRules`), and the scale-round-clamp lanes equal to the contract's function for
+all inputs (:class:`.src_equiv.SRCEquiv`).  Configurations are small (2x2 array, 2-bit lanes, short
+rows) so that the solver finishes in seconds; the stream logic does not depend on the sizes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from amaranth import unsigned
+
+from uqvit.contract import ACC_BITS, RESTORE_BITS
+
+from .harness import StreamRules
+from .smtbmc import check
+from .src_equiv import SRCEquiv
+
+#: default bound (steps from reset) of the bounded check and k of the induction
+DEFAULT_DEPTH = 12
+
+
+def _units():
+    from ..array import SystolicArray
+    from ..core import Core
+    from ..demax import DeMax, DeMaxRestore
+    from ..normquant import NormQuant
+    from ..requant import Requant
+    from ..skid import SkidBuffer
+    from ..src_unit import SRCUnit
+    return {
+        "skid": (lambda: SkidBuffer(unsigned(8)), "SkidBuffer(8 bits)"),
+        "src_unit": (lambda: SRCUnit(2, 16, 10, emit_lane=True), "SRCUnit(lanes=2, in=16, out=10)"),
+        "normquant": (lambda: NormQuant(2, 8), "NormQuant(lanes=2, bits=8)"),
+        "requant": (lambda: Requant(2, RESTORE_BITS, cols=4), "Requant(lanes=2, cols=4, in=48)"),
+        "array": (lambda: SystolicArray(2, 2, 2), "SystolicArray(2x2, bits=2)"),
+        "demax": (lambda: DeMax(2, 4), "DeMax(bits=2, max_row=4)"),
+        "restore": (lambda: DeMaxRestore(2, 2, max_k=4, cols=4), "DeMaxRestore(lanes=2, cols=4, bits=2)"),
+        "core": (lambda: Core(2, 2, 2, max_k=4, max_n=4, max_row=4), "Core(2x2, bits=2, max_k=4, max_n=4, max_row=4)"),
+    }
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    unit: str
+    config: str
+    build: Callable  # () -> harness
+    depth: int | None = None  # None: the run's depth
+
+
+def properties() -> list[Property]:
+    from ..normquant import NormQuant
+    from ..requant import Requant
+    from ..src_unit import LATENCY, SRCUnit
+
+    out = [Property(f"stream_rules.{u}", u, cfg, (lambda mk=mk: StreamRules(mk())))
+           for u, (mk, cfg) in _units().items()]
+    eq = LATENCY + 2  # feed-forward pipeline: induction with k > LATENCY is complete
+    out += [
+        Property("src_equals_contract.normquant_b8", "normquant", "NormQuant(lanes=1, bits=8): full width, x 16 bits",
+                 lambda: SRCEquiv(NormQuant(1, 8), "normquant"), eq),
+        Property("src_equals_contract.normquant_b4", "normquant", "NormQuant(lanes=1, bits=4): full width, x 16 bits",
+                 lambda: SRCEquiv(NormQuant(1, 4), "normquant"), eq),
+        Property("src_equals_contract.requant_codes_acc32", "requant",
+                 f"Requant(lanes=1, in={ACC_BITS}), clamp to 8-bit codes (lo=0, hi=255): 2 DSP pieces",
+                 lambda: SRCEquiv(Requant(1, ACC_BITS), "requant", (0, 255)), eq),
+        Property("src_equals_contract.src_x18_free_clamp", "src_unit",
+                 "SRCUnit(lanes=1, in=18, out=16), any lo <= hi: one DSP piece",
+                 lambda: SRCEquiv(SRCUnit(1, 18, 16), "src"), eq),
+    ]
+    return out
+
+
+def names() -> list[str]:
+    return [p.name for p in properties()]
+
+
+def prove(selected: list[str] | None = None, depth: int = DEFAULT_DEPTH, timeout: float = 600, log=print) -> list[dict]:
+    """Check the properties (all, or those named); returns ``[{property, unit, config, status, depth, seconds}]``."""
+    props = properties()
+    if selected:
+        props = [p for p in props if p.name in selected]
+    out = []
+    for p in props:
+        t0 = time.time()
+        d = p.depth if p.depth is not None else depth
+        r = check(p.build(), d, induction=True, timeout=timeout)
+        row = {"property": p.name, "unit": p.unit, "config": p.config, "status": r["status"], "depth": d,
+               "seconds": round(time.time() - t0, 2)}
+        if r["status"] == "failed":
+            row["log"] = r["log"][-1200:]
+        log(f"  {p.name:40s} {row['status']:8s} depth={d:3d} {row['seconds']:7.2f}s  {p.config}")
+        out.append(row)
+    return out
