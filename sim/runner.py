@@ -38,17 +38,20 @@ def _build_lock():
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def build(key: str, component, top: str):
-    """Generate Verilog for ``component`` and compile it (cached). Returns ``(runner, build_dir)``."""
+def build(key: str, component, top: str, text: str | None = None, extra_args: tuple = ()):
+    """Generate Verilog for ``component`` (or take ``text``, e.g. a mutated netlist) and compile it (cached).
+    Returns ``(runner, build_dir)``."""
     runner = get_runner()
     bdir = SIM_BUILD / key
-    text = to_verilog(component, top)
+    if text is None:
+        text = to_verilog(component, top)
     with _build_lock():
         bdir.mkdir(parents=True, exist_ok=True)
         vpath = bdir / f"{top}.v"
         exe = bdir / top  # the simulation executable
         stamp = bdir / "build.stamp"  # what the executable was built with
-        how = json.dumps({"args": [*waiver_args(), *CXX_OPT], "make": build_env().get("MAKEFLAGS", "")})
+        args = [*waiver_args(), *CXX_OPT, *extra_args]
+        how = json.dumps({"args": args, "make": build_env().get("MAKEFLAGS", "")})
         if (not vpath.exists() or vpath.read_text() != text or not exe.exists() or not stamp.exists()
                 or stamp.read_text() != how):
             vpath.write_text(text)
@@ -56,7 +59,7 @@ def build(key: str, component, top: str):
             try:
                 with build_environment():
                     runner.build(sources=[vpath], hdl_toplevel=top, build_dir=bdir,
-                                 build_args=[*waiver_args(), *CXX_OPT], always=True, log_file=bdir / "build.log")
+                                 build_args=args, always=True, log_file=bdir / "build.log")
             except Exception as e:
                 raise RuntimeError(f"Verilator build of {top} failed: {e}; see {bdir / 'build.log'}") from None
             stamp.write_text(how)
@@ -65,15 +68,17 @@ def build(key: str, component, top: str):
             # Up to date: cocotb's Verilator runner has no "skip if built" check of its own,
             # but test() needs the state build() records; run build() with no commands.
             runner._build_command = lambda: []
-            runner.build(sources=[vpath], hdl_toplevel=top, build_dir=bdir, build_args=[*waiver_args(), *CXX_OPT])
+            runner.build(sources=[vpath], hdl_toplevel=top, build_dir=bdir, build_args=args)
             BUILD_TIMES.setdefault(key, 0.0)
     return runner, bdir
 
 
-def run(key: str, component, top: str, bench: str, job: dict) -> dict:
-    """Run cocotb module ``sim.benches.<bench>`` on the built ``component``; returns its result dict."""
+def run(key: str, component, top: str, bench: str, job: dict, *, text: str | None = None, extra_args: tuple = (),
+        extra_env: dict | None = None) -> dict:
+    """Run cocotb module ``sim.benches.<bench>`` on the built ``component`` (or the Verilog ``text``, built with
+    ``extra_args``); returns its result dict.  ``extra_env`` reaches the bench (e.g. ``UQVIT_MUTSEL``)."""
     layout_only(component)  # it is converted to Verilog, never elaborated in this process
-    runner, bdir = build(key, component, top)
+    runner, bdir = build(key, component, top, text, extra_args)
     tdir = bdir / "run"
     tdir.mkdir(exist_ok=True)
     job_path = tdir / f"job_{bench}.json"
@@ -84,6 +89,7 @@ def run(key: str, component, top: str, bench: str, job: dict) -> dict:
     env = {
         "UQVIT_SIM_JOB": str(job_path),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        **(extra_env or {}),
     }
     t0 = time.time()
     runner.test(test_module=f"sim.benches.{bench}", hdl_toplevel=top, build_dir=bdir, test_dir=tdir,

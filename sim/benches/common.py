@@ -25,6 +25,8 @@ async def start(dut, statics: dict | None = None) -> None:
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for name, value in (statics or {}).items():
         getattr(dut, name).value = value
+    if os.environ.get("UQVIT_MUTSEL"):  # a mutant netlist (sim.mutate): select the mutation to run
+        dut.mutsel.value = int(os.environ["UQVIT_MUTSEL"])
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)

@@ -1,4 +1,5 @@
-"""``uqvit rtl build`` (Verilog + Verilator lint) and ``uqvit rtl verify`` (the cocotb regression)."""
+"""``uqvit rtl build`` (Verilog + Verilator lint), ``uqvit rtl verify`` (the cocotb regression),
+``uqvit rtl prove`` (bounded proofs and k-induction of the units' properties)."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,57 @@ def _check_verify(a) -> None:
     checks.array_size(a.cols, "--cols")
     if a.json:
         checks.output_file(a.json, "--json")
+
+
+def _check_prove(a) -> None:
+    from rtl.formal.properties import names
+
+    if a.json:
+        checks.output_file(a.json, "--json")
+    if a.property:
+        known = names()
+        wanted = [s.strip() for s in a.property.split(",") if s.strip()]
+        bad = [w for w in wanted if w not in known]
+        if bad or not wanted:
+            raise checks.ArgumentError("--property", f"unknown property {', '.join(bad) or repr(a.property)}; "
+                                       f"known: {', '.join(known)}")
+
+
+def _prove(args) -> int:
+    import json
+    from pathlib import Path
+
+    from rtl.formal.properties import prove
+
+    wanted = [s.strip() for s in args.property.split(",") if s.strip()] if args.property else None
+    print(f"uqvit rtl prove: depth={args.depth} (bounded check from reset, then k-induction with k = depth)")
+    rows = prove(wanted, args.depth, timeout=args.timeout)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("proven", "bounded", "failed", "timeout")}
+    print(json.dumps(counts))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0 if counts["failed"] == 0 and counts["timeout"] == 0 else 1
+
+
+MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore")
+
+
+def _check_mutate(a) -> None:
+    if a.json:
+        checks.output_file(a.json, "--json")
+    wanted = [s.strip() for s in a.units.split(",") if s.strip()]
+    bad = [w for w in wanted if w not in MUTATE_UNITS]
+    if bad or not wanted:
+        raise checks.ArgumentError("--units", f"unknown unit {', '.join(bad) or repr(a.units)}; "
+                                   f"known: {', '.join(MUTATE_UNITS)}")
+
+
+def _mutate(args) -> int:
+    from sim.mutate import run_mutation
+
+    units = [s.strip() for s in args.units.split(",") if s.strip()]
+    s = run_mutation(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv)
+    return 0 if s["score"] >= args.target else 1
 
 
 def _build(args) -> int:
@@ -70,4 +122,20 @@ def register(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--cols", type=checks.int_in(1), default=4)
     v.add_argument("--json", default=None, help="write the summary JSON here")
     v.set_defaults(func=_verify, validate=_check_verify)
+    f = sub.add_parser("prove", help="bounded model checking / k-induction of the units' formal properties (smtbmc + Yices)")
+    f.add_argument("--depth", type=checks.int_in(2, 200), default=12,
+                   help="steps of the bounded check and k of the induction (the SRC equivalences use latency + 2)")
+    f.add_argument("--property", default=None, help="comma list of property names (default: all)")
+    f.add_argument("--timeout", type=checks.int_in(1), default=600, help="seconds per solver call")
+    f.add_argument("--json", default=None, help="write [{property, unit, config, status, depth, seconds}] here")
+    f.set_defaults(func=_prove, validate=_check_prove)
+    mu = sub.add_parser("mutate", help="mutation testing: planted single-bit bugs (yosys mutate) against the benches")
+    mu.add_argument("--units", default=",".join(MUTATE_UNITS), help=f"comma list of {', '.join(MUTATE_UNITS)}")
+    mu.add_argument("--seed", type=checks.int_in(0), default=1, help="mutation sampling seed")
+    mu.add_argument("--sample", type=checks.int_in(1, 255), default=20, help="mutants per unit")
+    mu.add_argument("--target", type=float, default=0.95, help="exit status 1 when the score is below this")
+    mu.add_argument("--no-equiv", dest="equiv", action="store_false",
+                    help="skip the equivalence check of survivors (faster; survivors stay 'survived')")
+    mu.add_argument("--json", default=None, help="write {mutants, killed, survived, equivalent, score, units} here")
+    mu.set_defaults(func=_mutate, validate=_check_mutate)
     return p
