@@ -84,6 +84,10 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
         log(f"  {name:10s} transactions={r['transactions']:6d} mismatches={r['mismatches']} lost_beats={r['lost_beats']} "
             f"cycles={r['cycles']} build={r['build_s']}s run={r['wall_s']}s"
             + (f" first_mismatch={r['first_mismatch']}" if r.get("first_mismatch") else ""))
+    from .coverage import merge
+    summary["coverage"] = merge(r.get("coverage") for r in summary["benches"].values())
+    cov = summary["coverage"]
+    log(f"  coverage: {cov['hit']}/{cov['bins']} bins hit" + (f"; never hit: {', '.join(cov['holes'])}" if cov["holes"] else ""))
     summary["wall_s"] = round(time.time() - t0, 1)
     log(json.dumps({k: summary[k] for k in ("transactions", "mismatches", "lost_beats", "seed")}))
     if json_path:

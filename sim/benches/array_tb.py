@@ -13,6 +13,7 @@ import cocotb
 import torch
 
 from rtl.array import SystolicArray
+from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
@@ -80,10 +81,12 @@ async def array_bench(dut):
                     first = {"tile": t, "row": r, "got": beats[i] if i < len(beats) else None, "want": acc[r].tolist()}
     result = {"transactions": len(tiles), "mismatches": mismatches, "lost_beats": beat_errors([mon], want),
               "cycles": cycles, "first_mismatch": first}
+    coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
 
     if job.get("util", False):
         # long GEMM, no back-pressure: M = 4R, N = 4C, K = 4*max(R, C)
         drv.p_valid = mon.p_ready = 1.0
+        drv.longest_gap = mon.longest_stall = 0  # this phase's pattern: none
         K = 4 * max(R, C)
         M, N = 4 * R, 4 * C
         A = torch.randint(-code_max(bits), code_max(bits) + 1, (M, K), generator=gen)
@@ -113,4 +116,6 @@ async def array_bench(dut):
                        "util_lost_beats": beat_errors([mon], want2)})
         result["mismatches"] += bad
         result["lost_beats"] += result["util_lost_beats"]
+        coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
+    result["coverage"] = coverage.export(["backpressure.in", "backpressure.out"])
     write_result(job, result)

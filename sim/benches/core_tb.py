@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from rtl.core import CFG_NQ, CFG_RQ, Core
+from cocotb.triggers import RisingEdge
+
+from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.benches.demax_tb import check as demax_check
-from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row
+from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row, sample_rows
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
 from uqvit.contract import (MULT_BITS, PROB_ONE, VECTOR_MAX, VECTOR_MIN, code_max, demax_codes, demax_restore, gemm,
@@ -47,7 +50,7 @@ def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: b
     q = code_max(bits)
     M = rng.randint(1, 3 * R)
     N = rng.randint(1, 3 * C)
-    K = rng.choice([1, 2, rng.randint(1, 48), rng.randint(1, 48)])
+    K = rng.choice([1, 2, R + C, rng.randint(1, 48), rng.randint(1, 48)])
     x = torch.randint(-(1 << 12), 1 << 12, (M, K), generator=gen)
     if rng.random() < 0.2:
         x[0, :] = VECTOR_MAX
@@ -86,6 +89,29 @@ def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: b
     return g
 
 
+def pinned_restore_gemm(R, C, bits, K):
+    """Restore mode at the extremes: every lane -(2**b-1) times every weight -(2**b-1) over K k-steps and
+    m = m2 = 1.0, so that T = m2*acc + (2**b-1)*m*v[j*] reaches the top of RESTORE_BITS for K = 1024."""
+    q = code_max(bits)
+    g = {"x": torch.full((R, K), -q), "w": torch.full((C, K), -q), "nq": identity_nq(K, q), "restore": True,
+         "m": torch.full((R,), PROB_ONE), "m2": torch.full((R,), PROB_ONE), "vj": torch.full((R, C), q),
+         "lo": VECTOR_MIN, "hi": VECTOR_MAX}
+    mlt, s = quantize_multiplier(2.0 ** -32)
+    g["rq"] = {"mult": [mlt] * C, "shift": [s] * C, "bias": [0] * C, "zp": [0] * C}
+    return g
+
+
+def sample_gemm(g, R, C, bits):
+    q = code_max(bits)
+    M, K = g["x"].shape
+    N = g["w"].shape[0]
+    coverage.sample("core.k", (K, R, C)), coverage.sample("core.m", (M, R)), coverage.sample("core.n", (N, C))
+    coverage.sample("core.zp_in", (int(g["nq"]["zp"][0]), q))
+    if g["lo"] == 0:
+        for z in g["rq"]["zp"]:
+            coverage.sample("core.zp_out", (int(z), q))
+
+
 class CoreBench:
     def __init__(self, dut, comp: Core, rng, p_valid, p_ready):
         self.dut, self.comp, self.rng = dut, comp, rng
@@ -100,8 +126,32 @@ class CoreBench:
         self.d = StreamMonitor(dut, "d_out", sh("d_out"), rng, p_ready)
         self.cycles = 0
 
-    async def gemm(self, g) -> tuple[np.ndarray, int, int]:
-        """Run one GEMM; returns (Y [M, N], cycles of the data phase, beat errors)."""
+    def streams(self):
+        return [self.cfg, self.x, self.w, self.rs, self.p], [self.y, self.d]
+
+    async def reset_after(self, cycles: int) -> None:
+        """Step the streams ``cycles`` cycles, then reset the core (3 cycles) and drop everything in flight."""
+        drivers, monitors = self.streams()
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+            for d in drivers:
+                d.step()
+            for mon in monitors:
+                mon.step()
+        self.dut.rst.value = 1
+        for d in drivers:
+            d.queue.clear()
+            d.busy = False
+            d.valid.value = 0
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+        for mon in monitors:
+            mon.raw.clear()
+
+    async def gemm(self, g, abort_after: int | None = None) -> tuple[np.ndarray, int, int]:
+        """Run one GEMM; returns (Y [M, N], cycles of the data phase, beat errors).  With ``abort_after``
+        the core is reset that many cycles into the data phase (returns None)."""
         R, C, dut = self.R, self.C, self.dut
         x, w = g["x"], g["w"]
         M, K = x.shape
@@ -137,6 +187,9 @@ class CoreBench:
                         self.rs.put({"m": int(mp[mi + r]), "m2": int(m2p[mi + r]), "vj": vjp[mi + r, ni:ni + C].tolist()})
                 order.append((mi, ni))
         self.y.raw.clear()
+        if abort_after is not None:
+            await self.reset_after(abort_after)
+            return None
         want = {self.y: len(order) * R}
         cycles = await run_until(dut, [self.x, self.w, self.rs], [self.y], want,
                                  max_cycles=60 * len(order) * (K + 2 * R + 2 * C) + 2000)
@@ -183,25 +236,76 @@ async def core_bench(dut):
         write_result(job, res)
         return
 
-    target = job["tiles"]
-    while res["transactions"] < target:
-        g = random_gemm(R, C, bits, rng, gen, restore=rng.random() < 0.35)
-        Y, cyc, lost = await tb.gemm(g)
+    def account(g, Y, cyc, lost):
         ref = model_gemm(g, bits).numpy()
         bad = int((Y != ref).any(axis=1).sum())
         if bad and res["first_mismatch"] is None:
             r = int(np.nonzero((Y != ref).any(axis=1))[0][0])
             res["first_mismatch"] = {"gemm": res["gemms"], "row": r, "got": Y[r].tolist(), "want": ref[r].tolist(),
                                      "restore": bool(g.get("restore")), "lo": g["lo"], "hi": g["hi"]}
-        tiles = -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
-        res["transactions"] += tiles
+        res["transactions"] += -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
         res["mismatches"] += bad
         res["lost_beats"] += lost
         res["cycles"] += cyc
         res["gemms"] += 1
 
-    # DeMax rows through the core's attention port
+    def sample_restore(g):
+        if g.get("restore"):
+            q = code_max(bits)
+            nq = g["nq"]
+            lanes = scale_round_clamp(g["x"], T64(nq["mult"]), T64(nq["bias"]), T64(nq["shift"]), T64(nq["zp"]), 0, q) \
+                - T64(nq["zp"])
+            for t in demax_restore(gemm(lanes, g["w"]), g["m"], g["m2"], g["vj"], bits).flatten().tolist():
+                coverage.sample("restore.t", t)
+
+    if job.get("pinned", True):
+        # the restore path at the top of its range, with long back-pressure bursts on every stream
+        g = pinned_restore_gemm(R, C, bits, min(job["max_k"], 1024))
+        for st in (tb.x, tb.w, tb.rs, tb.y):
+            st.bursts = 0.01
+        Y, cyc, lost = await tb.gemm(g)
+        account(g, Y, cyc, lost)
+        sample_gemm(g, R, C, bits), sample_restore(g)
+        for st in (tb.x, tb.w, tb.rs, tb.y):
+            coverage.sample("backpressure.in" if st is not tb.y else "backpressure.out", st.pattern())
+            st.bursts, st.longest_gap, st.longest_stall = 0.0, 0, 0
+        g = pinned_restore_gemm(R, C, bits, min(job["max_k"], 256))  # T in 2^40..2^45
+        Y, cyc, lost = await tb.gemm(g)
+        account(g, Y, cyc, lost)
+        sample_gemm(g, R, C, bits), sample_restore(g)
+        # reset in the middle of a tile, then the same GEMM again: exact, nothing lost or duplicated
+        g = random_gemm(R, C, bits, rng, gen, restore=True)
+        await tb.gemm(g, abort_after=g["x"].shape[1] // 2 + 3)
+        coverage.sample("core.events", "reset mid-tile")
+        Y, cyc, lost = await tb.gemm(g)
+        account(g, Y, cyc, lost)
+        # no back-pressure at all for one GEMM
+        for st in (tb.cfg, tb.x, tb.w, tb.rs):
+            st.p_valid = 1.0
+        tb.y.p_ready = 1.0
+        g = random_gemm(R, C, bits, rng, gen, restore=False)
+        Y, cyc, lost = await tb.gemm(g)
+        account(g, Y, cyc, lost)
+        sample_gemm(g, R, C, bits)
+        coverage.sample("backpressure.in", tb.x.pattern()), coverage.sample("backpressure.out", tb.y.pattern())
+        for st in (tb.cfg, tb.x, tb.w, tb.rs):
+            st.p_valid = pv
+        tb.y.p_ready = pr
+
+    target = job["tiles"]
+    while res["transactions"] < target:
+        g = random_gemm(R, C, bits, rng, gen, restore=rng.random() < 0.35)
+        sample_gemm(g, R, C, bits), sample_restore(g)
+        Y, cyc, lost = await tb.gemm(g)
+        account(g, Y, cyc, lost)
+
+    coverage.sample("backpressure.in", tb.x.pattern()), coverage.sample("backpressure.out", tb.y.pattern())
+    # DeMax rows through the core's attention port; first a reset in the middle of a row
+    push_rows(tb.p, [[rng.randint(0, PROB_ONE) for _ in range(job["max_row"])] for _ in range(3)])
+    await tb.reset_after(job["max_row"] + 5)
+    coverage.sample("core.events", "reset mid-row")
     rows = edge_rows(job["max_row"]) + [random_row(job["max_row"], rng) for _ in range(job.get("demax_rows", 40))]
+    sample_rows(rows, job["max_row"])
     exp = demax_model(rows, bits)
     push_rows(tb.p, rows)
     want = {tb.d: sum(len(r) for r in rows)}
@@ -212,4 +316,7 @@ async def core_bench(dut):
     res["lost_beats"] += beat_errors([tb.d], want)
     res["cycles"] += cyc
     res["first_mismatch"] = res["first_mismatch"] or first
+    res["coverage"] = coverage.export(["core.k", "core.m", "core.n", "core.zp_in", "core.zp_out", "restore.t",
+                                       "demax.row_len", "demax.row", "backpressure.in", "backpressure.out",
+                                       "core.events"])
     write_result(job, res)

@@ -13,6 +13,7 @@ import cocotb
 import torch
 
 from rtl.demax import DeMax
+from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
@@ -61,6 +62,12 @@ def model(rows, bits):
     return out
 
 
+def sample_rows(rows, max_row):
+    for r in rows:
+        coverage.sample("demax.row_len", (len(r), max_row))
+        coverage.sample("demax.row", r)
+
+
 def push_rows(drv, rows):
     for r in rows:
         for k, p in enumerate(r):
@@ -97,14 +104,17 @@ async def demax_bench(dut):
     rows = rows[:job["rows"]]
     exp = model(rows, bits)
     push_rows(drv, rows)
+    sample_rows(rows, L)
     want = {mon: sum(len(r) for r in rows)}
     cycles = await run_until(dut, [drv], [mon], want, max_cycles=30 * want[mon] + 2000)
     mism, first = check(rows, exp, mon.beats())
+    coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
     result = {"transactions": len(rows), "mismatches": mism, "lost_beats": beat_errors([mon], want),
               "cycles": cycles, "first_mismatch": first}
 
     # steady state: no back-pressure; rows of length 1, short, and max length back to back
     drv.p_valid = mon.p_ready = 1.0
+    drv.longest_gap = mon.longest_stall = 0  # this phase's pattern: none
     srows = [[rng.randint(0, PROB_ONE) for _ in range(n)] for n in ([1] * 40 + [3] * 20 + [L] * 6 + [rng.randint(1, L) for _ in range(30)])]
     sexp = model(srows, bits)
     mon.raw.clear()
@@ -114,8 +124,11 @@ async def demax_bench(dut):
     want2 = {mon: nbeats}
     scycles = await run_until(dut, [drv], [mon], want2, max_cycles=30 * nbeats + 2000)
     smism, sfirst = check(srows, sexp, mon.beats())
+    sample_rows(srows, L)
+    coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
     result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": drv.stalls,
                    "transactions": len(rows) + len(srows), "mismatches": mism + smism,
                    "lost_beats": result["lost_beats"] + beat_errors([mon], want2),
-                   "first_mismatch": first or sfirst})
+                   "first_mismatch": first or sfirst,
+                   "coverage": coverage.export(["demax.row_len", "demax.row", "backpressure.in", "backpressure.out"])})
     write_result(job, result)

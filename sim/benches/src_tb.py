@@ -14,6 +14,7 @@ import torch
 
 from rtl.normquant import NormQuant
 from rtl.requant import Requant
+from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
@@ -76,6 +77,7 @@ async def src_bench(dut):
     await start(dut, statics)
     drv = StreamDriver(dut, "i", payload_shape(comp, "i"), rng, job.get("p_valid", 0.8))
     mon = StreamMonitor(dut, "o", payload_shape(comp, "o"), rng, job.get("p_ready", 0.7))
+    drv.bursts = mon.bursts = job.get("bursts", 0.002)  # now and then a long back-pressure burst
     for pi, (zp_mode, lo, hi) in enumerate(phases):
         if unit == "requant":  # static config: change only while idle (the unit is empty here)
             dut.lo.value, dut.hi.value = lo, hi
@@ -90,6 +92,11 @@ async def src_bench(dut):
             xs.append(x), Ms.append(M), Ss.append(S), Bs.append(B), Zs.append(Z)
             drv.put({xname: x, "p": [{"mult": M[i], "shift": S[i], "bias": B[i], "zp": Z[i]} for i in range(lanes)],
                      "tag": t & 1})
+        for M, S, B, Z in zip(Ms, Ss, Bs, Zs):
+            for i in range(lanes):
+                coverage.sample("src.mult", M[i]), coverage.sample("src.shift", S[i]), coverage.sample("src.bias", B[i])
+                if zp_mode == "code":
+                    coverage.sample("src.zp", (Z[i], q))
         T = lambda v: torch.tensor(v, dtype=torch.int64)  # noqa: E731
         ref = scale_round_clamp(T(xs), T(Ms), T(Bs), T(Ss), T(Zs), lo, hi)
         if unit == "normquant":
@@ -109,4 +116,7 @@ async def src_bench(dut):
         total["transactions"] += n
         total["lost_beats"] += beat_errors([mon], want)
         total["cycles"] += cycles
+    coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
+    total["coverage"] = coverage.export(["src.mult", "src.shift", "src.bias", "src.zp", "backpressure.in",
+                                         "backpressure.out"])
     write_result(job, total)

@@ -52,3 +52,14 @@ def test_demax_streams_rows_without_stall_cycles(regression):
     assert d["steady_input_stalls"] == 0
     # one beat per cycle in and out; the only overhead is the fill latency
     assert d["steady_cycles"] <= d["steady_beats"] + 100
+
+
+def test_every_functional_coverage_bin_is_hit(regression):
+    cov = regression["coverage"]
+    assert cov["bins"] >= 40
+    assert cov["holes"] == [] and cov["hit"] == cov["bins"], cov["holes"]
+    # the issue-15 bins are defined (a bin that is dropped cannot pass as hit)
+    pts = cov["points"]
+    assert set(pts["restore.t"]) >= {"2^45..2^47"} and set(pts["demax.row"]) >= {"tie at max", "tie at second max", "one-hot"}
+    assert set(pts["backpressure.out"]) == {"none", "random", "long bursts"}
+    assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row"}
