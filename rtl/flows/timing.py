@@ -191,8 +191,12 @@ def time_component(component, name: str = "top", nodsp: bool = False, timeout: f
 
 
 def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: bool = False, timeout: float = 1800,
-            log=print) -> dict:
-    """Place and route ``units`` of a size x size core; writes ``out_json`` (device, tools, figures, failures)."""
+            log=print, keep: dict | None = None) -> dict:
+    """Place and route ``units`` of a size x size core; writes ``out_json`` (device, tools, figures, failures).
+
+    ``keep``: an earlier result of the same flow (same size, seed, tools); its units that are not in
+    ``units`` are carried over, so that one changed unit can be re-timed alone.
+    """
     comps = unit_components(size)
     data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seed": SEED,
             "flow": {"synth": SYNTH.format(top="top", variant="", nodsp=" -nodsp" if nodsp else "")
@@ -204,6 +208,13 @@ def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: b
                               if REGISTER_PORTS else "bare: paths from/to the unit's ports are not timed"},
             "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",
             "units": {}, "failed": {}}
+    if keep:
+        for k in ("size", "seed", "tools", "constraint_mhz", "device"):
+            if keep.get(k) != data[k]:
+                raise TimingError(f"cannot keep units of an earlier run with {k} = {keep.get(k)!r} (now {data[k]!r}): "
+                                  "re-time every unit")
+        data["units"] = {u: r for u, r in keep["units"].items() if u not in units}
+        data["failed"] = {u: r for u, r in keep.get("failed", {}).items() if u not in units}
     for unit in units:
         t0 = time.time()
         try:
@@ -238,3 +249,27 @@ def summary(data: dict) -> dict:
     if u:
         out["clock_setting_unit"] = min(u, key=lambda k: u[k]["fmax_mhz"])
     return out
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="re-time some units and keep the others of reports/timing.json")
+    ap.add_argument("--units", required=True, help=f"comma-separated, from {', '.join(UNITS)}")
+    ap.add_argument("--size", type=int, default=8)
+    ap.add_argument("--out", default="reports/timing.json")
+    a = ap.parse_args(argv)
+    units = [u for u in a.units.split(",") if u]
+    bad = [u for u in units if u not in UNITS]
+    if bad:
+        ap.error(f"--units: unknown unit(s) {', '.join(bad)}; choose from {', '.join(UNITS)}")
+    keep = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else None
+    data = run_all(a.size, units, a.out, keep=keep)
+    order = {u: i for i, u in enumerate(UNITS)}
+    data["units"] = dict(sorted(data["units"].items(), key=lambda kv: order.get(kv[0], 99)))
+    Path(a.out).write_text(json.dumps(data, indent=1))
+    return 1 if data["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
