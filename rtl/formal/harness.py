@@ -27,17 +27,24 @@ def _streams(comp):
     return streams, statics
 
 
-class StreamRules(Elaboratable):
-    """Harness of ``unit``: the stream rules assumed on inputs, asserted on outputs."""
+class FreeInputs(Elaboratable):
+    """Base of the formal harnesses: ``_free`` makes a top-level input the solver may set to anything."""
 
-    def __init__(self, unit):
-        self.unit = unit
-        self.ports: list[Signal] = []
+    def __init__(self):
+        self.ports: list[Value] = []
 
     def _free(self, like, name):
         s = Signal.like(like, name=name)
         self.ports.append(Value.cast(s))
         return s
+
+
+class StreamRules(FreeInputs):
+    """Harness of ``unit``: the stream rules assumed on inputs, asserted on outputs."""
+
+    def __init__(self, unit):
+        super().__init__()
+        self.unit = unit
 
     def elaborate(self, platform):
         m = Module()

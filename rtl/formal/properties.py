@@ -57,7 +57,6 @@ class Property:
 
 def properties() -> list[Property]:
     from ..normquant import NormQuant
-    from ..requant import Requant
     from ..src_unit import LATENCY
 
     out = [Property(f"stream_rules.{u}", u, cfg, (lambda mk=mk: StreamRules(mk())))

@@ -12,12 +12,13 @@ k-induction with ``k > LATENCY`` proves the equality for every input sequence, i
 """
 from __future__ import annotations
 
-from amaranth import Const, Elaboratable, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.hdl import Assert, Assume
 
 from uqvit.contract import BIAS_BITS, MULT_BITS, code_max
 
 from ..src_unit import LATENCY
+from .harness import FreeInputs
 
 
 def src_spec(x, mult, bias, shift, zp, lo, hi):
@@ -29,20 +30,15 @@ def src_spec(x, mult, bias, shift, zp, lo, hi):
     return Mux(y < lo, lo, Mux(y > hi, hi, y))
 
 
-class SRCEquiv(Elaboratable):
+class SRCEquiv(FreeInputs):
     """Harness: ``unit`` (``kind``: a :class:`rtl.normquant.NormQuant`, a :class:`rtl.requant.Requant` or a
     plain :class:`rtl.src_unit.SRCUnit` without ``emit_lane``, one lane) equals :func:`src_spec` on every beat."""
 
     def __init__(self, unit, kind: str, clamp: tuple[int, int] | None = None):
         if kind not in ("normquant", "requant", "src"):
             raise ValueError(kind)
+        super().__init__()
         self.unit, self.kind, self.clamp = unit, kind, clamp
-        self.ports: list = []
-
-    def _free(self, like, name):
-        s = Signal.like(like, name=name)
-        self.ports.append(Value.cast(s))
-        return s
 
     def elaborate(self, platform):
         m = Module()

@@ -54,6 +54,15 @@ def int_list(lo: int, hi: int | None = None):
 
 
 # ----------------------------------------------------------------------------------- paths
+def name_list(text: str, known, arg: str, what: str) -> list[str]:
+    """A comma-separated list of names, each one of ``known``; else one :class:`ArgumentError` naming them."""
+    wanted = [w.strip() for w in text.split(",") if w.strip()]
+    bad = [w for w in wanted if w not in known]
+    if bad or not wanted:
+        raise ArgumentError(arg, f"unknown {what} {', '.join(bad) or repr(text)}; known: {', '.join(known)}")
+    return wanted
+
+
 def input_file(path, arg: str) -> Path:
     """An existing, readable, non-empty regular file."""
     p = Path(path)

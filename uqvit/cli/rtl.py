@@ -34,21 +34,16 @@ def _check_prove(a) -> None:
     if a.json:
         checks.output_file(a.json, "--json")
     if a.property:
-        known = names()
-        wanted = [s.strip() for s in a.property.split(",") if s.strip()]
-        bad = [w for w in wanted if w not in known]
-        if bad or not wanted:
-            raise checks.ArgumentError("--property", f"unknown property {', '.join(bad) or repr(a.property)}; "
-                                       f"known: {', '.join(known)}")
+        checks.name_list(a.property, names(), "--property", "property")
 
 
 def _prove(args) -> int:
     import json
     from pathlib import Path
 
-    from rtl.formal.properties import prove
+    from rtl.formal.properties import names, prove
 
-    wanted = [s.strip() for s in args.property.split(",") if s.strip()] if args.property else None
+    wanted = checks.name_list(args.property, names(), "--property", "property") if args.property else None
     print(f"uqvit rtl prove: depth={args.depth} (bounded check from reset, then k-induction with k = depth)")
     rows = prove(wanted, args.depth, timeout=args.timeout)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("proven", "bounded", "failed", "timeout")}
@@ -64,17 +59,13 @@ MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore")
 def _check_mutate(a) -> None:
     if a.json:
         checks.output_file(a.json, "--json")
-    wanted = [s.strip() for s in a.units.split(",") if s.strip()]
-    bad = [w for w in wanted if w not in MUTATE_UNITS]
-    if bad or not wanted:
-        raise checks.ArgumentError("--units", f"unknown unit {', '.join(bad) or repr(a.units)}; "
-                                   f"known: {', '.join(MUTATE_UNITS)}")
+    checks.name_list(a.units, MUTATE_UNITS, "--units", "unit")
 
 
 def _mutate(args) -> int:
     from sim.mutate import run_mutation
 
-    units = [s.strip() for s in args.units.split(",") if s.strip()]
+    units = checks.name_list(args.units, MUTATE_UNITS, "--units", "unit")
     s = run_mutation(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv)
     return 0 if s["score"] >= args.target else 1
 
