@@ -199,8 +199,7 @@ class CoreSession:
         t0 = time.time()
         self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format)
         self.build_s = time.time() - t0
-        sh = lambda p: payload_shape(self.comp, p)  # noqa: E731
-        self.shapes = {p: sh(p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
+        self.shapes = self._payload_shapes()
         self.tdir = Path(tempfile.mkdtemp(prefix="uqvit_sim_", dir=self.bdir))
         key = secrets.token_bytes(16)
         self._listener = Listener(str(self.tdir / "sock"), family="AF_UNIX", authkey=key)
@@ -241,13 +240,16 @@ class CoreSession:
         self.start_s = time.time() - t0
         return self
 
+    def _payload_shapes(self) -> dict:
+        return {p: payload_shape(self.comp, p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
+
     def _enter_fast(self) -> "CoreSession":
         from .fast import FastCore
 
         t0 = time.time()
         self.key = core_key(self.rows, self.cols, self.bits)
         self.comp = Core(self.rows, self.cols, self.bits, **CORE_LIMITS)
-        self.shapes = {p: payload_shape(self.comp, p) for p in ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")}
+        self.shapes = self._payload_shapes()
         self._fast = FastCore(self.key, self.comp)
         self.build_s = self._fast.build_s
         self.start_s = time.time() - t0
@@ -282,14 +284,12 @@ class CoreSession:
     def _call(self, req: dict) -> dict:
         if self.backend == "fast":
             res = self._fast.call(req)
-            if "error" in res:
-                raise RuntimeError(res["error"])
-            return res
-        try:
-            self.conn.send(req)
-            res = self.conn.recv()
-        except (EOFError, OSError) as e:
-            raise RuntimeError(f"the simulator stopped ({e}); see {self.tdir / 'serve.log'}") from None
+        else:
+            try:
+                self.conn.send(req)
+                res = self.conn.recv()
+            except (EOFError, OSError) as e:
+                raise RuntimeError(f"the simulator stopped ({e}); see {self.tdir / 'serve.log'}") from None
         if "error" in res:
             raise RuntimeError(res["error"])
         return res
