@@ -61,3 +61,14 @@ def test_a_failing_unit_is_recorded_not_zero(tmp_path, monkeypatch):
     d = timing.run_all(4, units=("array",), out_json=tmp_path / "t.json", log=lambda *a: None)
     assert d["units"] == {} and "within 5 s" in d["failed"]["array"]["error"]
     assert "min_side_unit_over_array" not in d
+
+
+def test_kept_units_of_an_earlier_run_are_carried_over_in_report_order(tmp_path):
+    earlier = timing.run_all(8, units=(), out_json=None, log=lambda *_: None)  # same flow settings, no unit timed
+    earlier["units"] = {"core": {"fmax_mhz": 60.0}, "array": {"fmax_mhz": 70.0}, "demax": {"fmax_mhz": 80.0}}
+    out = tmp_path / "t.json"
+    d = timing.run_all(8, units=(), out_json=out, keep=earlier, log=lambda *_: None)
+    assert list(d["units"]) == ["array", "demax", "core"] and d["core_over_array"] == round(60 / 70, 3)
+    assert out.exists()
+    with pytest.raises(timing.TimingError, match="cannot keep units of an earlier run with seed"):
+        timing.run_all(8, units=(), out_json=None, keep={**earlier, "seed": 99}, log=lambda *_: None)
