@@ -5,7 +5,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from .core import Core, check_core_params
+from .core import DEFAULT_MAX_K, DEFAULT_MAX_N, DEFAULT_MAX_ROW, Core, check_core_params
 
 #: Verilator lint warnings that Amaranth's generated Verilog trips by construction, and why
 #: they are harmless.  Everything else is an error.
@@ -30,8 +30,8 @@ def to_verilog(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False)
 
 
-def build_verilog(rows: int = 16, cols: int = 16, bits: int = 8, out_dir="build/rtl", *, max_k: int = 1024,
-                  max_n: int = 1024, max_row: int = 256, lanes: int | None = None) -> Path:
+def build_verilog(rows: int = 16, cols: int = 16, bits: int = 8, out_dir="build/rtl", *, max_k: int = DEFAULT_MAX_K,
+                  max_n: int = DEFAULT_MAX_N, max_row: int = DEFAULT_MAX_ROW, lanes: int | None = None) -> Path:
     """Generate the core's Verilog into ``out_dir``; returns the file path.
 
     ``lanes``: requant/restore drain width (default :func:`rtl.common.default_drain_lanes`).

@@ -7,7 +7,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from uqvit.contract import (PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumulation, check_bits, code_max,
-                            lane_bits)
+                            lane_bits, restore_bound)
 
 from .array import SystolicArray
 from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
@@ -24,6 +24,32 @@ MIN_DIM = 2
 TABLE_LATENCY = 2
 CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
+
+#: default table and buffer sizes: every layer of ViT-B/16 (fc2 K = 3072, fc1 N = 3072), DeiT-S/B and
+#: Swin-T/S (stage-4 fc2 K = 3072, fc1 N = 3072) fits without splitting K or N, and DeMax takes the
+#: 197-key rows of a 224-pixel ViT (Swin's windows have 49).  ``rtl.limits`` checks a model against them.
+DEFAULT_MAX_K = 3072
+DEFAULT_MAX_N = 3072
+DEFAULT_MAX_ROW = 256
+
+#: the core's ``status`` output.  ``busy``: a GEMM tile or a DeMax row is inside the core.  The ``err_*``
+#: bits are sticky (cleared by reset only); each names an input the core could not process correctly and
+#: kept running through (nothing wraps silently, nothing deadlocks):
+STATUS_LAYOUT = data.StructLayout({"busy": 1, "err_k": 1, "err_restore_k": 1, "err_row": 1, "err_cfg_busy": 1})
+STATUS_ERRORS = {
+    "err_k": "a tile had more than max_k k-steps (the NormQuant table ends at max_k; the k counter restarted at 0)",
+    "err_restore_k": "a restore-mode tile had more k-steps than the restore datapath holds exactly (restore_max_k)",
+    "err_row": "a DeMax row had more than max_row keys (the row was cut after max_row keys)",
+    "err_cfg_busy": "a cfg write arrived while a GEMM tile was in flight (the write was dropped)",
+}
+
+
+def restore_k_limit(max_k: int, bits: int) -> int:
+    """The longest restore-mode tile (attention row) whose ``T`` fits RESTORE_BITS, capped at ``max_k``."""
+    k = max_k
+    while k > 1 and restore_bound(k, bits) >= 2 ** (RESTORE_BITS - 1):
+        k -= 1
+    return k
 
 
 def table_stage(m, name: str, valid, payload, ready_out, ports, addr):
@@ -59,7 +85,8 @@ def check_core_params(rows, cols, bits, max_k, max_n, lanes=None) -> None:
     check_int("max_n", max_n, 1, 65536)
     q = code_max(bits)
     try:
-        check_accumulation(max_k, q, q, what=f"core max_k at {bits} bits")
+        # lanes are code - zp (|.| <= q); a weight lane may be any lane_bits(b)-bit value (|.| <= q + 1)
+        check_accumulation(max_k, q, q + 1, what=f"core max_k at {bits} bits")
     except Exception as e:  # ContractError: say which parameter to change
         raise RTLParameterError(f"max_k={max_k} is too long for int32 accumulation: {e}") from None
 
@@ -95,6 +122,18 @@ class Core(wiring.Component):
     y_out : one beat per output row of a tile (rows beats per tile, rows in order):
           ``{y[cols] (VECTOR_BITS signed), last, ntile}``.
     p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams.
+    status : ``{busy, err_k, err_restore_k, err_row, err_cfg_busy}`` (:data:`STATUS_LAYOUT`,
+          :data:`STATUS_ERRORS`): ``busy`` while a tile (from its first k-step on ``x_in`` to its last
+          row on ``y_out``) or a DeMax row is inside; the error bits are sticky until reset.  ``cfg``
+          stays ready while busy, but a write then is dropped and flags ``err_cfg_busy`` (the tables
+          in-flight tiles read never change under them).
+
+    Overflow contract: the int32 accumulators cannot overflow for tiles of at most ``max_k``
+    k-steps (``max_k * (2**b - 1) * 2**b < 2**31`` is checked at construction: lanes are
+    ``code - zp`` with both in ``0..2**b-1``, weights ``lane_bits(b)`` signed), so tiles longer than
+    ``max_k`` are the only way to overflow, and ``err_k`` flags them.  Restore-mode tiles are exact up
+    to ``restore_max_k`` k-steps (``T`` within RESTORE_BITS, :func:`restore_k_limit`); longer ones flag
+    ``err_restore_k``.  Requantization saturates to ``[lo, hi]`` by definition.
 
     Drain width: the restore and requant units have ``lanes`` lanes (``L``, dividing ``cols``;
     default :func:`rtl.common.default_drain_lanes`): each result row is processed ``L``
@@ -118,10 +157,12 @@ class Core(wiring.Component):
     unit holds its output payload while not ready.
     """
 
-    def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = 1024, max_n: int = 1024,
-                 max_row: int = 256, lanes: int | None = None):
+    def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = DEFAULT_MAX_K,
+                 max_n: int = DEFAULT_MAX_N, max_row: int = DEFAULT_MAX_ROW, lanes: int | None = None):
         check_core_params(rows, cols, bits, max_k, max_n, lanes)
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
+        self.max_row = max_row
+        self.restore_max_k = restore_k_limit(max_k, bits)
         self.lanes = default_drain_lanes(rows, cols) if lanes is None else lanes
         self.chunks = cols // self.lanes
         self.n_tiles = -(-max_n // cols)  # requant table rows (tiles of cols channels)
@@ -129,7 +170,7 @@ class Core(wiring.Component):
         self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1)
         self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
         tb = self._array.tag_bits + 1
-        self._restore = DeMaxRestore(self.lanes, bits, max_k=max_k, tag_bits=tb, cols=cols)
+        self._restore = DeMaxRestore(self.lanes, bits, max_k=self.restore_max_k, tag_bits=tb, cols=cols)
         self._rq = Requant(self.lanes, RESTORE_BITS, tag_bits=tb, cols=cols)
         self._demax = DeMax(bits, max_row)
         super().__init__({
@@ -149,6 +190,7 @@ class Core(wiring.Component):
                 "ntile": unsigned(self._array.tag_bits)}))),
             "p_in": In(stream.Signature(self._demax.i.payload.shape())),
             "d_out": Out(stream.Signature(self._demax.o.payload.shape())),
+            "status": Out(STATUS_LAYOUT),
         })
 
     def elaborate(self, platform):
@@ -175,9 +217,26 @@ class Core(wiring.Component):
             m.submodules[f"rq_tab{lane}"] = mem
             rq_tabs.append(mem)
         cfg = self.cfg.payload
-        m.d.comb += self.cfg.ready.eq(1)
+        # ------------------------------------------------ status: busy and the sticky error bits
+        st = self.status
+        inflight = Signal(8)  # tiles whose last k-step entered x_in and whose last row has not left y_out
+        kcnt = Signal(range(self.max_k))
+        gemm_busy = Signal()
+        m.d.comb += gemm_busy.eq((inflight != 0) | (kcnt != 0))
+        tile_in = self.x_in.valid & self.x_in.ready & self.x_in.payload.last
+        tile_out = self.y_out.valid & self.y_out.ready & self.y_out.payload.last
+        m.d.sync += inflight.eq(inflight + tile_in - tile_out)
+        held = Signal(range(4 * self.max_row + 64))  # DeMax beats taken on p_in and not yet given on d_out
+        m.d.sync += held.eq(held + (self.p_in.valid & self.p_in.ready) - (self.d_out.valid & self.d_out.ready))
+        m.d.comb += st.busy.eq(gemm_busy | (held != 0))
+        cfg_write = Signal()
+        m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy)]
+        with m.If(self.cfg.valid & gemm_busy):
+            m.d.sync += st.err_cfg_busy.eq(1)
+        with m.If(self._demax.row_overflow):
+            m.d.sync += st.err_row.eq(1)
         wp = nq_tab.write_port()
-        m.d.comb += [wp.en.eq(self.cfg.valid & (cfg.sel == CFG_NQ)), wp.addr.eq(cfg.addr), wp.data.eq(cfg.p)]
+        m.d.comb += [wp.en.eq(cfg_write & (cfg.sel == CFG_NQ)), wp.addr.eq(cfg.addr), wp.data.eq(cfg.p)]
         w_tab = Signal(range(max(L, 2)))  # column cfg.lane -> table lane % L, entry addr*D + lane // L
         w_chunk = Signal(range(max(D, 2)))
         if L & (L - 1) == 0:
@@ -192,19 +251,23 @@ class Core(wiring.Component):
                     m.d.comb += [w_tab.eq(0), w_chunk.eq(0)]
         for lane, mem in enumerate(rq_tabs):
             wpc = mem.write_port()
-            m.d.comb += [wpc.en.eq(self.cfg.valid & (cfg.sel == CFG_RQ) & (cfg.lane < C) & (w_tab == lane)),
+            m.d.comb += [wpc.en.eq(cfg_write & (cfg.sel == CFG_RQ) & (cfg.lane < C) & (w_tab == lane)),
                          wpc.addr.eq(tab_addr(cfg.addr, w_chunk)), wpc.data.eq(cfg.p)]
 
         # ------------------------------------------------ x_in -> table stage -> NormQuant
         # the table stage registers the beat while the table entry of its k is read (synchronous read: block RAM)
-        kcnt = Signal(range(self.max_k))
         x_adv, xv, xs, (nq_p,) = table_stage(m, "xt", self.x_in.valid, self.x_in.payload, nq.i.ready,
                                               [nq_tab.read_port(domain="sync")], kcnt)
         m.d.comb += [self.x_in.ready.eq(x_adv), nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last)]
         for r in range(R):
             m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_p)]
+        k_full = kcnt == self.max_k - 1  # a further k-step would address past the NormQuant table
         with m.If(self.x_in.valid & self.x_in.ready):
-            m.d.sync += kcnt.eq(Mux(self.x_in.payload.last, 0, kcnt + 1))
+            m.d.sync += kcnt.eq(Mux(self.x_in.payload.last | k_full, 0, kcnt + 1))
+            with m.If(~self.x_in.payload.last & k_full):
+                m.d.sync += st.err_k.eq(1)
+            with m.If(~self.x_in.payload.last & self.restore & (kcnt == self.restore_max_k - 1)):
+                m.d.sync += st.err_restore_k.eq(1)
 
         # ------------------------------------------------ join lanes with weights -> array
         # (through a skid buffer: the array's stall logic does not drive NormQuant's clock enables)

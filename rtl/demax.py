@@ -41,6 +41,10 @@ class DeMax(wiring.Component):
         on its final beat.
     o : stream out, one code per input beat, same order: ``{code (b bits), last, stats{m, jstar, m2}}``;
         the row's statistics ride on every beat of that row.
+    row_overflow : high for one cycle when a beat is taken that would be key ``max_row + 1`` of a row:
+        the unit ends the row at ``max_row`` beats (that beat's ``last`` is forced) and the remaining
+        beats form a new row, so nothing wraps and nothing deadlocks; the core keeps it as a sticky
+        error bit (:class:`rtl.core.Core` ``status``).
 
     Micro-architecture and timing contract
     --------------------------------------
@@ -70,6 +74,7 @@ class DeMax(wiring.Component):
             "i": In(stream.Signature(data.StructLayout({"p": unsigned(PROB_BITS), "last": 1}))),
             "o": Out(stream.Signature(data.StructLayout({
                 "code": unsigned(bits), "last": 1, "stats": stats_layout(max_row)}))),
+            "row_overflow": Out(1),
         })
 
     def elaborate(self, platform):
@@ -89,10 +94,15 @@ class DeMax(wiring.Component):
         cur_m2 = Signal(PROB_BITS)
         outstanding = Signal(range(n_desc + 2))  # rows in the descriptor FIFO (scanned, codes not yet all emitted)
         p = self.i.payload.p
-        last = self.i.payload.last
+        # a row longer than max_row is cut after max_row beats (the rest starts a new row) and flagged on
+        # row_overflow for that cycle: the unit keeps running instead of wrapping its index or deadlocking
+        full = idx == self.max_row - 1
+        last = Signal()
+        m.d.comb += last.eq(self.i.payload.last | full)
         fire = Signal()
         row_done = Signal()
         desc_pop = Signal()
+        m.d.comb += self.row_overflow.eq(fire & full & ~self.i.payload.last)
         m.d.comb += [
             self.i.ready.eq(elems.w_rdy & (~last | (outstanding < n_desc))),
             fire.eq(self.i.valid & self.i.ready),

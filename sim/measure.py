@@ -79,7 +79,7 @@ DIGITS_DEMAX = [("digits softmax rows (3 heads)", 51, 17), ("synthetic", 4, 32)]
 
 #: DeiT-S (224 px) layers with all 197 tokens (M padded to ceil(197/R)·R rows, as in the utilisation
 #: figures) and full K; N cut to 2·C output channels so that the simulation stays short.  fc2 (K = 1536)
-#: exceeds the simulated core's max_k = 1024, and DeMax rows of 197 its max_row = 32.
+#: and DeMax rows of 197 keys are left to the whole-model runs (`uqvit sim --model deit_small_patch16_224`).
 DEIT_S_TOKENS = 197
 
 

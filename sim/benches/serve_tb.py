@@ -13,7 +13,8 @@ data-phase cycles, the config cycles and the stall cycles (valid high, ready low
 input stream.
 
 ``{"op": "demax", "p": [beats]}`` streams softmax rows through the DeMax port and returns
-the raw ``d_out`` beats, cycles and the ``p_in`` stall cycles.
+the raw ``d_out`` beats, cycles and the ``p_in`` stall cycles.  Every answer carries the core's
+``status`` output after the operation (raw bits of :data:`rtl.core.STATUS_LAYOUT`).
 
 Neither the drivers nor the monitor ever throttle (valid always high while data is queued,
 ready always high), so every stall counted is the design's.
@@ -136,7 +137,8 @@ async def serve(dut):
                 k_steps = sum(len(xs[mt]) for mt, _ in req["order"])
                 cycles, extra = await _run(dut, [x, w, rs], y, want, 40 * (k_steps + want) + 4000)
                 conn.send({"y": list(y.raw), "cycles": cycles, "cfg_cycles": cfg_cycles + 1, "extra_beats": extra,
-                           "stalls": {"x_in": x.stalls, "w_in": w.stalls, "rs_in": rs.stalls}})
+                           "stalls": {"x_in": x.stalls, "w_in": w.stalls, "rs_in": rs.stalls},
+                           "status": int(dut.status.value)})
             elif req["op"] == "demax":
                 p.stalls = 0
                 d.raw.clear()
@@ -144,7 +146,8 @@ async def serve(dut):
                     p.put(b)
                 want = len(req["p"])
                 cycles, extra = await _run(dut, [p], d, want, 40 * want + 4000)
-                conn.send({"d": list(d.raw), "cycles": cycles, "extra_beats": extra, "stalls": {"p_in": p.stalls}})
+                conn.send({"d": list(d.raw), "cycles": cycles, "extra_beats": extra, "stalls": {"p_in": p.stalls},
+                           "status": int(dut.status.value)})
             else:
                 conn.send({"error": f"unknown op {req['op']!r}"})
             served += 1

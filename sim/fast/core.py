@@ -82,6 +82,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.uq_new.restype = vp
     lib.uq_free.argtypes = [vp]
     lib.uq_cycles.argtypes, lib.uq_cycles.restype = [vp], ll
+    lib.uq_status.argtypes, lib.uq_status.restype = [vp], ll
     lib.uq_words.argtypes, lib.uq_words.restype = [i], i
     lib.uq_reset.argtypes = [vp, i]
     lib.uq_statics.argtypes = [vp, i, i, i]
@@ -127,6 +128,11 @@ class FastCore:
     def cycles(self) -> int:
         return self._lib.uq_cycles(self._h)
 
+    @property
+    def status(self) -> int:
+        """The core's ``status`` output now (raw bits of :data:`rtl.core.STATUS_LAYOUT`)."""
+        return self._lib.uq_status(self._h)
+
     def _run(self, inputs: dict, mon: str | None, want: int, max_cycles: int) -> dict:
         arrays = {p: np.ascontiguousarray(to_words(inputs.get(p, []), self.words[p])) for p in IN_PORTS}
         ptrs = (ctypes.c_void_p * len(IN_PORTS))(*[arrays[p].ctypes.data if len(arrays[p]) else None for p in IN_PORTS])
@@ -158,9 +164,10 @@ class FastCore:
             want = len(order) * req["rows"]
             r = self._run({"x_in": x, "w_in": w, "rs_in": rs}, "y_out", want, 40 * (len(x) + want) + 4000)
             return {"y": r["beats"], "cycles": r["cycles"], "cfg_cycles": cfg["cycles"] + 1, "extra_beats": r["extra"],
-                    "stalls": {p: r["stalls"][p] for p in ("x_in", "w_in", "rs_in")}}
+                    "stalls": {p: r["stalls"][p] for p in ("x_in", "w_in", "rs_in")}, "status": self.status}
         if req["op"] == "demax":
             want = len(req["p"])
             r = self._run({"p_in": req["p"]}, "d_out", want, 40 * want + 4000)
-            return {"d": r["beats"], "cycles": r["cycles"], "extra_beats": r["extra"], "stalls": {"p_in": r["stalls"]["p_in"]}}
+            return {"d": r["beats"], "cycles": r["cycles"], "extra_beats": r["extra"], "stalls": {"p_in": r["stalls"]["p_in"]},
+                    "status": self.status}
         return {"error": f"unknown op {req['op']!r}"}

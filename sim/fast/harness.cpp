@@ -88,6 +88,7 @@ int uq_words(int port) {  // 32-bit words per payload beat: inputs 0..4, outputs
 void* uq_new() { return new Harness(); }
 void uq_free(void* p) { delete static_cast<Harness*>(p); }
 long long uq_cycles(void* p) { return static_cast<Harness*>(p)->cycles; }
+long long uq_status(void* p) { return static_cast<long long>(static_cast<Harness*>(p)->top->status); }
 
 // Reset as the benches do: rst high for `edges` rising edges, every valid low, every output ready high.
 void uq_reset(void* p, int edges) {
