@@ -8,9 +8,9 @@ swaps the integer-core operations of its twins for the Verilated core
 * every linear layer (and the patch embedding as an im2col GEMM): NormQuant of the input
   words (the layer's per-channel table), the GEMM and the requantization -- to codes
   (qkv) or to vector-side words -- in one core operation;
-* ``q @ k^T`` per head with requantization of the logits;
-* DeMax of the softmax rows on the core's DeMax port, then ``attn @ v`` per head in restore
-  mode (``T = m2*acc + (2**b-1)*m*v[j*]``, the gathered ``v[j*]`` rows supplied by the host)
+* ``q @ k^T`` of every head (and Swin window) in one core operation, with requantization of the logits;
+* DeMax of the softmax rows on the core's DeMax port, then ``attn @ v`` of every head in one operation in
+  restore mode (``T = m2*acc + (2**b-1)*m*v[j*]``, the gathered ``v[j*]`` rows supplied by the host)
   and requantization.
 
 The crossings stay the contract's (``to_fixed``, ``from_fixed``, ``prob_to_fixed``), so the
@@ -57,6 +57,7 @@ def check_model(im, rows: int, cols: int, bits: int | None = None, limits: dict 
     main core first.  Runs before anything is built or simulated.
     """
     from rtl.core import check_core_params
+    from rtl.limits import CoreLimits
     from uqvit.golden import IntegerModel
     from uqvit.golden.layers import IntAttention, IntLinear, IntPatchEmbed
     from uqvit.golden.model import _tokens_per_attention
@@ -66,14 +67,12 @@ def check_model(im, rows: int, cols: int, bits: int | None = None, limits: dict 
         raise md.SimConfigError(f"uqvit sim needs an IntegerModel (the compiled golden model), got {type(im).__name__}")
     bits = im.a_bits if bits is None else bits
     check_core_params(rows, cols, bits, lim["max_k"], lim["max_n"])
+    core = CoreLimits(bits=bits, **lim)
     problems, widths = [], [bits]
     n_tok = _tokens_per_attention(im.model)
 
-    def fit(name, k, n):
-        if k > lim["max_k"]:
-            problems.append(f"{name}: K={k} exceeds the core's NormQuant table (max_k={lim['max_k']})")
-        if n > lim["max_n"]:
-            problems.append(f"{name}: N={n} exceeds the core's requant table (max_n={lim['max_n']})")
+    def fit(name, k, n, restore=False):
+        problems.extend(core.gemm_problems(name, k, n, restore))
 
     for mod in im.model.modules():
         if isinstance(mod, (IntLinear, IntPatchEmbed)):
@@ -93,9 +92,8 @@ def check_model(im, rows: int, cols: int, bits: int | None = None, limits: dict 
         if isinstance(mod, IntAttention):
             d = mod.qkv.w_lanes.shape[0] // 3 // mod.num_heads
             fit(f"{mod.name}.qk", d, n_tok)
-            fit(f"{mod.name}.av", n_tok, d)
-            if n_tok > lim["max_row"]:
-                problems.append(f"{mod.name}: DeMax rows of {n_tok} keys exceed the core's max_row={lim['max_row']}")
+            fit(f"{mod.name}.av", n_tok, d, restore=True)
+            problems.extend(core.row_problems(mod.name, n_tok))
             if mod.bits != bits:
                 problems.append(f"{mod.name}: DeMax codes are {mod.bits}-bit, the core's are {bits}-bit")
     if problems:
@@ -148,23 +146,20 @@ def _attention_forward(cores):
         ql, kl, vl = q - zq, k - zk, v - zv
         D = ql.shape[-1]
         lsrc, rsrc = self.logits.out_src, self.restore.out_src
-        lw = torch.empty(B, H, N, N, dtype=torch.int64)
-        for b in range(B):
-            for h in range(H):
-                lw[b, h] = torch.from_numpy(core.gemm(f"{self.name}.qk", ql[b, h].numpy(), md.identity_nq(D, zq),
-                                                      kl[b, h].numpy(), _p(lsrc, N), lsrc.lo, lsrc.hi))
+        # every head (and window) of the batch in one core operation: one table load, one pipeline fill/drain
+        lw = torch.from_numpy(core.gemm(f"{self.name}.qk", ql.reshape(B * H, N, D).numpy(), md.identity_nq(D, zq),
+                                        kl.reshape(B * H, N, D).numpy(), _p(lsrc, N), lsrc.lo, lsrc.hi)).reshape(B, H, N, N)
         logits = C.from_fixed(lw, self.logits.out_frac)
         logits = self.logits_bias(logits, mask if self.window else attn_mask)
         p = C.prob_to_fixed(logits.softmax(dim=-1))
         dc, m, j, m2 = (torch.from_numpy(t) for t in core.demax(f"{self.name}.demax", p.reshape(-1, N).numpy()))
         dc, m, j, m2 = dc.reshape(B, H, N, N), m.reshape(B, H, N), j.reshape(B, H, N), m2.reshape(B, H, N)
         v_j = torch.gather(vl, 2, j.unsqueeze(-1).expand(*j.shape, D))  # the host gathers V[j*] rows
-        ow = torch.empty(B, H, N, D, dtype=torch.int64)
-        for b in range(B):
-            for h in range(H):
-                ow[b, h] = torch.from_numpy(core.gemm(
-                    f"{self.name}.av", dc[b, h].numpy(), md.identity_nq(N, 0), vl[b, h].T.contiguous().numpy(),
-                    _p(rsrc, D), rsrc.lo, rsrc.hi, restore=(m[b, h].numpy(), m2[b, h].numpy(), v_j[b, h].numpy())))
+        G = B * H
+        ow = torch.from_numpy(core.gemm(
+            f"{self.name}.av", dc.reshape(G, N, N).numpy(), md.identity_nq(N, 0),
+            vl.reshape(G, N, D).transpose(1, 2).contiguous().numpy(), _p(rsrc, D), rsrc.lo, rsrc.hi,
+            restore=(m.reshape(G, N).numpy(), m2.reshape(G, N).numpy(), v_j.reshape(G, N, D).numpy()))).reshape(B, H, N, D)
         out = C.from_fixed(ow, self.restore.out_frac).transpose(1, 2).reshape(B, N, -1)
         return self.proj(out)
     return forward
@@ -203,7 +198,7 @@ def aggregate(ops, rows: int, cols: int) -> list[dict]:
         a = out.setdefault(o.name, {"name": o.name, "kind": o.kind, "bits": o.bits, "m": o.m, "k": o.k, "n": o.n, "count": 0,
                                     "cycles": 0, "cfg_cycles": 0, "tiles": 0, "macs": 0, "k_steps": 0, "exact": True,
                                     "stalls": {}})
-        a["count"] += 1
+        a["count"] += o.count
         a["cycles"] += o.cycles
         a["cfg_cycles"] += o.cfg_cycles
         a["tiles"] += o.tiles
@@ -240,19 +235,84 @@ def format_table(layers, rows: int, cols: int) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------- cycle model against the run
+def _op_of(name: str) -> str:
+    from rtl.perf.workload import _op_of as linear_op
+
+    last = name.split(".")[-1]
+    if last in ("qk", "av", "demax"):
+        return last
+    if name.endswith("patch_embed.proj"):
+        return "patch_embed"
+    return linear_op(name)
+
+
+def model_layers_of(model: str):
+    """The cycle model's layers (:mod:`rtl.perf.workload`) of ``model`` ('demo' or a timm name) at batch 1."""
+    from rtl import perf as cm
+
+    if model == "demo":
+        from uqvit.data import model_input
+        from uqvit.models import load_demo_model
+
+        m = load_demo_model(log=lambda *_: None)
+        (c, h, _), *_ = model_input(m)
+        return cm.model_layers(m, h, c)
+    return cm.timm_layers(model, cache_file=Path(__file__).resolve().parents[1] / "reports" / "layer_shapes.json")
+
+
+def cycle_model_check(res: dict, layers=None) -> dict:
+    """The cycle model (:func:`rtl.perf.schedule`) for the model a ``uqvit sim`` result ``res`` ran, against
+    the cycles the RTL took (config writes included), in total and per operation type."""
+    from rtl import perf as cm
+
+    R, Cc = res["rows"], res["cols"]
+    img = cm.schedule(layers if layers is not None else model_layers_of(res["model"]), R, Cc)
+    pred, meas = {}, {}
+    for lc in img.layers:
+        pred[lc.layer.op] = pred.get(lc.layer.op, 0) + lc.exposed
+    for a in res["layers"]:
+        op = _op_of(a["name"])
+        meas[op] = meas.get(op, 0) + a["cycles"] + a["cfg_cycles"]
+    total = res["total_cycles"]
+    return {"predicted_cycles": img.cycles, "measured_cycles": total,
+            "error_pct": round(100 * (img.cycles - total) / total, 3),
+            "by_op": {op: {"measured": meas.get(op, 0), "predicted": pred.get(op, 0)} for op in sorted(set(meas) | set(pred))}}
+
+
 # ------------------------------------------------------------------- top level
+#: seed of the random initialisation of a timm model run without --checkpoint/--pretrained (reproducible runs)
+RANDOM_INIT_SEED = 0
+
+
+def weights_note(model: str, checkpoint=None, pretrained: bool = False) -> str:
+    if model == "demo":
+        return "the shipped digits ViT weights"
+    if checkpoint:
+        return f"checkpoint {checkpoint}"
+    if pretrained:
+        return "timm pretrained weights"
+    return f"random initialisation (timm's init, torch seed {RANDOM_INIT_SEED}): no trained weights"
+
+
 def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS,
-                calib: int = DEMO_CALIB, fp_model=None, log=print):
-    """The compiled integer model and the evaluation dataset (fake-quant calibration, then observation)."""
+                calib: int = DEMO_CALIB, fp_model=None, log=print, checkpoint=None, pretrained: bool = False,
+                notes: list | None = None):
+    """The compiled integer model and the evaluation dataset (fake-quant calibration, then observation).
+    ``notes`` (a list) receives what the data and the calibration were."""
     from uqvit.evaluate import prepare_data
     from uqvit.golden import IntegerModel
     from uqvit.models import create_model
     from uqvit.quant import quantize
     from uqvit.quant.methods import INT_TWIN
 
-    fp = fp_model if fp_model is not None else create_model(model, None, log=log)
-    fp = fp.cpu().eval()
+    if fp_model is None:
+        torch.manual_seed(RANDOM_INIT_SEED)
+        fp_model = create_model(model, checkpoint, pretrained, log=log)
+    fp = fp_model.cpu().eval()
     ed = prepare_data(data, fp, calib, device=torch.device("cpu"))
+    if notes is not None:
+        notes.extend(ed.notes)
     qm = quantize(fp, ed.calib_images, INT_TWIN, w_bits, a_bits, progress=False)
     return IntegerModel.from_quantized(qm, ed.calib_images), ed.loader.dataset
 
@@ -346,7 +406,8 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
 
 def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int = DEMO_ROWS, cols: int = DEMO_COLS,
              w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS, calib: int = DEMO_CALIB, bits: int | None = None,
-             waves=None, json_path=None, batch: bool = False, fp_model=None, log=print, backend: str | None = None) -> dict:
+             waves=None, json_path=None, batch: bool = False, fp_model=None, log=print, backend: str | None = None,
+             checkpoint=None, pretrained: bool = False) -> dict:
     """Quantize + compile ``model``, then :func:`simulate_images`; writes ``json_path`` if given.
 
     JSON: ``{"bit_exact", "layers": [{"name", "m", "k", "n", "cycles", "utilization", ...}],
@@ -356,12 +417,15 @@ def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int =
 
     check_core_params(rows, cols, bits or a_bits, 1, 1)
     t0 = time.time()
-    im, ds = build_model(model, data, w_bits, a_bits, calib, fp_model=fp_model, log=log)
+    notes = []
+    im, ds = build_model(model, data, w_bits, a_bits, calib, fp_model=fp_model, log=log, checkpoint=checkpoint,
+                         pretrained=pretrained, notes=notes)
     calib_s = time.time() - t0
-    log(f"quantized {model} W{w_bits}A{a_bits} on {calib} calibration images in {calib_s:.1f} s")
+    weights = weights_note(model, checkpoint, pretrained) if fp_model is None else "the model passed in"
+    log(f"quantized {model} W{w_bits}A{a_bits} ({weights}) in {calib_s:.1f} s; " + "; ".join(notes))
     res = simulate_images(im, ds, list(images), rows, cols, bits, waves=waves, batch=batch, log=log, backend=backend)
     res["calib_s"] = round(calib_s, 2)
-    res["model"], res["data"] = model, data
+    res["model"], res["data"], res["weights"], res["data_notes"] = model, data, weights, notes
     if waves:
         res["waves"] = str(waves)
         log(f"wrote FST waves to {waves}")

@@ -61,6 +61,35 @@ def digits_eval_size() -> int:
     return DIGITS_TEST_SIZE * (2 * EVAL_SHIFT_PIXELS + 1) ** 2
 
 
+#: ``--data synthetic``: seeded random images at the model's own input size, for running timm models
+#: through the kit offline (no image set on disk).  Their labels are random: accuracy on them means nothing.
+SYNTHETIC = "synthetic"
+SYNTHETIC_EVAL_SIZE = 64
+SYNTHETIC_EVAL_SEED, SYNTHETIC_CALIB_SEED = 1, 2
+
+
+def model_input(model) -> tuple[tuple[int, int, int], tuple, tuple, int]:
+    """``(C, H, W)``, normalisation mean and std, and class count of a timm ViT/DeiT/Swin model (or the demo)."""
+    pe = getattr(model, "patch_embed", None)
+    c = pe.proj.in_channels if pe is not None else 3
+    hw = tuple(pe.img_size) if pe is not None and getattr(pe, "img_size", None) else (224, 224)
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    mean, std = tuple(cfg.get("mean", (0.485, 0.456, 0.406))), tuple(cfg.get("std", (0.229, 0.224, 0.225)))
+    if len(mean) != c:
+        mean, std = (DIGITS_MEAN,) * c, (DIGITS_STD,) * c
+    return (c, *hw), mean, std, int(getattr(model, "num_classes", 1000))
+
+
+def synthetic_split(model, n: int, seed: int) -> Split:
+    """``n`` images of uniform random pixels in [0, 1] at the model's input size, normalised with the
+    model's mean and std (as its eval transform would), and random labels; the same for the same seed."""
+    (c, h, w), mean, std, classes = model_input(model)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, c, h, w, generator=g)
+    x = (x - torch.tensor(mean).view(1, c, 1, 1)) / torch.tensor(std).view(1, c, 1, 1)
+    return Split(x, torch.randint(0, classes, (n,), generator=g))
+
+
 def tensor_loader(split: Split, batch_size: int = 256):
     ds = torch.utils.data.TensorDataset(split.images, split.labels)
     return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)

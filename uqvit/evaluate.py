@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 from .errors import UqvitError
 
-from .data import DataError, calibration_subset, digits_eval_split, digits_splits, image_folder
+from .data import (SYNTHETIC, SYNTHETIC_EVAL_SEED, SYNTHETIC_EVAL_SIZE, SYNTHETIC_CALIB_SEED, DataError, calibration_subset,
+                   digits_eval_split, digits_splits, image_folder, synthetic_split)
 from .distributed import UnpaddedDistributedSampler, all_sum, world
 from .models import DEMO_NAME, create_model
 from .quant.methods import INT_TWIN, METHOD_NAMES, UnknownMethodError
@@ -89,6 +90,17 @@ def prepare_data(data: str, model: torch.nn.Module, calib: int, batch_size: int 
             notes.append(f"--limit: evaluating the first {len(loader.dataset)} of them")
         return EvalData("digits", loader, len(loader.dataset), calibration_subset(
             torch.utils.data.TensorDataset(train.images, train.labels), n), notes)
+    if data == SYNTHETIC:
+        test = synthetic_split(model, SYNTHETIC_EVAL_SIZE, SYNTHETIC_EVAL_SEED)
+        cal = synthetic_split(model, calib, SYNTHETIC_CALIB_SEED).images if not calib_data else \
+            calibration_subset(image_folder(calib_data, model), calib)
+        ds = torch.utils.data.TensorDataset(test.images, test.labels)
+        loader = make_loader(ds, batch_size, 0, device, limit)
+        notes = [f"synthetic data: {len(loader.dataset)} evaluation images of seeded uniform random pixels at the "
+                 f"model's input size {tuple(test.images.shape[1:])} with random labels (accuracy on them means "
+                 f"nothing); calibration: {cal.shape[0]} " + (f"images from {calib_data}" if calib_data else
+                                                              "more synthetic images (another seed)")]
+        return EvalData(SYNTHETIC, loader, len(loader.dataset), cal, notes)
     ds = image_folder(data, model)
     cal_ds = image_folder(calib_data, model) if calib_data else ds
     loader = make_loader(ds, batch_size, default_workers() if workers is None else workers, device, limit)

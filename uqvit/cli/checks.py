@@ -166,10 +166,12 @@ def checkpoint_fits(path, name: str, num_classes: int | None = None, arg: str = 
 def eval_set_size(data: str, arg: str = "--data") -> int:
     """Images in ``data`` ('digits' or an ImageFolder root, one sub-folder per class), none decoded:
     4 500 for digits' evaluation set.  Raises :class:`ArgumentError` when there are none."""
-    from ..data import digits_eval_size
+    from ..data import SYNTHETIC, SYNTHETIC_EVAL_SIZE, digits_eval_size
 
     if data == "digits":
         return digits_eval_size()
+    if data == SYNTHETIC:
+        return SYNTHETIC_EVAL_SIZE
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     root = input_dir(data, arg)

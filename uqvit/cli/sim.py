@@ -30,7 +30,8 @@ def cmd_sim(a) -> int:
     from sim.whole_model import simulate
 
     res = simulate(a.model, a.data, images=a.image or [0], rows=a.rows, cols=a.cols, w_bits=a.w_bits, a_bits=a.a_bits,
-                   calib=a.calib, waves=a.waves, json_path=a.json, batch=a.batch, backend=a.backend)
+                   calib=a.calib, waves=a.waves, json_path=a.json, batch=a.batch, backend=a.backend,
+                   checkpoint=a.checkpoint, pretrained=a.pretrained)
     return 0 if res["bit_exact"] else 1
 
 
