@@ -15,6 +15,7 @@ disagreement is reported per operation (``exact``), which pins a mismatch to one
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -216,6 +217,7 @@ class CoreSession:
         self.check = check
         self.ops: list[OpStat] = []
         self.comp = self.key = self.conn = None
+        self._tables = None  # digest of the parameter tables the core holds (None: unknown)
         self.sim_cycles = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -338,7 +340,7 @@ class CoreSession:
                                  f"{self.restore_max_k} (longer rows' restored values m2*acc + (2**b-1)*m*v[j*] would not fit the "
                                  f"{RESTORE_BITS}-bit restore datapath at {self.bits} bits)")
 
-    def gemm(self, name: str, x, nq: dict, w, rq: dict, lo: int, hi: int, restore=None) -> np.ndarray:
+    def gemm(self, name: str, x, nq: dict, w, rq: dict, lo: int, hi: int, restore=None, demax=None):
         """``Y = SRC_rq(NormQuant_nq(X) @ W^T)`` on the RTL; X [M, K] VECTOR_BITS words, W [N, K] lanes.
 
         ``nq``/``rq``: per-channel ``{mult, shift, bias, zp}`` ([K] / [N]); ``restore=(m, m2, vj)``
@@ -348,6 +350,13 @@ class CoreSession:
         A batch of ``G`` GEMMs that share the tables (the heads of an attention layer): X [G, M, K],
         W [G, N, K] and restore ``(m [G, M], m2 [G, M], vj [G, M, N])`` stream back to back in one
         operation (one table load, one pipeline fill and drain); returns Y [G, M, N].
+
+        ``demax=(name, p)``: DeMax rows ``p`` [rows, L] streamed on the DeMax port while the GEMM runs (the
+        head pipelining of an attention layer); returns ``(Y, (codes, m, j*, m2))``.  The operation's cycles
+        are split as the cycle model counts them: the GEMM's up to its last result row, DeMax's beyond that.
+
+        The parameter tables are written through ``cfg`` only when they do not already hold this
+        operation's entries (the chunks of one attention layer share theirs).
         """
         R, Cc, b = self.rows, self.cols, self.bits
         x = np.asarray(x, dtype=np.int64)
@@ -391,15 +400,25 @@ class CoreSession:
                     mt, nt = gm - g * Mt, gn - g * Nt
                     rs[(gm, gn)] = [pack(srs, {"m": int(mp[r]), "m2": int(m2p[r]), "vj": vjp[r, nt * Cc:(nt + 1) * Cc].tolist()})
                                     for r in range(mt * R, (mt + 1) * R)]
+        fields = ("mult", "shift", "bias", "zp")
+        tables = hashlib.sha256(repr((K, N)).encode() + b"".join(
+            np.ascontiguousarray(np.asarray(t[f], np.int64)[:n]).tobytes() for t, n in ((nq, K), (rq, N)) for f in fields)).digest()
         cfg = []
-        for kk in range(K):
-            cfg.append(pack(scfg, {"sel": CFG_NQ, "addr": kk, "lane": 0,
-                                   "p": {f: int(nq[f][kk]) for f in ("mult", "shift", "bias", "zp")}}))
-        for nn in range(N):
-            cfg.append(pack(scfg, {"sel": CFG_RQ, "addr": nn // Cc, "lane": nn % Cc,
-                                   "p": {f: int(rq[f][nn]) for f in ("mult", "shift", "bias", "zp")}}))
-        res = self._call({"op": "gemm", "cfg": cfg, "lo": int(lo), "hi": int(hi), "restore": restore is not None,
-                          "x": xb, "w": wb, "rs": rs, "order": order, "rows": R}, name)
+        if tables != self._tables:  # the tables hold what this operation needs already: nothing to write
+            for kk in range(K):
+                cfg.append(pack(scfg, {"sel": CFG_NQ, "addr": kk, "lane": 0, "p": {f: int(nq[f][kk]) for f in fields}}))
+            for nn in range(N):
+                cfg.append(pack(scfg, {"sel": CFG_RQ, "addr": nn // Cc, "lane": nn % Cc,
+                                       "p": {f: int(rq[f][nn]) for f in fields}}))
+            self._tables = None  # until the writes have gone through
+        req = {"op": "gemm", "cfg": cfg, "lo": int(lo), "hi": int(hi), "restore": restore is not None,
+               "x": xb, "w": wb, "rs": rs, "order": order, "rows": R}
+        if demax is not None:
+            dname, dp = demax[0], np.asarray(demax[1], dtype=np.int64)
+            req["p"] = self._demax_beats(dname, dp)
+        res = self._call(req, name if demax is None else f"{name} + {dname}")
+        self._tables = tables
+        gemm_cycles = res["y_done"] if demax is not None else res["cycles"]
         sy = self.shapes["y_out"]
         beats = [unpack(sy, v) for v in res["y"]]
         Y = np.zeros((G, Mt * R, Nt * Cc), np.int64)
@@ -424,7 +443,7 @@ class CoreSession:
         # drain-bound tiles: the array waits until the previous tile's rows * cols/lanes drain
         # cycles are over (rtl.core.Core timing contract); x_in and w_in both wait
         drain = (len(order) - 1) * max(0, R * self.comp.chunks - kt)
-        st = OpStat(name, "gemm", M, K, N, res["cycles"], tiles=len(order), cfg_cycles=res["cfg_cycles"],
+        st = OpStat(name, "gemm", M, K, N, gemm_cycles, tiles=len(order), cfg_cycles=res["cfg_cycles"],
                     stalls={"normquant": max(0, res["stalls"]["x_in"] - pad - drain), "pad": pad, "drain": drain,
                             "array": max(0, res["stalls"]["w_in"] - drain)}, exact=exact, macs=G * M * K * N,
                     bits=self.bits, count=G)
@@ -432,7 +451,11 @@ class CoreSession:
         st.stream_eff = len(order) * kt / st.cycles
         st.stalls["fill_drain"] = st.cycles - len(order) * kt - drain
         self._log(st)
-        return Y if batched else Y[0]
+        Y = Y if batched else Y[0]
+        if demax is None:
+            return Y
+        return Y, self._demax_result(dname, dp, res["d"], res["d_extra_beats"], res["cycles"] - gemm_cycles,
+                                     res["stalls"]["p_in"])
 
     def model_gemm(self, x, nq, w, rq, lo, hi, restore=None) -> np.ndarray:
         """The contract's result for the same operation (exact integer math)."""
@@ -444,20 +467,20 @@ class CoreSession:
             acc = m2[:, None] * acc + q * mm[:, None] * vj  # < 2**48 (RESTORE_BITS)
         return _src_model(acc, rq, lo, hi)
 
-    def demax(self, name: str, p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """DeMax on rows of UQ1.20 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
-        p = np.asarray(p, dtype=np.int64)
+    def _demax_beats(self, name: str, p: np.ndarray) -> list[int]:
         n_rows, L = p.shape
         if self.host_checks and L > self.limits["max_row"]:
             raise SimConfigError(f"{name}: DeMax rows of {L} keys exceed the core's max_row={self.limits['max_row']}")
-        sp = self.shapes["p_in"]
-        last_off = dict(sp)["last"].offset
-        beats = [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
-        res = self._call({"op": "demax", "p": beats}, name)
-        out = [unpack(self.shapes["d_out"], v) for v in res["d"]]
+        last_off = dict(self.shapes["p_in"])["last"].offset
+        return [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
+
+    def _demax_result(self, name: str, p: np.ndarray, d_beats, extra: int, cycles: int, stalls: int):
+        """Unpack, check and log the ``d_out`` beats of rows ``p``; ``cycles``: what the DeMax stream cost."""
+        n_rows, L = p.shape
+        out = [unpack(self.shapes["d_out"], v) for v in d_beats]
         codes = np.zeros((n_rows, L), np.int64)
         m, j, m2 = (np.zeros(n_rows, np.int64) for _ in range(3))
-        framing = res["extra_beats"] != 0 or len(out) != n_rows * L
+        framing = extra != 0 or len(out) != n_rows * L
         for i, bt in enumerate(out[:n_rows * L]):
             r, c = divmod(i, L)
             codes[r, c] = bt["code"]
@@ -474,12 +497,17 @@ class CoreSession:
 
             ref = demax_codes(torch.as_tensor(p), self.bits)
             exact &= all(np.array_equal(a, t.numpy()) for a, t in zip((codes, m, j, m2), ref))
-        st = OpStat(name, "demax", n_rows, L, 1, res["cycles"], stalls={"demax": res["stalls"]["p_in"]}, exact=exact,
-                    bits=self.bits)
-        st.stream_eff = n_rows * L / st.cycles
-        st.stalls["fill_drain"] = st.cycles - n_rows * L
+        st = OpStat(name, "demax", n_rows, L, 1, cycles, stalls={"demax": stalls}, exact=exact, bits=self.bits)
+        st.stream_eff = n_rows * L / st.cycles if st.cycles else 1.0
+        st.stalls["fill_drain"] = max(0, st.cycles - n_rows * L)
         self._log(st)
         return codes, m, j, m2
+
+    def demax(self, name: str, p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """DeMax on rows of UQ1.20 probabilities ``p`` [rows, L]; returns (codes, m, j*, m2)."""
+        p = np.asarray(p, dtype=np.int64)
+        res = self._call({"op": "demax", "p": self._demax_beats(name, p)}, name)
+        return self._demax_result(name, p, res["d"], res["extra_beats"], res["cycles"], res["stalls"]["p_in"])
 
     def _log(self, st: OpStat) -> None:
         self.ops.append(st)

@@ -8,10 +8,12 @@ swaps the integer-core operations of its twins for the Verilated core
 * every linear layer (and the patch embedding as an im2col GEMM): NormQuant of the input
   words (the layer's per-channel table), the GEMM and the requantization -- to codes
   (qkv) or to vector-side words -- in one core operation;
-* ``q @ k^T`` of every head (and Swin window) in one core operation, with requantization of the logits;
-* DeMax of the softmax rows on the core's DeMax port, then ``attn @ v`` of every head in one operation in
-  restore mode (``T = m2*acc + (2**b-1)*m*v[j*]``, the gathered ``v[j*]`` rows supplied by the host)
-  and requantization.
+* ``q @ k^T`` with requantization of the logits, DeMax of the softmax rows on the core's DeMax port and
+  ``attn @ v`` in restore mode (``T = m2*acc + (2**b-1)*m*v[j*]``, the gathered ``v[j*]`` rows supplied by
+  the host) and requantization, head-pipelined: the heads (and Swin windows) are cut into chunks
+  (:func:`rtl.perf.cycles.attention_chunks`), DeMax of one chunk runs while the array does the next
+  chunk's ``q @ k^T``, DeMax of the last chunk while it does ``attn @ v`` of the others (the schedule the
+  cycle model assumes).
 
 The crossings stay the contract's (``to_fixed``, ``from_fixed``, ``prob_to_fixed``), so the
 logits are bit-exact with the golden model when the RTL is.
@@ -135,6 +137,7 @@ def _linear_forward(cores):
 
 
 def _attention_forward(cores):
+    from rtl.perf.cycles import attention_chunks
 
     def forward(self, x, mask=None, attn_mask=None, is_causal: bool = False):
         B, N, _ = x.shape
@@ -145,22 +148,60 @@ def _attention_forward(cores):
         zq, zk, zv = self.zp
         ql, kl, vl = q - zq, k - zk, v - zv
         D = ql.shape[-1]
+        G = B * H  # groups: (image or window) x head, each one q·kᵀ and one attn·v
         lsrc, rsrc = self.logits.out_src, self.restore.out_src
-        # every head (and window) of the batch in one core operation: one table load, one pipeline fill/drain
-        lw = torch.from_numpy(core.gemm(f"{self.name}.qk", ql.reshape(B * H, N, D).numpy(), md.identity_nq(D, zq),
-                                        kl.reshape(B * H, N, D).numpy(), _p(lsrc, N), lsrc.lo, lsrc.hi)).reshape(B, H, N, N)
-        logits = C.from_fixed(lw, self.logits.out_frac)
-        logits = self.logits_bias(logits, mask if self.window else attn_mask)
-        p = C.prob_to_fixed(logits.softmax(dim=-1))
-        dc, m, j, m2 = (torch.from_numpy(t) for t in core.demax(f"{self.name}.demax", p.reshape(-1, N).numpy()))
-        dc, m, j, m2 = dc.reshape(B, H, N, N), m.reshape(B, H, N), j.reshape(B, H, N), m2.reshape(B, H, N)
-        v_j = torch.gather(vl, 2, j.unsqueeze(-1).expand(*j.shape, D))  # the host gathers V[j*] rows
-        G = B * H
-        ow = torch.from_numpy(core.gemm(
-            f"{self.name}.av", dc.reshape(G, N, N).numpy(), md.identity_nq(N, 0),
-            vl.reshape(G, N, D).transpose(1, 2).contiguous().numpy(), _p(rsrc, D), rsrc.lo, rsrc.hi,
-            restore=(m.reshape(G, N).numpy(), m2.reshape(G, N).numpy(), v_j.reshape(G, N, D).numpy()))).reshape(B, H, N, D)
-        out = C.from_fixed(ow, self.restore.out_frac).transpose(1, 2).reshape(B, N, -1)
+        qg, kg, vg = ql.reshape(G, N, D).numpy(), kl.reshape(G, N, D).numpy(), vl.reshape(G, N, D)
+        wv = vg.transpose(1, 2).contiguous().numpy()  # attn·v weights: [G, D, N]
+        qk_tab = (md.identity_nq(D, zq), _p(lsrc, N), lsrc.lo, lsrc.hi)
+        av_tab = (md.identity_nq(N, 0), _p(rsrc, D), rsrc.lo, rsrc.hi)
+        names = (f"{self.name}.qk", f"{self.name}.demax", f"{self.name}.av")
+        cuts = [0]
+        for n in attention_chunks(G):
+            cuts.append(cuts[-1] + n)
+        chunks = [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+        lw = torch.zeros(G, N, N, dtype=torch.int64)
+        dc, m, j, m2 = (torch.zeros(G, N, N, dtype=torch.int64), *(torch.zeros(G, N, dtype=torch.int64) for _ in range(3)))
+
+        def probs(sl):
+            # the chunk's softmax rows, from the logits the RTL has returned so far (elementwise and row-wise
+            # steps: the chunk's rows come out as they would from the whole tensor)
+            logits = C.from_fixed(lw.reshape(B, H, N, N), self.logits.out_frac)
+            logits = self.logits_bias(logits, mask if self.window else attn_mask)
+            return C.prob_to_fixed(logits.softmax(dim=-1)).reshape(G, N, N)[sl].reshape(-1, N).numpy()
+
+        def keep(sl, res):  # DeMax results of a chunk: codes [n*N, N], m / j* / m2 [n*N]
+            n = sl.stop - sl.start
+            codes, mm, jj, mm2 = (torch.from_numpy(t) for t in res)
+            dc[sl], m[sl], j[sl], m2[sl] = codes.reshape(n, N, N), mm.reshape(n, N), jj.reshape(n, N), mm2.reshape(n, N)
+
+        def av_args(sl):
+            v_j = torch.gather(vg[sl], 1, j[sl].unsqueeze(-1).expand(-1, -1, D))  # the host gathers V[j*] rows
+            nq, rq, lo, hi = av_tab
+            return (dc[sl].numpy(), nq, wv[sl], rq, lo, hi, (m[sl].numpy(), m2[sl].numpy(), v_j.numpy()))
+
+        # head pipelining (rtl.perf.cycles): q·kᵀ of chunk i beside DeMax of chunk i-1, then attn·v of
+        # all but the last chunk beside DeMax of the last one, then attn·v of the last chunk
+        nq, rq, lo, hi = qk_tab
+        for i, sl in enumerate(chunks):
+            if i == 0:
+                lw[sl] = torch.from_numpy(core.gemm(names[0], qg[sl], nq, kg[sl], rq, lo, hi))
+            else:
+                y, res = core.gemm(names[0], qg[sl], nq, kg[sl], rq, lo, hi, demax=(names[1], probs(chunks[i - 1])))
+                lw[sl] = torch.from_numpy(y)
+                keep(chunks[i - 1], res)
+        last = chunks[-1]
+        ow = torch.zeros(G, N, D, dtype=torch.int64)
+        if len(chunks) == 1:
+            keep(last, core.demax(names[1], probs(last)))
+        else:
+            head = slice(0, last.start)
+            a = av_args(head)
+            y, res = core.gemm(names[2], *a[:6], restore=a[6], demax=(names[1], probs(last)))
+            ow[head] = torch.from_numpy(y)
+            keep(last, res)
+        a = av_args(last)
+        ow[last] = torch.from_numpy(core.gemm(names[2], *a[:6], restore=a[6]))
+        out = C.from_fixed(ow.reshape(B, H, N, D), self.restore.out_frac).transpose(1, 2).reshape(B, N, -1)
         return self.proj(out)
     return forward
 
@@ -209,7 +250,8 @@ def aggregate(ops, rows: int, cols: int) -> list[dict]:
             a["stalls"][k] = a["stalls"].get(k, 0) + v
     for a in out.values():
         a["utilization"] = round(a["macs"] / (a["cycles"] * rows * cols), 4) if a["kind"] == "gemm" else None
-        a["stream_efficiency"] = round(a.pop("k_steps") / a["cycles"], 4)
+        k_steps = a.pop("k_steps")  # (DeMax hidden behind the GEMMs beside it: no cycles of its own)
+        a["stream_efficiency"] = round(k_steps / a["cycles"], 4) if a["cycles"] else None
         a.pop("macs")
     return list(out.values())
 
@@ -228,8 +270,9 @@ def format_table(layers, rows: int, cols: int) -> str:
     for a in layers:
         s = a["stalls"]
         util = f"{100 * a['utilization']:5.1f}%" if a["utilization"] is not None else "     -"
+        stream = f"{100 * a['stream_efficiency']:5.1f}%" if a["stream_efficiency"] is not None else "     -"
         lines.append(f"{a['name'][-24:]:24s} {a['kind']:6s} {a['bits']:1d} {a['count']:3d} {a['m']:4d} {a['k']:4d} {a['n']:4d} "
-                     f"{a['tiles']:5d} {a['cycles']:7d} {a['cfg_cycles']:5d} {util} {100 * a['stream_efficiency']:5.1f}% "
+                     f"{a['tiles']:5d} {a['cycles']:7d} {a['cfg_cycles']:5d} {util} {stream} "
                      f"{s.get('normquant', 0):3d} {s.get('demax', 0):3d} {s.get('pad', 0):4d} {s.get('drain', 0):5d} {s.get('array', 0):4d} {s.get('fill_drain', 0):5d} "
                      f"{'yes' if a['exact'] else 'NO'}")
     return "\n".join(lines)

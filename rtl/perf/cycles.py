@@ -24,10 +24,14 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
 * Parameter tables: one ``cfg`` beat per entry (K NormQuant entries + N requant entries) before a
   layer's GEMM; not overlapped (the tables are single-buffered).
 
-Per image, layers run in order.  The ``H`` heads (and Swin windows) of one attention layer stream
-back to back (one fill/drain per layer).  DeMax has its own port and runs concurrently with the
-array: while the array does q·kᵀ of head h+1 and attn·v of head h-1, DeMax handles head h, so per
-attention layer only ``max(0, demax - (qk + av))`` DeMax cycles are exposed.
+Per image, layers run in order.  An attention layer's ``G`` groups (heads x Swin windows) run head-
+pipelined, as the simulation driver runs them (:func:`attention_chunks`, ``sim.whole_model``): the groups
+are cut into ``n = min(G, ATT_CHUNKS)`` chunks; q·kᵀ of chunk 0 runs alone, then q·kᵀ of chunk i
+streams through the array while DeMax (its own port) takes the softmax rows of chunk i-1, then attn·v of
+chunks 0..n-2 (restore mode) while DeMax takes chunk n-1, and finally attn·v of chunk n-1.  Each step is one
+core operation with one fill/drain and lasts as long as the longer of its two streams; a layer's tables
+are loaded once for q·kᵀ and once for attn·v.  The GEMMs are charged their own cycles, DeMax only the
+cycles by which it outlasts the GEMM it runs beside (:func:`attention_cycles`).
 
 The layers themselves come from :mod:`rtl.perf.workload`; :mod:`sim.measure` runs the same shapes
 on the Verilator-simulated core and compares.
@@ -100,6 +104,41 @@ def demax_cycles(rows: int, row_len: int) -> int:
     after its last probability, then its ``row_len`` codes stream out.
     """
     return rows * row_len + DEMAX_ROW_LATENCY + row_len
+
+
+# ------------------------------------------------------------------------------------ attention schedule
+#: most chunks an attention layer's groups are cut into for head pipelining (DeiT-S: 6 heads = 6 chunks)
+ATT_CHUNKS = 8
+
+
+def attention_chunks(groups: int) -> list[int]:
+    """Sizes of the chunks (in groups, first chunks one larger when uneven) an attention layer of ``groups``
+    q·kᵀ / attn·v GEMMs is pipelined in; the simulation driver uses the same cut."""
+    n = max(1, min(groups, ATT_CHUNKS))
+    return [groups // n + (1 if i < groups % n else 0) for i in range(n)]
+
+
+def attention_cycles(qk: Layer, dmx: Layer, av: Layer, R: int, C: int, lanes: int | None = None) -> tuple[int, int, int]:
+    """Data-phase cycles charged to (q·kᵀ, DeMax, attn·v) of one attention layer under the head-pipelined
+    schedule of the module docstring (tables not included)."""
+    chunks = attention_chunks(qk.count)
+    rows_per_group = dmx.count // qk.count
+
+    def g(layer, n):
+        return gemm_cycles(layer.M, layer.K, layer.N, R, C, n, lanes) if n else 0
+
+    def d(n):
+        return demax_cycles(n * rows_per_group, dmx.K) if n else 0
+
+    if len(chunks) == 1:
+        return g(qk, chunks[0]), d(chunks[0]), g(av, chunks[0])
+    qk_c = sum(g(qk, n) for n in chunks)
+    dm_c = 0
+    for i in range(1, len(chunks)):  # q·kᵀ of chunk i beside DeMax of chunk i-1
+        dm_c += max(0, d(chunks[i - 1]) - g(qk, chunks[i]))
+    head = g(av, sum(chunks[:-1]))  # attn·v of chunks 0..n-2 beside DeMax of the last chunk
+    dm_c += max(0, d(chunks[-1]) - head)
+    return qk_c, dm_c, head + g(av, chunks[-1])
 
 
 # ------------------------------------------------------------------------------------ model-level
@@ -175,13 +214,18 @@ def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "
     """Per-layer and per-batch cycles on an R x C core (see the module docstring for the overlap rules)."""
     img = ImageCycles(model, R, C, batch)
     lcs = [layer_cycles(lyr.batched(batch), R, C, with_config, lanes) for lyr in layers]
-    att = {}
+    groups: dict = {}
     for lc in lcs:
-        if lc.layer.op in ATT_OPS:
-            att[lc.layer.group] = att.get(lc.layer.group, 0) + lc.compute
-    for lc in lcs:
-        if lc.layer.op == "demax":
-            lc.exposed = max(0, lc.compute + lc.fill_drain - att.get(lc.layer.group, 0))
+        if lc.layer.op in (*ATT_OPS, "demax"):
+            groups.setdefault(lc.layer.group, {})[lc.layer.op] = lc
+    for grp in groups.values():
+        if set(grp) != {"qk", "demax", "av"}:
+            continue
+        qk, dm, av = grp["qk"], grp["demax"], grp["av"]
+        cq, cd, ca = attention_cycles(qk.layer, dm.layer, av.layer, R, C, lanes)
+        for lc, cyc in ((qk, cq), (dm, cd), (av, ca)):
+            lc.fill_drain = cyc - lc.compute if lc is not dm else lc.fill_drain
+            lc.exposed = cyc + lc.config
     img.layers = lcs
     return img
 

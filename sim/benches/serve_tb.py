@@ -12,6 +12,10 @@ until ``{"op": "close"}``:
 data-phase cycles, the config cycles and the stall cycles (valid high, ready low) of each
 input stream.
 
+A ``gemm`` request may carry ``"p": [beats]``: DeMax rows streamed on ``p_in`` while the GEMM runs (the
+two have separate ports); the answer then adds the ``d_out`` beats (``"d"``, ``"d_extra_beats"``) and the
+cycle at which each output was complete (``"y_done"``, ``"d_done"``).
+
 ``{"op": "demax", "p": [beats]}`` streams softmax rows through the DeMax port and returns
 the raw ``d_out`` beats, cycles and the ``p_in`` stall cycles.  Every answer carries the core's
 ``status`` output after the operation (raw bits of :data:`rtl.core.STATUS_LAYOUT`).
@@ -82,25 +86,32 @@ class Monitor:
 TAIL_CYCLES = 4  # cycles watched after the last expected beat: a beat arriving there is an error
 
 
-async def _run(dut, drivers, mon, want: int, max_cycles: int) -> tuple[int, int]:
-    """Step until all drivers are idle and ``mon`` has ``want`` beats; returns (cycles, extra beats)."""
+async def _run(dut, drivers, mons: dict, max_cycles: int) -> tuple[int, dict, dict]:
+    """Step until all drivers are idle and every monitor of ``mons`` ({monitor: beats wanted}) has its beats;
+    returns (cycles, {monitor: extra beats in the tail}, {monitor: cycle count when its beats were complete})."""
     cycles = 0
+    done = {m: 0 for m in mons}
     while True:
         await RisingEdge(dut.clk)
         for d in drivers:
             d.step()
-        if mon is not None:
-            mon.step()
+        for m in mons:
+            m.step()
         cycles += 1
-        if all(d.idle() for d in drivers) and (mon is None or len(mon.raw) >= want):
+        for m, want in mons.items():
+            if not done[m] and want and len(m.raw) >= want:
+                done[m] = cycles
+        if all(d.idle() for d in drivers) and all(len(m.raw) >= want for m, want in mons.items()):
             break
         if cycles > max_cycles:
-            raise RuntimeError(f"core did not finish: {len(mon.raw) if mon else 0}/{want} beats after {cycles} cycles")
-    n = len(mon.raw) if mon is not None else 0
-    for _ in range(TAIL_CYCLES if mon is not None else 0):
+            have = ", ".join(f"{len(m.raw)}/{want}" for m, want in mons.items())
+            raise RuntimeError(f"core did not finish: {have} beats after {cycles} cycles")
+    n = {m: len(m.raw) for m in mons}
+    for _ in range(TAIL_CYCLES if mons else 0):
         await RisingEdge(dut.clk)
-        mon.step()
-    return cycles, (len(mon.raw) - n if mon is not None else 0)
+        for m in mons:
+            m.step()
+    return cycles, {m: len(m.raw) - n[m] for m in mons}, done
 
 
 @cocotb.test()
@@ -119,12 +130,15 @@ async def serve(dut):
             if req["op"] == "gemm":
                 for b in req["cfg"]:
                     cfg.put(b)
-                cfg_cycles, _ = await _run(dut, [cfg], None, 0, 10 * len(req["cfg"]) + 100)
+                cfg_cycles, _, _ = await _run(dut, [cfg], {}, 10 * len(req["cfg"]) + 100)
                 dut.lo.value, dut.hi.value, dut.restore.value = req["lo"], req["hi"], int(req["restore"])
                 await RisingEdge(dut.clk)  # statics settle before the first beat
-                for drv in (x, w, rs):
+                for drv in (x, w, rs, p):
                     drv.stalls = 0
                 y.raw.clear()
+                d.raw.clear()
+                for b in req.get("p") or []:  # DeMax rows streamed alongside the GEMM
+                    p.put(b)
                 xs, ws, rss = req["x"], req["w"], req["rs"]
                 for mt, nt in req["order"]:
                     for bx, bw in zip(xs[mt], ws[nt]):
@@ -135,18 +149,23 @@ async def serve(dut):
                             rs.put(b)
                 want = len(req["order"]) * req["rows"]
                 k_steps = sum(len(xs[mt]) for mt, _ in req["order"])
-                cycles, extra = await _run(dut, [x, w, rs], y, want, 40 * (k_steps + want) + 4000)
-                conn.send({"y": list(y.raw), "cycles": cycles, "cfg_cycles": cfg_cycles + 1, "extra_beats": extra,
-                           "stalls": {"x_in": x.stalls, "w_in": w.stalls, "rs_in": rs.stalls},
-                           "status": int(dut.status.value)})
+                n_p = len(req.get("p") or [])
+                mons = {y: want, **({d: n_p} if n_p else {})}
+                cycles, extra, done = await _run(dut, [x, w, rs, p], mons, 40 * (k_steps + n_p + want) + 4000)
+                ans = {"y": list(y.raw), "cycles": cycles, "cfg_cycles": cfg_cycles + 1, "extra_beats": extra[y],
+                       "stalls": {"x_in": x.stalls, "w_in": w.stalls, "rs_in": rs.stalls}, "status": int(dut.status.value)}
+                if n_p:
+                    ans.update({"d": list(d.raw), "d_extra_beats": extra[d], "y_done": done[y], "d_done": done[d]})
+                    ans["stalls"]["p_in"] = p.stalls
+                conn.send(ans)
             elif req["op"] == "demax":
                 p.stalls = 0
                 d.raw.clear()
                 for b in req["p"]:
                     p.put(b)
                 want = len(req["p"])
-                cycles, extra = await _run(dut, [p], d, want, 40 * want + 4000)
-                conn.send({"d": list(d.raw), "cycles": cycles, "extra_beats": extra, "stalls": {"p_in": p.stalls},
+                cycles, extra, _ = await _run(dut, [p], {d: want}, 40 * want + 4000)
+                conn.send({"d": list(d.raw), "cycles": cycles, "extra_beats": extra[d], "stalls": {"p_in": p.stalls},
                            "status": int(dut.status.value)})
             else:
                 conn.send({"error": f"unknown op {req['op']!r}"})

@@ -86,7 +86,8 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.uq_words.argtypes, lib.uq_words.restype = [i], i
     lib.uq_reset.argtypes = [vp, i]
     lib.uq_statics.argtypes = [vp, i, i, i]
-    lib.uq_run.argtypes = [vp, ctypes.POINTER(ctypes.c_void_p), llp, i, vp, ll, ll, ll, i, llp, llp, llp]
+    lib.uq_run.argtypes = [vp, ctypes.POINTER(ctypes.c_void_p), llp, ctypes.POINTER(ctypes.c_void_p), llp, llp, ll, i,
+                           llp, llp, llp, llp]
     lib.uq_run.restype = ll
     return lib
 
@@ -133,41 +134,53 @@ class FastCore:
         """The core's ``status`` output now (raw bits of :data:`rtl.core.STATUS_LAYOUT`)."""
         return self._lib.uq_status(self._h)
 
-    def _run(self, inputs: dict, mon: str | None, want: int, max_cycles: int) -> dict:
+    def _run(self, inputs: dict, wants: dict, max_cycles: int) -> dict:
+        """Stream ``inputs`` ({port: beats}) and record ``wants`` ({output port: beats expected}) until all
+        are done; returns cycles, the recorded beats, extra beats, per-output completion cycle and stalls."""
         arrays = {p: np.ascontiguousarray(to_words(inputs.get(p, []), self.words[p])) for p in IN_PORTS}
         ptrs = (ctypes.c_void_p * len(IN_PORTS))(*[arrays[p].ctypes.data if len(arrays[p]) else None for p in IN_PORTS])
         ns = (ctypes.c_longlong * len(IN_PORTS))(*[len(arrays[p]) for p in IN_PORTS])
-        ow = self.words[mon] if mon else 1
-        cap = want + TAIL_CYCLES + 1
-        out = np.zeros((cap, ow), np.uint32)
+        outs = {p: np.zeros((wants[p] + TAIL_CYCLES + 1, self.words[p]), np.uint32) for p in OUT_PORTS if p in wants}
+        optr = (ctypes.c_void_p * len(OUT_PORTS))(*[outs[p].ctypes.data if p in outs else None for p in OUT_PORTS])
+        cap = (ctypes.c_longlong * len(OUT_PORTS))(*[len(outs[p]) if p in outs else 0 for p in OUT_PORTS])
+        want = (ctypes.c_longlong * len(OUT_PORTS))(*[wants.get(p, 0) for p in OUT_PORTS])
         stalls = (ctypes.c_longlong * len(IN_PORTS))()
-        got, extra = ctypes.c_longlong(), ctypes.c_longlong()
-        mi = OUT_PORTS.index(mon) if mon else -1
-        cycles = self._lib.uq_run(self._h, ptrs, ns, mi, out.ctypes.data, cap, want, max_cycles, TAIL_CYCLES, stalls,
-                                  ctypes.byref(got), ctypes.byref(extra))
+        got, extra, done = ((ctypes.c_longlong * len(OUT_PORTS))() for _ in range(3))
+        cycles = self._lib.uq_run(self._h, ptrs, ns, optr, cap, want, max_cycles, TAIL_CYCLES, stalls, got, extra, done)
         if cycles == -1:
-            raise FastSimError(f"core did not finish: {got.value}/{want} beats after {max_cycles} cycles")
+            have = ", ".join(f"{p} {got[i]}/{want[i]} beats" for i, p in enumerate(OUT_PORTS) if p in outs)
+            raise FastSimError(f"core did not finish: {have or 'inputs not drained'} after {max_cycles} cycles")
         if cycles == -2:
-            raise FastSimError(f"core produced more than {cap} output beats (expected {want})")
-        return {"cycles": int(cycles), "beats": from_words(out[:got.value + extra.value]), "extra": int(extra.value),
+            raise FastSimError(f"core produced more output beats than expected ({dict(wants)})")
+        return {"cycles": int(cycles),
+                "beats": {p: from_words(outs[p][:got[i] + extra[i]]) for i, p in enumerate(OUT_PORTS) if p in outs},
+                "extra": {p: int(extra[i]) for i, p in enumerate(OUT_PORTS) if p in outs},
+                "done": {p: int(done[i]) for i, p in enumerate(OUT_PORTS) if p in outs},
                 "stalls": {p: int(stalls[i]) for i, p in enumerate(IN_PORTS)}}
 
     def call(self, req: dict) -> dict:
         """Execute one request of :mod:`sim.benches.serve_tb`'s protocol; returns its answer."""
         if req["op"] == "gemm":
-            cfg = self._run({"cfg": req["cfg"]}, None, 0, 10 * len(req["cfg"]) + 100)
+            cfg = self._run({"cfg": req["cfg"]}, {}, 10 * len(req["cfg"]) + 100)
             self._lib.uq_statics(self._h, int(req["lo"]), int(req["hi"]), int(bool(req["restore"])))
             order = [tuple(o) for o in req["order"]]
             x = [b for mt, _ in order for b in req["x"][mt]]
             w = [b for _, nt in order for b in req["w"][nt]]
             rs = [b for o in order for b in req["rs"][o]] if req["restore"] else []
-            want = len(order) * req["rows"]
-            r = self._run({"x_in": x, "w_in": w, "rs_in": rs}, "y_out", want, 40 * (len(x) + want) + 4000)
-            return {"y": r["beats"], "cycles": r["cycles"], "cfg_cycles": cfg["cycles"] + 1, "extra_beats": r["extra"],
-                    "stalls": {p: r["stalls"][p] for p in ("x_in", "w_in", "rs_in")}, "status": self.status}
+            p = req.get("p") or []  # DeMax rows streamed alongside the GEMM
+            wants = {"y_out": len(order) * req["rows"], **({"d_out": len(p)} if p else {})}
+            r = self._run({"x_in": x, "w_in": w, "rs_in": rs, "p_in": p}, wants, 40 * (len(x) + len(p) + wants["y_out"]) + 4000)
+            ans = {"y": r["beats"]["y_out"], "cycles": r["cycles"], "cfg_cycles": cfg["cycles"] + 1,
+                   "extra_beats": r["extra"]["y_out"], "stalls": {q: r["stalls"][q] for q in ("x_in", "w_in", "rs_in")},
+                   "status": self.status}
+            if p:
+                ans.update({"d": r["beats"]["d_out"], "d_extra_beats": r["extra"]["d_out"], "y_done": r["done"]["y_out"],
+                            "d_done": r["done"]["d_out"]})
+                ans["stalls"]["p_in"] = r["stalls"]["p_in"]
+            return ans
         if req["op"] == "demax":
             want = len(req["p"])
-            r = self._run({"p_in": req["p"]}, "d_out", want, 40 * want + 4000)
-            return {"d": r["beats"], "cycles": r["cycles"], "extra_beats": r["extra"], "stalls": {"p_in": r["stalls"]["p_in"]},
-                    "status": self.status}
+            r = self._run({"p_in": req["p"]}, {"d_out": want}, 40 * want + 4000)
+            return {"d": r["beats"]["d_out"], "cycles": r["cycles"], "extra_beats": r["extra"]["d_out"],
+                    "stalls": {"p_in": r["stalls"]["p_in"]}, "status": self.status}
         return {"error": f"unknown op {req['op']!r}"}

@@ -114,14 +114,17 @@ void uq_statics(void* p, int lo, int hi, int restore) {
     h->tick();
 }
 
-// Stream `in_n[i]` beats of `in_data[i]` into input i (0 cfg, 1 x_in, 2 w_in, 3 rs_in, 4 p_in) and
-// record output `mon` (0 y_out, 1 d_out, -1 none) into `out` (room for `cap` beats).  Runs until every
-// input is drained and `want` beats are recorded, then `tail` more edges (beats there are extra).
-// Returns the edges until completion, -1 when `max_cycles` passed first, -2 when `out` overflowed.
-// `stalls[i]`: edges at which input i had a beat on the bus and ready low.  `got`: beats recorded
-// before the tail; `extra`: beats recorded in the tail.
-long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int mon, uint32_t* out, long long cap,
-                 long long want, long long max_cycles, int tail, long long* stalls, long long* got, long long* extra) {
+// Stream `in_n[i]` beats of `in_data[i]` into input i (0 cfg, 1 x_in, 2 w_in, 3 rs_in, 4 p_in) and record
+// output o (0 y_out, 1 d_out) into `out[o]` (room for `cap[o]` beats; null: not watched).  Runs until every
+// input is drained and `want[o]` beats of each watched output are recorded, then `tail` more edges (beats
+// there are extra).  Returns the edges until completion, -1 when `max_cycles` passed first, -2 when an `out`
+// overflowed.  `stalls[i]`: edges at which input i had a beat on the bus and ready low.  `got[o]`: beats
+// recorded before the tail; `extra[o]`: beats recorded in the tail; `done[o]`: the edge count at which
+// output o had its `want[o]` beats (0 when none were wanted), so that a GEMM and a DeMax stream that
+// run together each get their own completion time.
+long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, uint32_t** out, const long long* cap,
+                 const long long* want, long long max_cycles, int tail, long long* stalls, long long* got,
+                 long long* extra, long long* done) {
     Harness* h = static_cast<Harness*>(p);
     TOP* t = h->top;
     Feed f[N_IN];
@@ -130,20 +133,21 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int m
         f[i].n = in_data[i] ? in_n[i] : 0;
         f[i].words = uq_words(i);
     }
-    const int ow = mon == Y_OUT ? uq_words(5) : uq_words(6);
-    long long rec = 0, cycles = 0;
-    bool overflow = false;
+    const int ow[N_OUT] = {uq_words(5), uq_words(6)};
+    long long rec[N_OUT] = {0, 0}, cycles = 0;
+    bool overflow = false, watched = false;
+    for (int o = 0; o < N_OUT; ++o) {
+        done[o] = 0;
+        watched = watched || out[o] != nullptr;
+    }
     auto record = [&]() {
-        if (mon == Y_OUT) {
-            if (t->y_out___05Fvalid) {
-                if (rec < cap) get(t->y_out___05Fpayload, out + rec * ow); else overflow = true;
-                ++rec;
-            }
-        } else if (mon == D_OUT) {
-            if (t->d_out___05Fvalid) {
-                if (rec < cap) get(t->d_out___05Fpayload, out + rec * ow); else overflow = true;
-                ++rec;
-            }
+        if (out[Y_OUT] && t->y_out___05Fvalid) {
+            if (rec[Y_OUT] < cap[Y_OUT]) get(t->y_out___05Fpayload, out[Y_OUT] + rec[Y_OUT] * ow[Y_OUT]); else overflow = true;
+            ++rec[Y_OUT];
+        }
+        if (out[D_OUT] && t->d_out___05Fvalid) {
+            if (rec[D_OUT] < cap[D_OUT]) get(t->d_out___05Fpayload, out[D_OUT] + rec[D_OUT] * ow[D_OUT]); else overflow = true;
+            ++rec[D_OUT];
         }
     };
     // the per-stream step of the bench's Driver, given the ready sampled before the edge
@@ -162,13 +166,15 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int m
     while (true) {
         const bool r0 = t->cfg___05Fready, r1 = t->x_in___05Fready, r2 = t->w_in___05Fready, r3 = t->rs_in___05Fready,
                    r4 = t->p_in___05Fready;
-        // the monitor samples the output before the edge as well (ready is always high)
+        // the monitors sample the outputs before the edge as well (ready is always high)
         record();
         // rising edge; the new inputs then settle with the falling edge's evaluation (two evals per cycle)
         t->clk = 1;
         t->eval();
         ++h->cycles;
         ++cycles;
+        for (int o = 0; o < N_OUT; ++o)
+            if (out[o] && !done[o] && want[o] && rec[o] >= want[o]) done[o] = cycles;
         step(f[CFG], t->cfg___05Fvalid, r0, t->cfg___05Fpayload);
         step(f[X_IN], t->x_in___05Fvalid, r1, t->x_in___05Fpayload);
         step(f[W_IN], t->w_in___05Fvalid, r2, t->w_in___05Fpayload);
@@ -176,24 +182,23 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, int m
         step(f[P_IN], t->p_in___05Fvalid, r4, t->p_in___05Fpayload);
         t->clk = 0;
         t->eval();
-        bool done = true;
-        for (int i = 0; i < N_IN; ++i) done = done && f[i].idle();
-        if (done && (mon < 0 || rec >= want)) break;
+        bool finished = true;
+        for (int i = 0; i < N_IN; ++i) finished = finished && f[i].idle();
+        for (int o = 0; o < N_OUT; ++o) finished = finished && (!out[o] || rec[o] >= want[o]);
+        if (finished) break;
         if (cycles > max_cycles) {
             for (int i = 0; i < N_IN; ++i) stalls[i] = f[i].stalls;
-            *got = rec;
-            *extra = 0;
+            for (int o = 0; o < N_OUT; ++o) { got[o] = rec[o]; extra[o] = 0; }
             return -1;
         }
     }
-    const long long before = rec;
-    for (int i = 0; i < (mon < 0 ? 0 : tail); ++i) {
+    long long before[N_OUT] = {rec[0], rec[1]};
+    for (int i = 0; i < (watched ? tail : 0); ++i) {
         record();
         h->tick();
     }
     for (int i = 0; i < N_IN; ++i) stalls[i] = f[i].stalls;
-    *got = before;
-    *extra = rec - before;
+    for (int o = 0; o < N_OUT; ++o) { got[o] = before[o]; extra[o] = rec[o] - before[o]; }
     return overflow ? -2 : cycles;
 }
 

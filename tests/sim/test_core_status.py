@@ -78,19 +78,19 @@ def test_a_cfg_write_while_a_tile_is_in_flight_is_dropped_and_sets_err_cfg_busy(
         # the NormQuant entries of a 2-step tile, then its x beats alone: the tile waits inside for its weights
         cfg = [pack(sh["cfg"], {"sel": 0, "addr": k, "lane": 0, "p": {"mult": 1 << 14, "shift": 14, "bias": 0, "zp": 0}})
                for k in range(2)]
-        fc._run({"cfg": cfg}, None, 0, 100)
+        fc._run({"cfg": cfg}, {}, 100)
         xs = [pack(sh["x_in"], {"x": [k + 1] * 4, "last": int(k == 1)}) for k in range(2)]
-        fc._run({"x_in": xs}, None, 0, 100)
+        fc._run({"x_in": xs}, {}, 100)
         st = unpack(s.comp.status.shape(), fc.status)
         assert st["busy"] == 1 and not status_errors(fc.status)
         # a write now changes nothing and is flagged
         bad = pack(sh["cfg"], {"sel": 0, "addr": 0, "lane": 0, "p": {"mult": 0, "shift": 0, "bias": 0, "zp": 0}})
-        fc._run({"cfg": [bad]}, None, 0, 100)
+        fc._run({"cfg": [bad]}, {}, 100)
         assert status_errors(fc.status) == ["err_cfg_busy"]
         # the weights complete the tile; its rows still use the table entries written before it started
         ws = [pack(sh["w_in"], {"w": [1, 0, 0, 0], "ntile": 0}) for _ in range(2)]
-        r = fc._run({"w_in": ws}, "y_out", 4, 400)
-        assert len(r["beats"]) == 4 and r["extra"] == 0
+        r = fc._run({"w_in": ws}, {"y_out": 4}, 400)
+        assert len(r["beats"]["y_out"]) == 4 and r["extra"]["y_out"] == 0
         st = unpack(s.comp.status.shape(), fc.status)
         assert st["busy"] == 0 and st["err_cfg_busy"] == 1  # sticky until reset
 

@@ -25,6 +25,16 @@ def _ops(s: CoreSession, seed: int) -> list:
     p[1, 3] = p[1, 5] = 2**20 - 1  # a tie at the maximum
     out.extend(s.demax("d", p))
     out.extend(s.demax("one", rng.integers(0, 2**20, (3, 1))))
+    # a batch of 3 GEMMs sharing tables with DeMax rows alongside (head pipelining), long and short DeMax
+    # streams, then the same tables again (no cfg writes)
+    x, w = rng.integers(0, 2**15, (3, 6, 20)), rng.integers(-128, 128, (3, 5, 20))
+    nq = {"mult": rng.integers(1, 2**14, 20), "shift": rng.integers(20, 28, 20), "bias": rng.integers(-100, 100, 20),
+          "zp": rng.integers(0, 256, 20)}
+    rq = {"mult": rng.integers(1, 2**14, 5), "shift": rng.integers(20, 30, 5), "bias": rng.integers(-1000, 1000, 5),
+          "zp": rng.integers(0, 256, 5)}
+    for rows in ((30, 16), (2, 3)):
+        y, d = s.gemm("qk", x, nq, w, rq, 0, 255, demax=("dm", rng.integers(0, 2**20, rows)))
+        out.extend([y, *d])
     return out
 
 
@@ -39,6 +49,10 @@ def test_fast_harness_matches_the_cocotb_bench_beat_for_beat_and_cycle_for_cycle
     assert fs == cs  # cycles, config cycles, stalls, exactness of every operation
     assert fc == cc and all(op["exact"] for op in fs)
     assert fs[0]["cycles"] == 128  # the recorded 4x4 measurement of a 5x3x9 GEMM (tests/rtl_measurements.py)
+    q1, d1, q2, d2 = fs[-4:]  # the two GEMM batches with DeMax beside them
+    assert (q1["count"], q1["tiles"]) == (3, 3 * 2 * 2) and q1["cfg_cycles"] > 25 and q2["cfg_cycles"] == 2
+    assert q1["cycles"] == q2["cycles"]  # the GEMM's own cycles do not depend on what DeMax does beside it
+    assert d1["cycles"] > 0 and d2["cycles"] == 0  # 480 probabilities outlast the GEMM, 6 hide behind it
 
 
 def test_fast_harness_reports_a_wrong_result_as_inexact(monkeypatch):

@@ -24,7 +24,12 @@ def test_digits_image_logits_bit_exact_through_rtl(digits_w4a4):
     assert {"blocks.0.attn.qkv", "blocks.0.attn.qk", "blocks.0.attn.demax", "blocks.0.attn.av",
             "blocks.0.attn.proj", "blocks.0.mlp.fc1", "blocks.0.mlp.fc2"} <= set(names)
     assert res["summary"]["normquant_stall_cycles"] == 0 and res["summary"]["demax_stall_cycles"] == 0
-    assert res["total_cycles"] > 0 and all(a["cycles"] > 0 for a in res["layers"])
+    assert res["total_cycles"] > 0 and all(a["cycles"] > 0 for a in res["layers"] if a["kind"] == "gemm")
+    # head-pipelined attention: DeMax is charged only what it outlasts the GEMM beside it, and the cycle
+    # model, which assumes the same schedule, is within 1 % of the whole run
+    from sim.whole_model import cycle_model_check, model_layers_of
+
+    assert abs(cycle_model_check(res, model_layers_of("demo"))["error_pct"]) <= 1.0
 
 
 def test_model_wider_than_core_is_refused_before_simulation(digits_w4a4):

@@ -72,14 +72,31 @@ def test_layer_map_of_swin_windows():
     assert (red.M, red.K, red.N) == (49, 96, 48)
 
 
-def test_schedule_hides_demax_behind_attention_gemms():
+def test_schedule_charges_attention_as_the_head_pipelined_run():
     layers = cm.model_layers(_tiny_vit(), 32)
     img = cm.schedule(layers, 4, 4)
-    att = sum(lc.compute for lc in img.layers if lc.layer.op in ("qk", "av") and lc.layer.group.startswith("blocks.0"))
-    dm = next(lc for lc in img.layers if lc.layer.op == "demax")
-    assert dm.exposed == max(0, dm.compute + dm.fill_drain - att)
+    grp = {lc.layer.op: lc for lc in img.layers if lc.layer.group == "blocks.0.attn"}
+    cq, cd, ca = cm.attention_cycles(grp["qk"].layer, grp["demax"].layer, grp["av"].layer, 4, 4)
+    assert (grp["qk"].exposed, grp["demax"].exposed, grp["av"].exposed) == (cq + grp["qk"].config, cd, ca + grp["av"].config)
     assert 0 < img.utilization <= 1
     assert img.cycles == sum(img.by_op().values())
+
+
+def test_attention_cycles_of_deit_small_heads():
+    """6 heads = 6 chunks: q·kᵀ of head i beside DeMax of head i-1, attn·v of heads 0-4 beside DeMax of head 5."""
+    qk = cm.Layer("a.qk", "qk", 197, 64, 197, 6, "a", False)
+    dm = cm.Layer("a.demax", "demax", 0, 197, 0, 6 * 197, "a", False)
+    av = cm.Layer("a.av", "av", 197, 197, 64, 6, "a", False)
+    g1, a1, a5 = (cm.gemm_cycles(197, 64, 197, 16, 16, 1), cm.gemm_cycles(197, 197, 64, 16, 16, 1),
+                  cm.gemm_cycles(197, 197, 64, 16, 16, 5))
+    d1 = cm.demax_cycles(197, 197)
+    assert d1 > g1 and d1 < a5  # DeMax (one probability per cycle) outlasts a head's q·kᵀ, not 5 heads' attn·v
+    assert cm.attention_cycles(qk, dm, av, 16, 16) == (6 * g1, 5 * (d1 - g1), a5 + a1)
+    assert cm.attention_chunks(6) == [1] * 6 and cm.attention_chunks(192) == [24] * 8
+    assert cm.attention_chunks(10) == [2, 2, 1, 1, 1, 1, 1, 1] and cm.attention_chunks(1) == [1]
+    one = cm.attention_cycles(cm.Layer("b.qk", "qk", 9, 8, 9, 1, "b", False), cm.Layer("b.demax", "demax", 0, 9, 0, 9, "b", False),
+                              cm.Layer("b.av", "av", 9, 9, 8, 1, "b", False), 4, 4)
+    assert one[1] == cm.demax_cycles(9, 9)  # a single group: nothing to overlap DeMax with
 
 
 def test_deit_small_large_gemm_utilization_at_16x16():
