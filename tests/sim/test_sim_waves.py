@@ -27,9 +27,11 @@ def test_a_trace_name_must_say_its_format(name):
 
 
 def test_fst_without_its_headers_names_the_vcd_alternative(monkeypatch):
-    monkeypatch.setattr(md, "fst_headers_missing", lambda: ["lz4.h"])
+    from sim import core_build
+
+    monkeypatch.setattr(core_build, "fst_headers_missing", lambda: ["lz4.h"])
     with pytest.raises(md.SimConfigError, match=r"lz4\.h.*\.vcd"):
         md.wave_format("t.fst")
     assert md.default_wave_file() == "sim_waves.vcd"
-    monkeypatch.setattr(md, "fst_headers_missing", lambda: [])
+    monkeypatch.setattr(core_build, "fst_headers_missing", lambda: [])
     assert md.wave_format("T.FST") == "fst" and md.default_wave_file() == "sim_waves.fst"

@@ -28,6 +28,25 @@ VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
 TIMING_SIZE = 8
 
 
+#: whole-model RTL runs read by the report (``uqvit demo``'s and ``benchmarks/sim_real_models.py``'s)
+SIM_RUNS = ("sim_demo.json", "sim_deit_small_patch16_224.json", "sim_swin_tiny_patch4_window7_224.json")
+
+
+def whole_model_runs(outp: Path) -> list[dict]:
+    """The stored ``uqvit sim`` runs, each with the cycle model re-evaluated on its layers (the model may
+    have changed since the run)."""
+    from sim.whole_model import cycle_model_check
+
+    runs = []
+    for name in SIM_RUNS:
+        p = outp / name
+        if p.exists():
+            r = json.loads(p.read_text())
+            r["cycle_model"] = cycle_model_check(r)
+            runs.append(r)
+    return runs
+
+
 def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, models=MODELS, sizes=SIZES,
              area_sizes=AREA_SIZES, validation_sizes=VALIDATION_SIZES, retime=False, timing_size=TIMING_SIZE,
              command=None, log=print) -> dict:
@@ -61,8 +80,9 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         written.append(str(timing_p))
     else:
         timing = json.loads(timing_p.read_text()) if timing_p.exists() else None
+    sim_runs = whole_model_runs(outp)
     tp = outp / "throughput.md"
-    write_throughput_md(tp, data, validation, command, sizes, timing)
+    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs)
     written += [str(tp), *plot_throughput(outp, data, sizes)]
 
     # area
@@ -109,6 +129,11 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         "images_per_s": {n: {f"{s}x{s}": {f"{f / 1e6:.0f}MHz": round(d["runs"][(s, 8)].images_per_s(f), 2) for f in CLOCKS_HZ}
                              for s in sizes} for n, d in data.items()},
     }
+    if sim_runs:
+        summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
+        summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],
+                                                   "cycles": r["total_cycles"], "wall_s": r["images"][0]["wall_s"]}
+                                      for r in sim_runs}
     if timing:
         summary["timing"] = {
             **{k: {f: v[f] for f in ("fmax_mhz", "lut", "ff", "dsp", "bram")} for k, v in timing["units"].items()},

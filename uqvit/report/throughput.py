@@ -110,8 +110,28 @@ def timing_section(timing: dict, data: dict) -> list[str]:
     return L + [""]
 
 
+def whole_model_section(runs: list[dict]) -> list[str]:
+    """The ``uqvit sim`` whole-model runs (``reports/sim_*.json``) against the cycle model."""
+    L = ["## Whole models through the RTL", "",
+         "One image through the whole quantized model, every integer-core operation on the Verilated core "
+         "(`uqvit sim`, fast harness), the logits compared with the integer golden model; the cycle model "
+         "(`rtl.perf.schedule`, the same head-pipelined schedule) on the same layers. Cycles include the table "
+         "writes.", "",
+         "| model | weights / data | core | bit-exact | RTL cycles | model cycles | model error % | RTL wall s | "
+         "cycles/s | machine |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        img = r["images"][0]
+        cm_ = r["cycle_model"]
+        L.append(f"| `{r['model']}` | {r.get('weights', '?')}; {r['data']} | {r['rows']}x{r['cols']} | "
+                 f"{'yes' if r['bit_exact'] else 'NO'} | {_fmt(r['total_cycles'])} | {_fmt(cm_['predicted_cycles'])} | "
+                 f"{cm_['error_pct']:+.3f} | {img['wall_s']} | {_fmt(img['cycles'] / img['wall_s'])} | "
+                 f"{r.get('machine', 'this machine')} |")
+    return L + ["", "Synthetic images are seeded uniform random pixels at the model's input size; with random "
+                    "weights the logits carry no accuracy meaning, only the bit-exactness and the cycles do.", ""]
+
+
 def write_throughput_md(path: Path, data: dict, validation: dict | None, command: str, sizes=SIZES,
-                        timing: dict | None = None) -> None:
+                        timing: dict | None = None, runs: list[dict] | None = None) -> None:
     L = ["# Throughput of the UQ-ViT core (cycle model, validated against RTL)", "", provenance(command), "",
          "## Assumptions", "",
          "* Core: `rtl.core.Core`, int8 operands (9-bit zero-point-corrected lanes), R x C output-stationary array, "
@@ -127,8 +147,11 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
          f"one pipeline fill/drain (R + C + {cm.fill_drain_cycles(1, 1, 1, lanes=1) - 3} + min(max(K, R+C), R·C/L) cycles) "
          "per layer; parameter tables written before each layer "
          "(K + N cycles, one entry per cycle). Heads and Swin windows of one layer stream back to back.",
-         "* DeMax: one probability per cycle on its own port, overlapped with the q·kᵀ / attn·v GEMMs of the "
-         "same attention layer (head pipelining); only the excess is on the critical path ('demax' below).",
+         "* DeMax: one probability per cycle on its own port. Attention is head-pipelined as `uqvit sim` runs it: "
+         f"the layer's heads (x Swin windows) are cut into at most {cm.ATT_CHUNKS} chunks; q·kᵀ of chunk i streams "
+         "beside DeMax of chunk i-1, attn·v of all but the last chunk beside DeMax of the last, then attn·v of the last "
+         "chunk; each step is one core operation with one fill/drain, and only the DeMax cycles beyond the GEMM "
+         "beside it are on the critical path ('demax' below).",
          "* Vector-side work (LayerNorm, softmax, GELU, residuals) is assumed to overlap and is not counted.",
          "* Batch: tokens of `batch` images are stacked along M for the linear layers (per-token GEMMs); "
          "attention GEMMs stay per image. Batch 1 = latency view, batch 8 = throughput view; batch 2 is the "
@@ -158,6 +181,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
         L += ["", "RTL simulation cost (one Verilator run per size): " + "; ".join(
             f"{k}: {v['simulated_cycles']:,} cycles in {v['sim_s']} s (wall {v.get('wall_s', '?')} s incl. build check)"
             for k, v in validation["sizes"].items()), ""]
+    if runs:
+        L += whole_model_section(runs)
     if timing:
         L += timing_section(timing, data)
     L += ["## Per image (224 px)", "",
