@@ -124,3 +124,10 @@ def test_eval_with_a_text_file_as_checkpoint_exits_2_with_one_line(tmp_path, cap
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("uqvit eval: error: --checkpoint: cannot read checkpoint") and err.count("\n") == 1
+
+
+def test_sim_on_synthetic_data_checks_the_image_index_against_its_64_images(capsys):
+    rc = cli.main(["sim", "--model", "deit_small_patch16_224", "--data", "synthetic", "--image", "64"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err == "uqvit sim: error: --image: 64 is out of range: the evaluation set of synthetic has 64 images (0..63)\n"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from area_fixtures import fake_area
 
@@ -67,3 +68,25 @@ def test_report_with_timing_states_the_measured_clock(tmp_path):
     text = (tmp_path / "throughput.md").read_text()
     assert "## At the measured FPGA clock" in text and "LFE5U-85F" in text and "failed after 5.0 s" in text
     assert "at its measured 36.0 MHz" in text and "| DeiT-T | 1 |" in text
+
+
+def test_report_checks_the_stored_whole_model_runs_against_the_cycle_model(tmp_path):
+    """reports/sim_*.json (uqvit demo, benchmarks/sim_real_models.py) are re-checked against today's cycle model:
+    the checked-in runs must stay within 1 %, and the figures reach summary.json and throughput.md."""
+    import shutil
+
+    from uqvit import report
+
+    root = Path(__file__).resolve().parents[2] / "reports"
+    stored = [n for n in report.SIM_RUNS if (root / n).exists()]
+    assert "sim_demo.json" in stored and "sim_deit_small_patch16_224.json" in stored
+    for n in stored:
+        shutil.copy(root / n, tmp_path / n)
+    runs = report.whole_model_runs(tmp_path)
+    assert [r["model"] for r in runs] == [json.loads((root / n).read_text())["model"] for n in stored]
+    for r in runs:
+        assert r["bit_exact"] and abs(r["cycle_model"]["error_pct"]) <= 1.0, (r["model"], r["cycle_model"])
+    from uqvit.report.throughput import whole_model_section
+
+    text = "\n".join(whole_model_section(runs))
+    assert "`deit_small_patch16_224`" in text and "random initialisation" in text

@@ -142,6 +142,18 @@ def cycle_model_table(s: dict) -> str:
             "utilisation at batch 1.\n\n" + "\n".join(lines) + "\n\n" + "\n".join(util) + "\n")
 
 
+def whole_model_rtl_table(s: dict) -> str:
+    """Whole models through the RTL against the cycle model (``summary.json``'s ``whole_model_rtl``)."""
+    runs, err = s.get("whole_model_rtl", {}), s.get("whole_model_cycle_error_pct", {})
+    lines = ["| model | core | logits vs golden model | RTL cycles | cycle model error % | RTL wall s |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['core']} | {'bit-exact' if r['bit_exact'] else 'DIFFER'} | {_n(r['cycles'])} | "
+              f"{err[name]:+.3f} | {r['wall_s']} |" for name, r in runs.items()]
+    return ("From [reports/summary.json](reports/summary.json) (`uqvit report`, reading `reports/sim_*.json` of "
+            "`uqvit demo` and `benchmarks/sim_real_models.py`; random weights and synthetic images for the timm "
+            "models, see [reports/throughput.md](reports/throughput.md)).\n\n" + "\n".join(lines) + "\n")
+
+
 def area_table(s: dict) -> str:
     """Gate equivalents of the core and its units per size (``summary.json`` of ``uqvit report``)."""
     lines = ["| array | whole core GE | array GE | DeMax GE | NormQuant GE | requant GE | side units / array % |",
@@ -204,6 +216,7 @@ GENERATORS = {
     "fpga-seeds": lambda r: timing_seeds_table(_load(r, "timing_seeds.json")),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
+    "whole-model-rtl": lambda r: whole_model_rtl_table(_load(r, "summary.json")),
 }
 
 
