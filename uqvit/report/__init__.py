@@ -19,8 +19,8 @@ from sim.measure import predicted_cycles, run_validation
 from ..provenance import provenance, versions
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AREA_SIZES, plot_area, write_area_md
-from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_throughput, throughput_data,
-                         validation_errors_by_size, write_throughput_md)
+from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_roofline, plot_throughput,
+                         throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
 
 VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
 #: the core size placed and routed for the FPGA clock: the largest whose multipliers fit the LFE5U-85F's
@@ -81,9 +81,12 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     else:
         timing = json.loads(timing_p.read_text()) if timing_p.exists() else None
     sim_runs = whole_model_runs(outp)
+    traffic = traffic_data(data, timing)
     tp = outp / "throughput.md"
-    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs)
+    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic)
     written += [str(tp), *plot_throughput(outp, data, sizes)]
+    if traffic["models"]:
+        written.append(plot_roofline(outp, traffic, data))
 
     # area
     area_p = outp / "area_synth.json"
@@ -129,6 +132,10 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         "images_per_s": {n: {f"{s}x{s}": {f"{f / 1e6:.0f}MHz": round(d["runs"][(s, 8)].images_per_s(f), 2) for f in CLOCKS_HZ}
                              for s in sizes} for n, d in data.items()},
     }
+    summary["bandwidth"] = {"size": traffic["size"], "bits": traffic["bits"],
+                            "memory_bytes_per_cycle": traffic["memory_bytes_per_cycle"],
+                            **{n: {f: m[f] for f in ("in_bytes_per_cycle", "out_bytes_per_cycle", "macs_per_byte")}
+                               for n, m in traffic["models"].items()}}
     if sim_runs:
         summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
         summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],

@@ -110,6 +110,101 @@ def timing_section(timing: dict, data: dict) -> list[str]:
     return L + [""]
 
 
+#: memory bandwidths the traffic is set against (stated assumptions: peak rates of the parts, bytes/s)
+MEMORIES = {"LPDDR4X-4266 x32 (17.1 GB/s) at the assumed 1 GHz ASIC clock": (17.064e9, 1e9)}
+#: the ECP5 Versa board's DDR3 (x16, 800 MHz: 3.2 GB/s), at the core's measured FPGA clock (timing.json)
+FPGA_MEMORY = ("DDR3-1600 x16 (3.2 GB/s, the ECP5 Versa board's) at the measured {mhz:.1f} MHz FPGA clock", 3.2e9)
+TRAFFIC_SIZE, TRAFFIC_BITS = 16, 8
+
+
+def memories(timing: dict | None) -> dict:
+    """Stated memory bandwidths in bytes per core cycle."""
+    out = {k: bw / f for k, (bw, f) in MEMORIES.items()}
+    if timing and "core" in timing.get("units", {}):
+        mhz = timing["units"]["core"]["fmax_mhz"]
+        out[FPGA_MEMORY[0].format(mhz=mhz)] = FPGA_MEMORY[1] / (mhz * 1e6)
+    return out
+
+
+def traffic_data(data: dict, timing: dict | None) -> dict:
+    """Per model at ``TRAFFIC_SIZE``, batch 1, int8: bytes per cycle by op type and for the whole image."""
+    from rtl.perf.traffic import by_op, image_traffic
+
+    out = {"size": f"{TRAFFIC_SIZE}x{TRAFFIC_SIZE}", "bits": TRAFFIC_BITS,
+           "memory_bytes_per_cycle": {k: round(v, 2) for k, v in memories(timing).items()}, "models": {}}
+    for name, d in data.items():
+        img = d["runs"].get((TRAFFIC_SIZE, 1))
+        if img is None:
+            continue
+        t = image_traffic(img, TRAFFIC_BITS)
+        b_in, b_out = sum(x.bytes_in for x in t), sum(x.bytes_out for x in t)
+        out["models"][name] = {"label": d["label"], "in_bytes_per_cycle": round(b_in / img.cycles, 2),
+                               "out_bytes_per_cycle": round(b_out / img.cycles, 2),
+                               "macs_per_byte": round(img.macs / (b_in + b_out), 2), "by_op": by_op(t)}
+    return out
+
+
+def bandwidth_section(tr: dict) -> list[str]:
+    mem = tr["memory_bytes_per_cycle"]
+    L = [f"## Memory bandwidth ({tr['size']}, int8, batch 1)", "",
+         "Bytes through the core's ports (`rtl.perf.traffic`: the beats of every stream times the core's own payload "
+         "widths; the core has no activation or weight buffer, so every tile re-streams its activations and weights), "
+         "over the cycle model's cycles (which the RTL matches, section above). Stated memory bandwidths, in bytes per "
+         "core cycle: " + "; ".join(f"{k}: {v:.1f}" for k, v in mem.items()) + ".", "",
+         "The last columns: the share of the cycle-model throughput that each memory can feed when every byte comes "
+         "from it (its bandwidth / the bytes per cycle needed, capped at 100 %).", "",
+         "| model | in B/cycle | out B/cycle | MACs/byte | " + " | ".join(f"fed by {k.split(' (')[0]}" for k in mem)
+         + " |", "|---|---|---|---|" + "---|" * len(mem)]
+    for name, m in tr["models"].items():
+        need = m["in_bytes_per_cycle"] + m["out_bytes_per_cycle"]
+        L.append(f"| {m['label']} | {m['in_bytes_per_cycle']:.1f} | {m['out_bytes_per_cycle']:.1f} | {m['macs_per_byte']:.2f} | "
+                 + " | ".join(f"{100 * min(1.0, v / need):.0f} %" for v in mem.values()) + " |")
+    first = tr["models"].get("deit_small_patch16_224") or next(iter(tr["models"].values()), None)
+    if first:
+        L += ["", f"By op type ({first['label']}): bytes per cycle while the op runs (DeMax: while its stream runs, "
+                  "beside the attention GEMMs).", "", "| op | in B/cycle | out B/cycle | MACs/byte |", "|---|---|---|---|"]
+        for op, o in first["by_op"].items():
+            L.append(f"| {op} | {o['in_per_cycle']:.1f} | {o['out_per_cycle']:.1f} | {o['macs_per_byte']:.2f} |")
+    L += ["", "Every GEMM needs about 2R + C(b+1)/8 bytes per cycle of input (activation words of 16 bits, weight lanes "
+              "of b+1 bits): about 51 B/cycle at 16x16, more than either memory above delivers, so the core is bandwidth-"
+              "bound unless on-chip buffers reuse operands (an activation buffer holding a row tile would cut the x_in "
+              "share by the number of column tiles). ![roofline](roofline.png)", ""]
+    return L
+
+
+def plot_roofline(out: Path, tr: dict, data: dict) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    R = TRAFFIC_SIZE
+    peak = R * R
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [10 ** (-1 + 3.5 * i / 200) for i in range(201)]
+    ax.plot(xs, [peak] * len(xs), color="k", lw=1.5, label=f"peak {peak} MACs/cycle ({tr['size']})")
+    for k, bw in tr["memory_bytes_per_cycle"].items():
+        ax.plot(xs, [min(peak, x * bw) for x in xs], ls="--", label=f"roof with {k.split(' (')[0]}: {bw:.1f} B/cycle")
+    shown = [n for n in ("deit_small_patch16_224", "vit_base_patch16_224", "swin_tiny_patch4_window7_224")
+             if n in tr["models"]] or list(tr["models"])
+    for name, m in ((n, tr["models"][n]) for n in shown):
+        pts = [(o["macs_per_byte"], o["macs"] / o["cycles"]) for op, o in m["by_op"].items() if o["macs"] and o["cycles"]]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=f"{m['label']} by op type (cycle model, unlimited memory)",
+                   s=18)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("operational intensity, MACs per byte through the core's ports")
+    ax.set_ylabel("MACs per cycle")
+    ax.set_title(f"Roofline of the {tr['size']} core without operand buffers (int8)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    p = out / "roofline.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return str(p)
+
+
 def whole_model_section(runs: list[dict]) -> list[str]:
     """The ``uqvit sim`` whole-model runs (``reports/sim_*.json``) against the cycle model."""
     L = ["## Whole models through the RTL", "",
@@ -131,7 +226,7 @@ def whole_model_section(runs: list[dict]) -> list[str]:
 
 
 def write_throughput_md(path: Path, data: dict, validation: dict | None, command: str, sizes=SIZES,
-                        timing: dict | None = None, runs: list[dict] | None = None) -> None:
+                        timing: dict | None = None, runs: list[dict] | None = None, traffic: dict | None = None) -> None:
     L = ["# Throughput of the UQ-ViT core (cycle model, validated against RTL)", "", provenance(command), "",
          "## Assumptions", "",
          "* Core: `rtl.core.Core`, int8 operands (9-bit zero-point-corrected lanes), R x C output-stationary array, "
@@ -183,6 +278,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
             for k, v in validation["sizes"].items()), ""]
     if runs:
         L += whole_model_section(runs)
+    if traffic:
+        L += bandwidth_section(traffic)
     if timing:
         L += timing_section(timing, data)
     L += ["## Per image (224 px)", "",
