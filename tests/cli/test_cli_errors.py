@@ -131,3 +131,10 @@ def test_sim_on_synthetic_data_checks_the_image_index_against_its_64_images(caps
     err = capsys.readouterr().err
     assert rc == 2
     assert err == "uqvit sim: error: --image: 64 is out of range: the evaluation set of synthetic has 64 images (0..63)\n"
+
+
+def test_sim_of_a_timm_model_defaults_to_synthetic_images(capsys):
+    rc = cli.main(["sim", "--model", "deit_small_patch16_224", "--image", "70"])
+    assert rc == 2 and "the evaluation set of synthetic has 64 images" in capsys.readouterr().err
+    rc = cli.main(["sim", "--image", "99999"])  # the demo keeps its digits set
+    assert rc == 2 and "the evaluation set of digits has 4500 images" in capsys.readouterr().err

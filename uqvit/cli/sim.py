@@ -8,6 +8,8 @@ from .common import add_model_args, bits
 def check_sim(a) -> None:
     from sim.model_driver import SimConfigError, default_wave_file, wave_format
 
+    if a.data is None:  # the demo's own data set; timm models offline: synthetic images at their input size
+        a.data = "digits" if a.model == "demo" else "synthetic"
     checks.array_size(a.rows, "--rows")
     checks.array_size(a.cols, "--cols")
     n = checks.model_args(a)
@@ -53,4 +55,4 @@ def register(sub) -> None:
                    help="fast: the compiled Verilator harness, one C++ call per operation (default); cocotb: the "
                         "cocotb bench, one Python step per cycle (the default with --waves)")
     s.add_argument("--json", help="write the results as JSON here")
-    s.set_defaults(func=cmd_sim, validate=check_sim, image=None)
+    s.set_defaults(func=cmd_sim, validate=check_sim, image=None, data=None)
