@@ -18,7 +18,8 @@ LONG_BURST = 32
 
 def _bins_k(v):
     k, r, c = v
-    return {"1": k == 1, "<R+C": 1 < k < r + c, "=R+C": k == r + c, ">R+C": r + c < k < 256, ">=256": k >= 256}
+    return {"1": k == 1, "<R+C": 1 < k < r + c, "=R+C": k == r + c, ">R+C": r + c < k < 256, "256..1536": 256 <= k <= 1536,
+            ">1536": k > 1536}
 
 
 def _bins_dim(v):
@@ -52,7 +53,7 @@ def _bins_restore(t):
 
 def _bins_row_len(v):
     n, max_row = v
-    return {"1": n == 1, "2": n == 2, "max_row": n == max_row}
+    return {"1": n == 1, "2": n == 2, "197": n == 197, "max_row": n == max_row}
 
 
 def _bins_row(row):
@@ -91,13 +92,13 @@ def _make(name, fn):
 
 
 BIN_NAMES = {
-    "core.k": ["1", "<R+C", "=R+C", ">R+C", ">=256"],
+    "core.k": ["1", "<R+C", "=R+C", ">R+C", "256..1536", ">1536"],
     "core.m": ["1", "<tile", "=tile", ">tile,partial", ">tile,whole"],
     "core.n": ["1", "<tile", "=tile", ">tile,partial", ">tile,whole"],
     "core.zp_in": ["0", "2^b-1", "between"], "core.zp_out": ["0", "2^b-1", "between"],
     "src.zp": ["0", "2^b-1", "between"], "src.mult": ["2^(M-1)", "2^M-1"], "src.shift": ["0", "MAX_SHIFT"],
     "src.bias": ["min", "max"], "restore.t": ["<2^32", "2^32..2^40", "2^40..2^45", "2^45..2^47"],
-    "demax.row_len": ["1", "2", "max_row"], "demax.row": ["tie at max", "tie at second max", "one-hot", "all zero"],
+    "demax.row_len": ["1", "2", "197", "max_row"], "demax.row": ["tie at max", "tie at second max", "one-hot", "all zero"],
     "backpressure.in": ["none", "random", "long bursts"], "backpressure.out": ["none", "random", "long bursts"],
     "core.events": ["reset mid-tile", "reset mid-row"],
 }
