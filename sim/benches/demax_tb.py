@@ -2,7 +2,8 @@
 
 Model: :func:`uqvit.contract.demax_codes` (rows batched by length).  A second phase
 streams rows with no back-pressure and counts input stall cycles (must be 0 in steady
-state) and output throughput.
+state) and output throughput; a last row one key longer than ``max_row`` must be cut there with exactly
+one ``row_overflow`` pulse (and no pulse before it).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import defaultdict
 
 import cocotb
 import torch
+from cocotb.triggers import RisingEdge
 
 from rtl.demax import DeMax
 from sim import coverage
@@ -33,6 +35,11 @@ def edge_rows(L: int) -> list[list[int]]:
         [PROB_ONE],  # length-1 row
         [0],
         [3, 3],
+        # the smallest second maxima: codes (2**b-1)*p/m2 land exactly on a rounding half (255/2 = 127.5),
+        # where a reciprocal off by one ulp rounds the other way
+        [PROB_ONE, 2] + [1] * (L - 2),
+        [PROB_ONE, 6] + [1, 2, 3, 5] * ((L - 2) // 4) + [3] * ((L - 2) % 4),
+        [PROB_ONE >> 1, 10, 5] + [1, 3, 7, 9] * ((L - 3) // 4) + [5] * ((L - 3) % 4),
     ]
     return [r for r in rows if 1 <= len(r) <= L]
 
@@ -89,6 +96,13 @@ def check(rows, exp, beats):
     return mism, first
 
 
+async def count_high(dut, signal, counter: list) -> None:
+    """Count the rising edges at which ``signal`` is high (runs for the whole test)."""
+    while True:
+        await RisingEdge(dut.clk)
+        counter[0] += int(signal.value)
+
+
 @cocotb.test()
 async def demax_bench(dut):
     job = load_job()
@@ -96,6 +110,8 @@ async def demax_bench(dut):
     comp = DeMax(bits, L)
     rng = random.Random(job["seed"])
     await start(dut)
+    overflows = [0]  # row_overflow pulses: none while every row fits
+    cocotb.start_soon(count_high(dut, dut.row_overflow, overflows))
     shape_i, shape_o = payload_shape(comp, "i"), payload_shape(comp, "o")
     drv = StreamDriver(dut, "i", shape_i, rng, job.get("p_valid", 0.8))
     mon = StreamMonitor(dut, "o", shape_o, rng, job.get("p_ready", 0.7))
@@ -126,9 +142,37 @@ async def demax_bench(dut):
     smism, sfirst = check(srows, sexp, mon.beats())
     sample_rows(srows, L)
     coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
-    result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": drv.stalls,
-                   "transactions": len(rows) + len(srows), "mismatches": mism + smism,
-                   "lost_beats": result["lost_beats"] + beat_errors([mon], want2),
-                   "first_mismatch": first or sfirst,
+    lost2 = beat_errors([mon], want2)
+    steady_stalls = drv.stalls
+
+    # many short rows against long output stalls: the row-descriptor FIFO fills and must hold input back
+    mon.bursts, mon.p_ready = 0.05, 1.0
+    brows = [[rng.randint(0, PROB_ONE) for _ in range(rng.choice([1, 1, 2, 3]))] for _ in range(150)]
+    mon.raw.clear()
+    push_rows(drv, brows)
+    want_b = {mon: sum(len(r) for r in brows)}
+    await run_until(dut, [drv], [mon], want_b, max_cycles=60 * want_b[mon] + 4000)
+    bmism, bfirst = check(brows, model(brows, bits), mon.beats())
+    smism, sfirst = smism + bmism, sfirst or bfirst
+    lost2 += beat_errors([mon], want_b)
+    mon.bursts = 0.0
+    legal_overflows = overflows[0]
+
+    # a row one key longer than max_row: cut after max_row keys (one row_overflow pulse), the last key
+    # comes out as a row of its own
+    long_row = [rng.randint(0, PROB_ONE) for _ in range(L + 1)]
+    cut = [long_row[:L], long_row[L:]]
+    mon.raw.clear()
+    push_rows(drv, [long_row])
+    want3 = {mon: L + 1}
+    await run_until(dut, [drv], [mon], want3, max_cycles=30 * (L + 1) + 2000)
+    cmism, cfirst = check(cut, model(cut, bits), mon.beats())
+    cmism += abs(overflows[0] - legal_overflows - 1) + legal_overflows  # exactly one pulse, and none before
+    result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": steady_stalls,
+                   "transactions": len(rows) + len(srows) + len(brows) + 1, "mismatches": mism + smism + cmism,
+                   "lost_beats": result["lost_beats"] + lost2 + beat_errors([mon], want3),
+                   "row_overflow_pulses": overflows[0],
+                   "first_mismatch": first or sfirst or cfirst or (
+                       {"row_overflow_pulses": overflows[0], "before_the_long_row": legal_overflows} if cmism else None),
                    "coverage": coverage.export(["demax.row_len", "demax.row", "backpressure.in", "backpressure.out"])})
     write_result(job, result)
