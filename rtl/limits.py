@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from uqvit.contract import RESTORE_BITS
+
 from .core import DEFAULT_MAX_K, DEFAULT_MAX_N, DEFAULT_MAX_ROW, check_core_params, restore_k_limit
 
 
@@ -36,7 +38,9 @@ class CoreLimits:
         if k > self.max_k:
             out.append(f"{name}: K={k} exceeds the core's NormQuant table (max_k={self.max_k})")
         elif restore and k > self.restore_max_k:
-            out.append(f"{name}: a restore-mode GEMM of K={k} exceeds restore_max_k={self.restore_max_k}")
+            out.append(f"{name}: a restore-mode GEMM of K={k} exceeds restore_max_k={self.restore_max_k} (longer rows' "
+                       f"restored values m2*acc + (2**b-1)*m*v[j*] would not fit the {RESTORE_BITS}-bit restore datapath "
+                       f"at {self.bits} bits)")
         if n > self.max_n:
             out.append(f"{name}: N={n} exceeds the core's requant table (max_n={self.max_n})")
         return out

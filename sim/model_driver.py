@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params, restore_k_limit
-from uqvit.contract import MULT_BITS, RESTORE_BITS, code_max, lane_bits
+from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
+from rtl.limits import CoreLimits
+from uqvit.contract import MULT_BITS, code_max, lane_bits
 
 from . import runner
 from .payload import pack, payload_shape, unpack
@@ -110,7 +111,7 @@ class CoreSession:
                  backend: str | None = None, limits: dict | None = None, host_checks: bool = True):
         self.limits = {**CORE_LIMITS, **(limits or {})}
         check_core_params(rows, cols, bits, self.limits["max_k"], self.limits["max_n"])
-        self.restore_max_k = restore_k_limit(self.limits["max_k"], bits)
+        self.fits = CoreLimits(bits=bits, **self.limits)  # the same check as sim.whole_model.check_model's
         self.host_checks = host_checks
         backend = backend or ("cocotb" if waves else "fast")
         if backend not in BACKENDS:
@@ -235,17 +236,8 @@ class CoreSession:
     def check_gemm(self, m: int, k: int, n: int, name: str = "GEMM", restore: bool = False) -> None:
         """Refuse (``SimConfigError``) a GEMM the core cannot run, before anything is streamed; with
         ``host_checks=False`` nothing is refused here and the core's ``status`` bits catch it instead."""
-        if not self.host_checks:
-            return
-        lim = self.limits
-        if k > lim["max_k"]:
-            raise SimConfigError(f"{name}: K={k} exceeds the core's NormQuant table (max_k={lim['max_k']})")
-        if n > lim["max_n"]:
-            raise SimConfigError(f"{name}: N={n} exceeds the core's requant table (max_n={lim['max_n']})")
-        if restore and k > self.restore_max_k:
-            raise SimConfigError(f"{name}: a restore-mode GEMM of K={k} exceeds the core's restore_max_k="
-                                 f"{self.restore_max_k} (longer rows' restored values m2*acc + (2**b-1)*m*v[j*] would not fit the "
-                                 f"{RESTORE_BITS}-bit restore datapath at {self.bits} bits)")
+        if self.host_checks and (problems := self.fits.gemm_problems(name, k, n, restore)):
+            raise SimConfigError("; ".join(problems))
 
     def gemm(self, name: str, x, nq: dict, w, rq: dict, lo: int, hi: int, restore=None, demax=None):
         """``Y = SRC_rq(NormQuant_nq(X) @ W^T)`` on the RTL; X [M, K] VECTOR_BITS words, W [N, K] lanes.
@@ -376,8 +368,8 @@ class CoreSession:
 
     def _demax_beats(self, name: str, p: np.ndarray) -> list[int]:
         n_rows, L = p.shape
-        if self.host_checks and L > self.limits["max_row"]:
-            raise SimConfigError(f"{name}: DeMax rows of {L} keys exceed the core's max_row={self.limits['max_row']}")
+        if self.host_checks and (problems := self.fits.row_problems(name, L)):
+            raise SimConfigError(problems[0])
         last_off = dict(self.shapes["p_in"])["last"].offset
         return [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
 

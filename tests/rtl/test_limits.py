@@ -38,5 +38,7 @@ def test_a_smaller_core_names_each_layer_that_does_not_fit():
                      "blocks.0.attn.demax: DeMax rows of 197 keys exceed the core's max_row=32"]
     # a restore-mode GEMM is held to restore_max_k (2063 at 8 bits), a plain one of the same K is not
     long = [Layer("a.av", "av", 4, 2100, 4, 1, "a", False), Layer("a.fc", "linear", 4, 2100, 4)]
-    assert layer_problems(long, CoreLimits(bits=8)) == ["a.av: a restore-mode GEMM of K=2100 exceeds restore_max_k=2063"]
+    assert layer_problems(long, CoreLimits(bits=8)) == [
+        "a.av: a restore-mode GEMM of K=2100 exceeds restore_max_k=2063 (longer rows' restored values "
+        "m2*acc + (2**b-1)*m*v[j*] would not fit the 48-bit restore datapath at 8 bits)"]
     assert layer_problems(long, CoreLimits(bits=4)) == []
