@@ -223,9 +223,8 @@ def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "
             continue
         qk, dm, av = grp["qk"], grp["demax"], grp["av"]
         cq, cd, ca = attention_cycles(qk.layer, dm.layer, av.layer, R, C, lanes)
-        for lc, cyc in ((qk, cq), (dm, cd), (av, ca)):
-            lc.fill_drain = cyc - lc.compute if lc is not dm else lc.fill_drain
-            lc.exposed = cyc + lc.config
+        qk.fill_drain, av.fill_drain = cq - qk.compute, ca - av.compute  # one fill/drain per chunk operation
+        qk.exposed, dm.exposed, av.exposed = cq + qk.config, cd, ca + av.config
     img.layers = lcs
     return img
 

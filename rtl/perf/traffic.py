@@ -45,14 +45,6 @@ class Traffic:
         return self.layer.exposed
 
     @property
-    def in_per_cycle(self) -> float:
-        return self.bytes_in / self.cycles if self.cycles else 0.0
-
-    @property
-    def out_per_cycle(self) -> float:
-        return self.bytes_out / self.cycles if self.cycles else 0.0
-
-    @property
     def intensity(self) -> float:
         """MACs per byte moved (in + out)."""
         return self.layer.layer.macs / (self.bytes_in + self.bytes_out)

@@ -140,15 +140,14 @@ long long uq_run(void* p, const uint32_t** in_data, const long long* in_n, uint3
         done[o] = 0;
         watched = watched || out[o] != nullptr;
     }
+    auto record_one = [&](int o, bool valid, const auto& payload) {
+        if (!out[o] || !valid) return;
+        if (rec[o] < cap[o]) get(payload, out[o] + rec[o] * ow[o]); else overflow = true;
+        ++rec[o];
+    };
     auto record = [&]() {
-        if (out[Y_OUT] && t->y_out___05Fvalid) {
-            if (rec[Y_OUT] < cap[Y_OUT]) get(t->y_out___05Fpayload, out[Y_OUT] + rec[Y_OUT] * ow[Y_OUT]); else overflow = true;
-            ++rec[Y_OUT];
-        }
-        if (out[D_OUT] && t->d_out___05Fvalid) {
-            if (rec[D_OUT] < cap[D_OUT]) get(t->d_out___05Fpayload, out[D_OUT] + rec[D_OUT] * ow[D_OUT]); else overflow = true;
-            ++rec[D_OUT];
-        }
+        record_one(Y_OUT, t->y_out___05Fvalid, t->y_out___05Fpayload);
+        record_one(D_OUT, t->d_out___05Fvalid, t->d_out___05Fpayload);
     };
     // the per-stream step of the bench's Driver, given the ready sampled before the edge
     auto step = [&](Feed& s, CData& valid, bool ready, auto& payload) {
