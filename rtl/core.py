@@ -6,10 +6,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from uqvit.contract import (PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumulation, check_bits, code_max,
+from uqvit.contract import (ACC_BITS, PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumulation, check_bits, code_max,
                             lane_bits, restore_bound)
 
 from .array import SystolicArray
+from .baseline_units import RowChunks, SoftmaxQuant
 from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
 from .demax import DeMax, DeMaxRestore
 from .normquant import NormQuant
@@ -24,6 +25,8 @@ MIN_DIM = 2
 TABLE_LATENCY = 2
 CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
+#: ``Core(variant=...)``: the UQ-ViT core, or the plain int8 core its cost is measured against
+VARIANTS = ("uqvit", "int8")
 
 #: default table and buffer sizes: every layer of ViT-B/16 (fc2 K = 3072, fc1 N = 3072), DeiT-S/B and
 #: Swin-T/S (stage-4 fc2 K = 3072, fc1 N = 3072) fits without splitting K or N, and DeMax takes the
@@ -72,6 +75,24 @@ def table_stage(m, name: str, valid, payload, ready_out, ports, addr):
     with m.If(adv2):
         m.d.sync += [v2.eq(v1), s2.eq(s1)] + [d.eq(rp.data) for d, rp in zip(data2, ports)]
     return adv1, v2, s2, data2
+
+
+class _Port:
+    def __init__(self, name: str):
+        self.addr, self.en, self.data = Signal(1, name=f"{name}_addr"), Signal(name=f"{name}_en"), \
+            Signal(param_layout(), name=f"{name}_data")
+
+
+def _RegisterEntry(m, name: str):
+    """A one-entry parameter table as a register, with the write and synchronous read ports of a memory
+    (``addr`` ignored; read data registered while ``en``), so the table stage treats it like the tables."""
+    wp, rp = _Port(f"{name}_w"), _Port(f"{name}_r")
+    entry = Signal(param_layout(), name=name)
+    with m.If(wp.en):
+        m.d.sync += entry.eq(wp.data)
+    with m.If(rp.en):
+        m.d.sync += rp.data.eq(entry)
+    return wp, rp
 
 
 def check_core_params(rows, cols, bits, max_k, max_n, lanes=None) -> None:
@@ -135,6 +156,14 @@ class Core(wiring.Component):
     to ``restore_max_k`` k-steps (``T`` within RESTORE_BITS, :func:`restore_k_limit`); longer ones flag
     ``err_restore_k``.  Requantization saturates to ``[lo, hi]`` by definition.
 
+    Variant ``"int8"``: the plain int8 core UQ-ViT's cost is measured against, generated from this same
+    code with the UQ-ViT units replaced by what a per-tensor-activation int8 deployment needs: the NormQuant
+    lanes read a one-entry table (a per-tensor input quantizer; every ``CFG_NQ`` write goes to it), no
+    ``restore`` / ``rs_in`` and no DeMax restore (:class:`rtl.baseline_units.RowChunks` cuts the int32 rows
+    into chunks; requant takes ACC_BITS instead of RESTORE_BITS), and the attention port is the plain
+    uniform softmax quantizer :class:`rtl.baseline_units.SoftmaxQuant` (``d_out`` = ``{code, last}``).
+    ``err_restore_k`` and ``err_row`` stay 0.  Everything else (array, tables, stages, status) is shared.
+
     Drain width: the restore and requant units have ``lanes`` lanes (``L``, dividing ``cols``;
     default :func:`rtl.common.default_drain_lanes`): each result row is processed ``L``
     words per cycle over ``D = cols / L`` cycles and re-assembled into one ``y_out`` beat, so a
@@ -158,8 +187,13 @@ class Core(wiring.Component):
     """
 
     def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = DEFAULT_MAX_K,
-                 max_n: int = DEFAULT_MAX_N, max_row: int = DEFAULT_MAX_ROW, lanes: int | None = None):
+                 max_n: int = DEFAULT_MAX_N, max_row: int = DEFAULT_MAX_ROW, lanes: int | None = None,
+                 variant: str = "uqvit"):
         check_core_params(rows, cols, bits, max_k, max_n, lanes)
+        if variant not in VARIANTS:
+            raise RTLParameterError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
+        self.variant = variant
+        uq = variant == "uqvit"
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
         self.max_row = max_row
         self.restore_max_k = restore_k_limit(max_k, bits)
@@ -170,21 +204,29 @@ class Core(wiring.Component):
         self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1)
         self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
         tb = self._array.tag_bits + 1
-        self._restore = DeMaxRestore(self.lanes, bits, max_k=self.restore_max_k, tag_bits=tb, cols=cols)
-        self._rq = Requant(self.lanes, RESTORE_BITS, tag_bits=tb, cols=cols)
-        self._demax = DeMax(bits, max_row)
+        if uq:
+            self._restore = DeMaxRestore(self.lanes, bits, max_k=self.restore_max_k, tag_bits=tb, cols=cols)
+            self._rq = Requant(self.lanes, RESTORE_BITS, tag_bits=tb, cols=cols)
+            self._demax = DeMax(bits, max_row)
+        else:  # the plain int8 core: no restore (int32 sums chunked as they are), a plain softmax quantizer
+            self._restore = RowChunks(self.lanes, tag_bits=tb, cols=cols)
+            self._rq = Requant(self.lanes, ACC_BITS, tag_bits=tb, cols=cols)
+            self._demax = SoftmaxQuant(bits)
+        restore_ports = {
+            "restore": In(1),
+            "rs_in": In(stream.Signature(data.StructLayout({
+                "m": unsigned(PROB_BITS), "m2": unsigned(PROB_BITS), "vj": data.ArrayLayout(signed(lb), cols)}))),
+        } if uq else {}
         super().__init__({
             "cfg": In(stream.Signature(data.StructLayout({
                 "sel": 1, "addr": range(max(max_k, self.n_tiles)), "lane": range(cols), "p": param_layout()}))),
             "lo": In(signed(VECTOR_BITS)),
             "hi": In(signed(VECTOR_BITS)),
-            "restore": In(1),
+            **restore_ports,
             "x_in": In(stream.Signature(data.StructLayout({
                 "x": data.ArrayLayout(signed(VECTOR_BITS), rows), "last": 1}))),
             "w_in": In(stream.Signature(data.StructLayout({
                 "w": data.ArrayLayout(signed(lb), cols), "ntile": unsigned(self._array.tag_bits)}))),
-            "rs_in": In(stream.Signature(data.StructLayout({
-                "m": unsigned(PROB_BITS), "m2": unsigned(PROB_BITS), "vj": data.ArrayLayout(signed(lb), cols)}))),
             "y_out": Out(stream.Signature(data.StructLayout({
                 "y": data.ArrayLayout(signed(VECTOR_BITS), cols), "last": 1,
                 "ntile": unsigned(self._array.tag_bits)}))),
@@ -203,7 +245,13 @@ class Core(wiring.Component):
         m.submodules.demax = dmx = self._demax
 
         # ------------------------------------------------ parameter tables (synchronous reads, see the table stages)
-        m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
+        uq = self.variant == "uqvit"
+        # NormQuant: one entry per input channel; the int8 core's per-tensor input quantizer: one register
+        if uq:
+            m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
+            wp, nq_rp = nq_tab.write_port(), nq_tab.read_port(domain="sync")
+        else:
+            wp, nq_rp = _RegisterEntry(m, "nq_reg")
         L, D = self.lanes, self.chunks
 
         def tab_addr(tile, chunk):  # requant table entry of (tile, chunk): tile*D + chunk
@@ -233,9 +281,9 @@ class Core(wiring.Component):
         m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy)]
         with m.If(self.cfg.valid & gemm_busy):
             m.d.sync += st.err_cfg_busy.eq(1)
-        with m.If(self._demax.row_overflow):
-            m.d.sync += st.err_row.eq(1)
-        wp = nq_tab.write_port()
+        if uq:
+            with m.If(self._demax.row_overflow):
+                m.d.sync += st.err_row.eq(1)
         m.d.comb += [wp.en.eq(cfg_write & (cfg.sel == CFG_NQ)), wp.addr.eq(cfg.addr), wp.data.eq(cfg.p)]
         w_tab = Signal(range(max(L, 2)))  # column cfg.lane -> table lane % L, entry addr*D + lane // L
         w_chunk = Signal(range(max(D, 2)))
@@ -257,7 +305,7 @@ class Core(wiring.Component):
         # ------------------------------------------------ x_in -> table stage -> NormQuant
         # the table stage registers the beat while the table entry of its k is read (synchronous read: block RAM)
         x_adv, xv, xs, (nq_p,) = table_stage(m, "xt", self.x_in.valid, self.x_in.payload, nq.i.ready,
-                                              [nq_tab.read_port(domain="sync")], kcnt)
+                                              [nq_rp], kcnt)
         m.d.comb += [self.x_in.ready.eq(x_adv), nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last)]
         for r in range(R):
             m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_p)]
@@ -266,8 +314,9 @@ class Core(wiring.Component):
             m.d.sync += kcnt.eq(Mux(self.x_in.payload.last | k_full, 0, kcnt + 1))
             with m.If(~self.x_in.payload.last & k_full):
                 m.d.sync += st.err_k.eq(1)
-            with m.If(~self.x_in.payload.last & self.restore & (kcnt == self.restore_max_k - 1)):
-                m.d.sync += st.err_restore_k.eq(1)
+            if uq:
+                with m.If(~self.x_in.payload.last & self.restore & (kcnt == self.restore_max_k - 1)):
+                    m.d.sync += st.err_restore_k.eq(1)
 
         # ------------------------------------------------ join lanes with weights -> array
         # (through a skid buffer: the array's stall logic does not drive NormQuant's clock enables)
@@ -288,20 +337,12 @@ class Core(wiring.Component):
             m.d.comb += ai.payload.w[c].eq(self.w_in.payload.w[c])
 
         # ------------------------------------------------ array -> restore (join rs_in) -> requant
-        need_rs = self.restore
-        m.d.comb += [
-            rst.i.valid.eq(arr.o.valid & (self.rs_in.valid | ~need_rs)),
-            arr.o.ready.eq(rst.i.ready & (self.rs_in.valid | ~need_rs)),
-            self.rs_in.ready.eq(rst.i.ready & arr.o.valid & need_rs),
-            rst.i.payload.tag.eq(Cat(arr.o.payload.last, arr.o.payload.tag)),
-            rst.i.payload.m.eq(Mux(need_rs, self.rs_in.payload.m, 0)),
-            rst.i.payload.m2.eq(Mux(need_rs, self.rs_in.payload.m2, 1)),  # bypass: T = 1*acc + 0
-        ]
-        for c in range(C):
-            m.d.comb += [
-                rst.i.payload.acc[c].eq(arr.o.payload.acc[c]),
-                rst.i.payload.vj[c].eq(Mux(need_rs, self.rs_in.payload.vj[c], 0)),
-            ]
+        if uq:
+            self._join_restore(m, arr, rst)
+        else:
+            m.d.comb += [rst.i.valid.eq(arr.o.valid), arr.o.ready.eq(rst.i.ready),
+                         rst.i.payload.tag.eq(Cat(arr.o.payload.last, arr.o.payload.tag))]
+            m.d.comb += [rst.i.payload.acc[c].eq(arr.o.payload.acc[c]) for c in range(C)]
         # (through a skid buffer: requant's stall logic does not reach the restore and the array; then a table
         # stage that registers the chunk while its requant entries are read, synchronously: block RAM)
         m.submodules.r_skid = r_skid = SkidBuffer(rst.o.payload.shape())
@@ -325,10 +366,26 @@ class Core(wiring.Component):
         for c in range(C):
             m.d.comb += self.y_out.payload.y[c].eq(rq.o.payload.y[c])
 
-        # ------------------------------------------------ DeMax side port
+        # ------------------------------------------------ attention port: DeMax (int8 core: the softmax quantizer)
         m.d.comb += [
             dmx.i.valid.eq(self.p_in.valid), self.p_in.ready.eq(dmx.i.ready), dmx.i.payload.eq(self.p_in.payload),
             self.d_out.valid.eq(dmx.o.valid), dmx.o.ready.eq(self.d_out.ready), self.d_out.payload.eq(dmx.o.payload),
         ]
         return m
 
+    def _join_restore(self, m, arr, rst) -> None:
+        """UQ-ViT: the array's rows join ``rs_in`` (restore mode) on their way into the DeMax restore."""
+        need_rs = self.restore
+        m.d.comb += [
+            rst.i.valid.eq(arr.o.valid & (self.rs_in.valid | ~need_rs)),
+            arr.o.ready.eq(rst.i.ready & (self.rs_in.valid | ~need_rs)),
+            self.rs_in.ready.eq(rst.i.ready & arr.o.valid & need_rs),
+            rst.i.payload.tag.eq(Cat(arr.o.payload.last, arr.o.payload.tag)),
+            rst.i.payload.m.eq(Mux(need_rs, self.rs_in.payload.m, 0)),
+            rst.i.payload.m2.eq(Mux(need_rs, self.rs_in.payload.m2, 1)),  # bypass: T = 1*acc + 0
+        ]
+        for c in range(self.cols):
+            m.d.comb += [
+                rst.i.payload.acc[c].eq(arr.o.payload.acc[c]),
+                rst.i.payload.vj[c].eq(Mux(need_rs, self.rs_in.payload.vj[c], 0)),
+            ]

@@ -17,9 +17,9 @@ LONG_BURST = 32
 
 
 def _bins_k(v):
-    k, r, c = v
+    k, r, c, max_k = v if len(v) == 4 else (*v, 1 << 30)
     return {"1": k == 1, "<R+C": 1 < k < r + c, "=R+C": k == r + c, ">R+C": r + c < k < 256, "256..1536": 256 <= k <= 1536,
-            ">1536": k > 1536}
+            ">1536": 1536 < k < max_k, "=max_k": k == max_k, ">max_k": k > max_k}
 
 
 def _bins_dim(v):
@@ -69,7 +69,8 @@ def _bins_bp(v):
 
 
 def _bins_event(v):
-    return {"reset mid-tile": v == "reset mid-tile", "reset mid-row": v == "reset mid-row"}
+    return {"reset mid-tile": v == "reset mid-tile", "reset mid-row": v == "reset mid-row",
+            "cfg while busy": v == "cfg while busy"}
 
 
 POINTS = {
@@ -92,7 +93,7 @@ def _make(name, fn):
 
 
 BIN_NAMES = {
-    "core.k": ["1", "<R+C", "=R+C", ">R+C", "256..1536", ">1536"],
+    "core.k": ["1", "<R+C", "=R+C", ">R+C", "256..1536", ">1536", "=max_k", ">max_k"],
     "core.m": ["1", "<tile", "=tile", ">tile,partial", ">tile,whole"],
     "core.n": ["1", "<tile", "=tile", ">tile,partial", ">tile,whole"],
     "core.zp_in": ["0", "2^b-1", "between"], "core.zp_out": ["0", "2^b-1", "between"],
@@ -100,7 +101,7 @@ BIN_NAMES = {
     "src.bias": ["min", "max"], "restore.t": ["<2^32", "2^32..2^40", "2^40..2^45", "2^45..2^47"],
     "demax.row_len": ["1", "2", "197", "max_row"], "demax.row": ["tie at max", "tie at second max", "one-hot", "all zero"],
     "backpressure.in": ["none", "random", "long bursts"], "backpressure.out": ["none", "random", "long bursts"],
-    "core.events": ["reset mid-tile", "reset mid-row"],
+    "core.events": ["reset mid-tile", "reset mid-row", "cfg while busy"],
 }
 _SAMPLERS = {name: _make(name, fn) for name, fn in POINTS.items()}
 

@@ -58,7 +58,8 @@ def _core_design():
 
 def _core_job():
     from .regression import CORE_LIMITS
-    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, **CORE_LIMITS}
+    # fail_fast: a killed mutant stops at its first wrong GEMM (survivors still run the whole bench)
+    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, **CORE_LIMITS}
 
 
 def _sub(name: str) -> Callable[[str], bool]:

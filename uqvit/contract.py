@@ -247,6 +247,19 @@ def code_to_lane(code, zp) -> torch.Tensor:
     return _i64(code) - _i64(zp)
 
 
+def uniform_prob_codes(p_fixed, bits: int) -> torch.Tensor:
+    """The plain int8 baseline's softmax quantizer: ``clamp(round_shift(P * (2**b - 1), PROB_FRAC_BITS), 0, 2**b - 1)``.
+
+    Fixed scale ``1 / (2**b - 1)`` over ``[0, 1]`` (no calibration, no parameters), the way int8 runtimes
+    quantize softmax outputs; :class:`rtl.softmax_quant.SoftmaxQuant` computes it in the baseline core.
+    """
+    qmax = code_max(bits)
+    p = _i64(p_fixed)
+    if bool((p < 0).any()) or bool((p > PROB_ONE).any()):
+        raise ContractError(f"softmax quantizer input must be UQ1.{PROB_FRAC_BITS} in 0..{PROB_ONE}")
+    return round_shift(p * qmax, PROB_FRAC_BITS).clamp(0, qmax)
+
+
 # -------------------------------------------------------------------- DeMax
 def bit_length(v) -> torch.Tensor:
     """Elementwise bit length of non-negative int64 values (0 -> 0)."""

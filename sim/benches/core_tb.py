@@ -15,7 +15,7 @@ import cocotb
 import numpy as np
 import torch
 
-from rtl.core import CFG_NQ, CFG_RQ, Core
+from rtl.core import CFG_NQ, CFG_RQ, STATUS_LAYOUT, Core
 from cocotb.triggers import RisingEdge
 
 from sim import coverage
@@ -27,6 +27,8 @@ from sim.streams import StreamDriver, StreamMonitor
 from uqvit.contract import (MULT_BITS, PROB_ONE, VECTOR_MAX, VECTOR_MIN, code_max, demax_codes, demax_restore, gemm,
                             quantize_multiplier, scale_round_clamp)
 
+#: bit of each status field in the core's ``status`` port
+STATUS_BIT = {name: f.offset for name, f in STATUS_LAYOUT}
 T64 = lambda v: torch.as_tensor(v, dtype=torch.int64)  # noqa: E731
 
 
@@ -101,11 +103,11 @@ def pinned_restore_gemm(R, C, bits, K):
     return g
 
 
-def sample_gemm(g, R, C, bits):
+def sample_gemm(g, R, C, bits, max_k: int = 1 << 30):
     q = code_max(bits)
     M, K = g["x"].shape
     N = g["w"].shape[0]
-    coverage.sample("core.k", (K, R, C)), coverage.sample("core.m", (M, R)), coverage.sample("core.n", (N, C))
+    coverage.sample("core.k", (K, R, C, max_k)), coverage.sample("core.m", (M, R)), coverage.sample("core.n", (N, C))
     coverage.sample("core.zp_in", (int(g["nq"]["zp"][0]), q))
     if g["lo"] == 0:
         for z in g["rq"]["zp"]:
@@ -120,14 +122,15 @@ class CoreBench:
         self.cfg = StreamDriver(dut, "cfg", sh("cfg"), rng, p_valid)
         self.x = StreamDriver(dut, "x_in", sh("x_in"), rng, p_valid)
         self.w = StreamDriver(dut, "w_in", sh("w_in"), rng, p_valid)
-        self.rs = StreamDriver(dut, "rs_in", sh("rs_in"), rng, p_valid)
+        # the int8 baseline core (Core(variant="int8")) has no restore port
+        self.rs = StreamDriver(dut, "rs_in", sh("rs_in"), rng, p_valid) if comp.variant == "uqvit" else None
         self.y = StreamMonitor(dut, "y_out", sh("y_out"), rng, p_ready)
         self.p = StreamDriver(dut, "p_in", sh("p_in"), rng, p_valid)
         self.d = StreamMonitor(dut, "d_out", sh("d_out"), rng, p_ready)
         self.cycles = 0
 
     def streams(self):
-        return [self.cfg, self.x, self.w, self.rs, self.p], [self.y, self.d]
+        return [d for d in (self.cfg, self.x, self.w, self.rs, self.p) if d is not None], [self.y, self.d]
 
     async def reset_after(self, cycles: int) -> None:
         """Step the streams ``cycles`` cycles, then reset the core (3 cycles) and drop everything in flight."""
@@ -149,9 +152,10 @@ class CoreBench:
         for mon in monitors:
             mon.raw.clear()
 
-    async def gemm(self, g, abort_after: int | None = None) -> tuple[np.ndarray, int, int]:
+    async def gemm(self, g, abort_after: int | None = None, busy_cfg: dict | None = None) -> tuple[np.ndarray, int, int]:
         """Run one GEMM; returns (Y [M, N], cycles of the data phase, beat errors).  With ``abort_after``
-        the core is reset that many cycles into the data phase (returns None)."""
+        the core is reset that many cycles into the data phase (returns None).  ``busy_cfg``: a cfg beat
+        written a few cycles after the core reports busy (the core must drop it)."""
         R, C, dut = self.R, self.C, self.dut
         x, w = g["x"], g["w"]
         M, K = x.shape
@@ -164,7 +168,9 @@ class CoreBench:
             self.cfg.put({"sel": CFG_RQ, "addr": n // C, "lane": n % C,
                           "p": {f: rq[f][n] for f in ("mult", "shift", "bias", "zp")}})
         await run_until(dut, [self.cfg], [], {}, max_cycles=20 * (K + N) + 1000)
-        dut.lo.value, dut.hi.value, dut.restore.value = g["lo"], g["hi"], int(bool(g.get("restore")))
+        dut.lo.value, dut.hi.value = g["lo"], g["hi"]
+        if self.rs is not None:
+            dut.restore.value = int(bool(g.get("restore")))
         Mp, Np = -(-M // R) * R, -(-N // C) * C
         xp = torch.zeros((Mp, K), dtype=torch.int64)
         xp[:M] = x
@@ -191,7 +197,10 @@ class CoreBench:
             await self.reset_after(abort_after)
             return None
         want = {self.y: len(order) * R}
-        cycles = await run_until(dut, [self.x, self.w, self.rs], [self.y], want,
+        if busy_cfg is not None:
+            cocotb.start_soon(self._put_when_busy(busy_cfg))
+        drivers = [d for d in (self.x, self.w, self.rs, self.cfg if busy_cfg else None) if d is not None]
+        cycles = await run_until(dut, drivers, [self.y], want,
                                  max_cycles=60 * len(order) * (K + 2 * R + 2 * C) + 2000)
         beats = self.y.beats()
         Y = np.zeros((Mp, Np), dtype=np.int64)
@@ -205,10 +214,73 @@ class CoreBench:
                 i += 1
         return Y[:M, :N], cycles, beat_errors([self.y], want)
 
+    async def _put_when_busy(self, beat: dict) -> None:
+        while not int(self.dut.status.value) & (1 << STATUS_BIT["busy"]):
+            await RisingEdge(self.dut.clk)
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
+        self.cfg.put(beat)
+
+    def status(self) -> dict:
+        v = int(self.dut.status.value)
+        return {name: (v >> bit) & 1 for name, bit in STATUS_BIT.items()}
+
+
+class StopBench(Exception):
+    """``fail_fast`` (mutation runs): the first mismatch or lost beat ends the bench."""
+
+
+def one_tile(g: dict, R: int, C: int) -> dict:
+    """The GEMM cut to one output tile (M <= R, N <= C) with k-step 0's NormQuant parameters for every k."""
+    K = g["x"].shape[1]
+    g = dict(g, x=g["x"][:R], w=g["w"][:C], rq={f: v[:C] for f, v in g["rq"].items()})
+    g["nq"] = {f: [v[0]] * K for f, v in g["nq"].items()}
+    return g
+
+
+async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
+    """Tiles of exactly max_k and max_k + 1 k-steps, and a cfg write while a tile is in flight.
+
+    With the same NormQuant entry at every k the results stay exact even past max_k (the k counter
+    restarts, the accumulation does not), so the bench checks both the numbers and the status bits:
+    max_k leaves no error, max_k + 1 sets ``err_k``, the write while busy sets ``err_cfg_busy`` and is
+    dropped (the tile still uses the old tables).  A reset clears the sticky bits after each.
+    """
+    R, C, bits, mk = tb.R, tb.C, job["bits"], job["max_k"]
+
+    def expect(flags: dict, event: str) -> None:
+        got = tb.status()
+        bad = {k: got[k] for k in flags if got[k] != flags[k]}
+        if bad:
+            res["mismatches"] += 1
+            res["first_mismatch"] = res["first_mismatch"] or {"status": got, "want": flags, "event": event}
+
+    for K, err in ((mk, 0), (mk + 1, 1)):
+        g = one_tile(random_gemm(R, C, bits, rng, gen, restore=False, K=K), R, C)
+        account(g, *await tb.gemm(g))
+        sample_gemm(g, R, C, bits, mk)
+        expect({"err_k": err, "err_cfg_busy": 0, "err_restore_k": 0, "err_row": 0}, f"K = {K}")
+        await tb.reset_after(0)
+    g = one_tile(random_gemm(R, C, bits, rng, gen, restore=False, K=R + C + 40), R, C)
+    beat = {"sel": CFG_NQ, "addr": 0, "lane": 0, "p": {"mult": 1 << (MULT_BITS - 1), "shift": 0, "bias": 0, "zp": 0}}
+    account(g, *await tb.gemm(g, busy_cfg=beat))
+    expect({"err_cfg_busy": 1, "err_k": 0}, "cfg while busy")
+    coverage.sample("core.events", "cfg while busy")
+    await tb.reset_after(0)
+
 
 @cocotb.test()
 async def core_bench(dut):
     job = load_job()
+    res = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
+    try:
+        await _core_bench(dut, job, res)
+    except StopBench:
+        res["stopped_early"] = True
+    write_result(job, res)
+
+
+async def _core_bench(dut, job, res):
     R, C, bits = job["rows"], job["cols"], job["bits"]
     comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], max_row=job["max_row"])
     rng = random.Random(job["seed"])
@@ -216,7 +288,6 @@ async def core_bench(dut):
     await start(dut, {"lo": 0, "hi": code_max(bits), "restore": 0})
     pv, pr = job.get("p_valid", 0.8), job.get("p_ready", 0.7)
     tb = CoreBench(dut, comp, rng, pv, pr)
-    res = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
 
     if job.get("replay"):
         tb.cfg.p_valid = tb.x.p_valid = tb.w.p_valid = tb.rs.p_valid = 1.0
@@ -233,7 +304,6 @@ async def core_bench(dut):
         np.savez(job["replay_out"], y=Y, cycles=cyc)
         res.update({"transactions": 1, "mismatches": int((Y != ref).sum()), "lost_beats": lost, "cycles": cyc,
                     "gemms": 1})
-        write_result(job, res)
         return
 
     def account(g, Y, cyc, lost):
@@ -248,6 +318,8 @@ async def core_bench(dut):
         res["lost_beats"] += lost
         res["cycles"] += cyc
         res["gemms"] += 1
+        if job.get("fail_fast") and (res["mismatches"] or res["lost_beats"]):
+            raise StopBench
 
     def sample_restore(g):
         if g.get("restore"):
@@ -284,7 +356,8 @@ async def core_bench(dut):
             g = random_gemm(R, C, bits, rng, gen, restore=False, K=1600)
             Y, cyc, lost = await tb.gemm(g)
             account(g, Y, cyc, lost)
-            sample_gemm(g, R, C, bits)
+            sample_gemm(g, R, C, bits, job["max_k"])
+        await guard_phase(tb, job, account, rng, gen, res)
         # no back-pressure at all for one GEMM
         for st in (tb.cfg, tb.x, tb.w, tb.rs):
             st.p_valid = 1.0
@@ -327,4 +400,3 @@ async def core_bench(dut):
     res["coverage"] = coverage.export(["core.k", "core.m", "core.n", "core.zp_in", "core.zp_out", "restore.t",
                                        "demax.row_len", "demax.row", "backpressure.in", "backpressure.out",
                                        "core.events"])
-    write_result(job, res)

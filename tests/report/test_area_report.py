@@ -90,3 +90,24 @@ def test_report_checks_the_stored_whole_model_runs_against_the_cycle_model(tmp_p
 
     text = "\n".join(whole_model_section(runs))
     assert "`deit_small_patch16_224`" in text and "random initialisation" in text
+
+
+def test_area_md_and_summary_compare_the_uqvit_core_with_the_int8_core(tmp_path):
+    from rtl.flows.memory_model import SRAM_GE_PER_BIT, ff_ge_per_bit
+    from uqvit import report
+    (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
+    js = report.generate(tmp_path, eval_paths=[], models={"DeiT-T": "deit_tiny_patch16_224"}, sizes=(16,),
+                         command="pytest", log=lambda *a: None)
+    a = js["area"]["16x16"]
+    sram_uq, sram_base = (85 * 128 + 85 * 64) * SRAM_GE_PER_BIT, 85 * 64 * SRAM_GE_PER_BIT
+    ff = 10 * 20 * ff_ge_per_bit()  # 20 words < 64: a flip-flop register file
+    assert abs(a["uqvit_core_ge"] - (1200 + sram_uq + ff)) < 0.5 and abs(a["baseline_core_ge"] - (1100 + sram_base)) < 0.5
+    assert a["memory_bits"] == 85 * 192 + 200 and a["baseline_memory_bits"] == 85 * 64
+    extra = 100 * (a["uqvit_core_ge"] - a["baseline_core_ge"]) / a["baseline_core_ge"]
+    assert abs(a["uqvit_extra_pct"] - extra) < 0.01 and a["uqvit_extra_pct"] > 10
+    assert abs(a["uqvit_extra_logic_pct"] + a["uqvit_extra_memory_pct"] - a["uqvit_extra_pct"]) < 0.02
+    md = (tmp_path / "area.md").read_text()
+    assert "## UQ-ViT against a plain int8 core" in md and "OpenRAM" in md and "missed by" in md
+    # the last "what would" row removes the NormQuant table: the extra is the logic and the DeMax buffer only
+    no_table = round(100 * (100 + ff) / a["baseline_core_ge"], 1)
+    assert f"| {no_table:.1f} |" in md

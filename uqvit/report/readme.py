@@ -156,13 +156,15 @@ def whole_model_rtl_table(s: dict) -> str:
 
 def area_table(s: dict) -> str:
     """Gate equivalents of the core and its units per size (``summary.json`` of ``uqvit report``)."""
-    lines = ["| array | whole core GE | array GE | DeMax GE | NormQuant GE | requant GE | side units / array % |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| array | int8 core GE (logic + memory) | UQ-ViT core GE (logic + memory) | UQ-ViT extra % | memory bits "
+             "(UQ-ViT) | array GE | DeMax GE | NormQuant GE | requant GE |", "|---|---|---|---|---|---|---|---|---|"]
     for k, a in s["area"].items():
-        lines.append(f"| {k} | {_n(a['core_ge']) if 'core_ge' in a else '-'} | {_n(a['array_ge'])} | {_n(a['demax_ge'])} | "
-                     f"{_n(a['normquant_ge'])} | {_n(a['requant_ge'])} | {a['overhead_pct']:.1f} |")
-    return (f"From [reports/summary.json](reports/summary.json) ({s['area_method']}; memories in bits in "
-            "[reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
+        cmp = [_n(a["baseline_core_ge"]), _n(a["uqvit_core_ge"]), f"{a['uqvit_extra_pct']:.1f}", _n(a["memory_bits"])] \
+            if "baseline_core_ge" in a else ["-"] * 4
+        lines.append(f"| {k} | {' | '.join(cmp)} | {_n(a['array_ge'])} | {_n(a['demax_ge'])} | "
+                     f"{_n(a['normquant_ge'])} | {_n(a['requant_ge'])} |")
+    return (f"From [reports/summary.json](reports/summary.json) ({s['area_method']}; the method, the memory model "
+            "and what would bring the extra cost down in [reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
 
 
 CASES = {"digits": "digits ViT (shipped weights)", "swin-random": "random 2-stage Swin, random images"}
