@@ -11,9 +11,11 @@ reports their width and depth; this model prices them so that a core's area is l
   at the density of the macros OpenRAM measured.
 * Flip-flops: memories shallower than :data:`MIN_SRAM_DEPTH` words would not be macros (their periphery
   would dominate); they are priced as a register file, one enabled flip-flop plus one 2:1 read
-  multiplexer per bit, with the flow's own cell costs (:data:`rtl.flows.area.FF_BASE_GE` etc.).
+  multiplexer per bit, with the flow's own cell costs (:mod:`rtl.flows.gates`).
 """
 from __future__ import annotations
+
+from .gates import FF_BASE_GE, FF_ENABLE_GE, GE_COST
 
 NAND2_UM2 = 0.57 * 1.4  # Nangate 45 nm Open Cell Library NAND2_X1
 SRAM_BITS_PER_MM2 = 0.826e6  # OpenRAM FreePDK45
@@ -23,7 +25,6 @@ MIN_SRAM_DEPTH = 64
 
 
 def ff_ge_per_bit() -> float:
-    from .area import FF_BASE_GE, FF_ENABLE_GE, GE_COST
     return FF_BASE_GE + FF_ENABLE_GE + GE_COST["$_MUX_"]
 
 
