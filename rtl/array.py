@@ -104,7 +104,7 @@ class SystolicArray(wiring.Component):
         # ---------------------------------------------------------- input adapter (padding)
         count = Signal(range(kmin + 1))
         pad = Signal()
-        m.d.comb += pad.eq(self.i.valid & self.i.payload.last & (count < kmin - 1))
+        m.d.comb += pad.eq(self.i.payload.last & (count < kmin - 1))  # (used only together with valid)
         beat_valid = Signal()
         beat_last = Signal()
         m.d.comb += [

@@ -8,8 +8,9 @@ top-level input ``mutsel`` equals ``i`` (0: the original design).  That netlist 
 Verilator once and each mutant is one run of the unit's cocotb bench with ``UQVIT_MUTSEL=i``.
 
 A mutant is *killed* when its bench reports a mismatch or a lost/duplicated beat (or crashes); a
-survivor is checked for equivalence with the original (a miter of the two netlists, proven by
-k-induction with smtbmc, :mod:`rtl.formal.smtbmc`): *equivalent* when proven, *survived* otherwise.
+survivor is checked for equivalence with the original (yosys' ``equiv_make``/``equiv_simple``/``equiv_induct``
+on the two netlists, then a miter proven by k-induction with smtbmc, :mod:`rtl.formal.smtbmc`): *equivalent*
+when either proves it, *survived* otherwise.
 ``score = killed / (mutants - equivalent)``.
 """
 from __future__ import annotations
@@ -120,8 +121,27 @@ def mutant_netlist(muts: list[str], workdir: Path) -> str:
     return (workdir / "mutants.v").read_text()
 
 
+def equivalent_by_equiv(mutation: str, workdir: Path, timeout: float = 300) -> bool:
+    """Yosys' own equivalence checker: ``equiv_make`` pairs every signal of the original and the mutant by
+    name, ``equiv_simple`` proves each pair from its input cone over a few cycles and ``equiv_induct``
+    proves the rest by induction over all pairs at once.  Scales to whole units because the two netlists
+    differ in one cell; it proves what the miter's k-induction cannot reach (e.g. a register whose
+    differing bits are shifted out, a constant forced to the value it already has)."""
+    gate = re.sub(r"-module \S+", "-module gate", mutation)
+    try:
+        _yosys(f"{PREP}; rename top gold; copy gold gate; {gate}; memory_map; opt_clean; async2sync; "
+               "equiv_make gold gate equiv; hierarchy -top equiv; equiv_simple -seq 4; equiv_induct -seq 4; "
+               "equiv_status -assert", workdir, timeout=timeout)
+    except FormalToolError:
+        return False
+    return True
+
+
 def equivalent(mutation: str, workdir: Path, depth: int = 8, timeout: float = 120) -> bool:
-    """Is the mutant equivalent to the original (miter proven by k-induction within ``timeout``)?"""
+    """Is the mutant equivalent to the original?  Yosys' ``equiv_*`` first (:func:`equivalent_by_equiv`), then a
+    miter of the two netlists proven by smtbmc's k-induction within ``timeout``."""
+    if equivalent_by_equiv(mutation, workdir):
+        return True
     gate = re.sub(r"-module \S+", "-module gate", mutation)
     _yosys(f"{PREP}; rename top gold; copy gold gate; {gate}; "
            "miter -equiv -flatten -make_assert -ignore_gold_x gold gate miter; hierarchy -top miter; "

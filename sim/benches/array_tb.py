@@ -2,7 +2,7 @@
 
 Model: :func:`uqvit.contract.gemm` on each tile.  The first tiles are always the pinned edge
 cases: operands of +-(2**b - 1) accumulated to the contract's K bound with both signs, K = 1
-and K = 3.  With ``util`` a second, back-pressure-free phase runs a long GEMM (M = 4R,
+and K = 3, then one tile of every K from 1 to ``min_tile_k + 1`` (the padding of short tiles).  With ``util`` a second, back-pressure-free phase runs a long GEMM (M = 4R,
 N = 4C, K = 4*max(R, C)) and reports cycles and MAC utilisation = MACs / (cycles * R * C).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 import cocotb
 import torch
 
-from rtl.array import SystolicArray
+from rtl.array import SystolicArray, min_tile_k
 from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
@@ -30,6 +30,8 @@ def make_tiles(R, C, bits, n, rng: random.Random, gen: torch.Generator, kmax: in
     tiles.append((sa.expand(R, kbound).clone(), sw.expand(C, kbound).clone()))
     tiles.append((torch.full((R, 1), -q), torch.full((C, 1), -q)))
     tiles.append((torch.full((R, 3), q), torch.full((C, 3), -q)))
+    for k in range(1, min_tile_k(R, C) + 2):  # every short K: the array pads each to min_tile_k k-steps
+        tiles.append((torch.randint(-q, q + 1, (R, k), generator=gen), torch.randint(-q, q + 1, (C, k), generator=gen)))
     while len(tiles) < n:
         k = rng.choice([1, 2, R, R + C - 1, R + C, rng.randint(1, kmax)])
         mode = rng.random()
