@@ -24,7 +24,7 @@ from sim.benches.demax_tb import check as demax_check
 from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row, sample_rows
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
-from uqvit.contract import (MULT_BITS, PROB_ONE, VECTOR_MAX, VECTOR_MIN, code_max, demax_codes, demax_restore, gemm,
+from uqvit.contract import (BIAS_BITS, MULT_BITS, PROB_ONE, VECTOR_MAX, VECTOR_MIN, code_max, demax_codes, demax_restore, gemm,
                             quantize_multiplier, scale_round_clamp)
 
 #: bit of each status field in the core's ``status`` port
@@ -86,7 +86,8 @@ def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: b
     for n in range(N):
         amax = float(acc[:, n].abs().max()) + 1.0
         mlt, s = quantize_multiplier(min(2.0 ** 14, span / (2 * amax) * rng.choice([0.3, 1.0, 3.0])))
-        rq["mult"].append(mlt), rq["shift"].append(s), rq["bias"].append(rng.randint(-(1 << s), 1 << s))
+        bb = min(s, BIAS_BITS - 1)  # the contract's B is a BIAS_BITS-bit signed word
+        rq["mult"].append(mlt), rq["shift"].append(s), rq["bias"].append(rng.randint(-(1 << bb), (1 << bb) - 1))
     g["rq"] = rq
     return g
 
@@ -239,7 +240,8 @@ def one_tile(g: dict, R: int, C: int) -> dict:
 
 
 async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
-    """Tiles of exactly max_k and max_k + 1 k-steps, and a cfg write while a tile is in flight.
+    """Tiles of exactly max_k and max_k + 1 k-steps (and restore_max_k, restore_max_k + 1 in restore mode), and a
+    cfg write while a tile is in flight.
 
     With the same NormQuant entry at every k the results stay exact even past max_k (the k counter
     restarts, the accumulation does not), so the bench checks both the numbers and the status bits:
@@ -260,6 +262,16 @@ async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
         account(g, *await tb.gemm(g))
         sample_gemm(g, R, C, bits, mk)
         expect({"err_k": err, "err_cfg_busy": 0, "err_restore_k": 0, "err_row": 0}, f"K = {K}")
+        await tb.reset_after(0)
+    # restore tiles of restore_max_k and one k-step more: random data stays far below the worst-case bound
+    # the limit is made for, so the numbers are exact and only the flag tells
+    rk = tb.comp.restore_max_k
+    for K, err in ((rk, 0), (rk + 1, 1)):
+        g = random_gemm(R, C, bits, rng, gen, restore=True, K=K)
+        g = one_tile(g, R, C)
+        g.update({"m": g["m"][:R], "m2": g["m2"][:R], "vj": g["vj"][:R, :C]})
+        account(g, *await tb.gemm(g))
+        expect({"err_restore_k": err, "err_k": 0}, f"restore K = {K}")
         await tb.reset_after(0)
     g = one_tile(random_gemm(R, C, bits, rng, gen, restore=False, K=R + C + 40), R, C)
     beat = {"sel": CFG_NQ, "addr": 0, "lane": 0, "p": {"mult": 1 << (MULT_BITS - 1), "shift": 0, "bias": 0, "zp": 0}}

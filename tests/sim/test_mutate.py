@@ -23,3 +23,33 @@ def test_cli_mutate_refuses_an_unknown_unit(capsys):
     assert cli.main(["rtl", "mutate", "--units", "alu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--units" in err[0] and "normquant" in err[0]
+
+
+def test_the_equivalence_check_proves_a_no_op_mutant_and_refutes_a_real_one(tmp_path):
+    """``y = a & 0b0011`` registered: forcing a bit of the constant 0b0011 that is already 0 changes nothing
+    (equivalent); inverting an output bit of the AND does (not equivalent)."""
+    import re
+
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from sim import mutate
+
+    class Toy(wiring.Component):
+        def __init__(self):
+            super().__init__({"a": In(4), "y": Out(4)})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.y.eq(self.a & 0b0011)
+            return m
+
+    muts = mutate.list_mutations(Toy(), lambda c: True, 400, 1, tmp_path)
+    and_cells = {mutate._cell(c) for c in muts if re.search(r"-port B ", c)}  # the AND: the only cell with a B port
+    assert and_cells, muts
+    cell = sorted(and_cells)[0]
+    no_op = f"mutate -mode const0 -module top -cell {cell} -port B -portbit 3"
+    real = f"mutate -mode inv -module top -cell {cell} -port Y -portbit 0"
+    assert mutate.equivalent_by_equiv(no_op, tmp_path)
+    assert not mutate.equivalent_by_equiv(real, tmp_path)
