@@ -150,17 +150,19 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             for c in range(C):
                 a, v, l, w = a_left[r], v_left[r], l_left[r], w_top[c]
+                corner = r == R - 1 and c == C - 1
                 acc = Signal(signed(ACC_BITS), name=f"acc_{r}_{c}")
-                rr = Signal(signed(ACC_BITS), name=f"res_{r}_{c}")
                 total = Signal(signed(ACC_BITS), name=f"sum_{r}_{c}")
                 m.d.comb += total.eq(acc + a * w)
                 with m.If(adv & v):
                     m.d.sync += acc.eq(Mux(l, 0, total))
-                    with m.If(l):
-                        m.d.sync += rr.eq(total)
-                res[r][c] = rr
-                if r == R - 1 and c == C - 1:
+                if corner:  # the corner's result goes straight into the output buffer (no result register)
                     corner_new = (v & l, total)
+                else:
+                    rr = Signal(signed(ACC_BITS), name=f"res_{r}_{c}")
+                    with m.If(adv & v & l):
+                        m.d.sync += rr.eq(total)
+                    res[r][c] = rr
                 # pass operands on (registers feed the right / lower neighbour)
                 if c + 1 < C:
                     na, nv, nl = Signal.like(a, name=f"pa_{r}_{c}"), Signal(name=f"pv_{r}_{c}"), Signal(name=f"pl_{r}_{c}")

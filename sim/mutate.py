@@ -51,16 +51,20 @@ class UnitPlan:
     cells: Callable[[str], bool]  # which flattened cells belong to the unit
 
 
+#: the core is mutated at small table sizes (the same logic, narrower counters and addresses): its bench
+#: then reaches max_k and past it in a few cycles, and the equivalence check of a survivor does not have
+#: to expand 3072-entry tables into flip-flops
+MUT_CORE_LIMITS = {"max_k": 64, "max_n": 64, "max_row": 32}
+
+
 def _core_design():
     from rtl.core import Core
-    from .regression import CORE_LIMITS
-    return Core(4, 4, 8, **CORE_LIMITS)
+    return Core(4, 4, 8, **MUT_CORE_LIMITS)
 
 
 def _core_job():
-    from .regression import CORE_LIMITS
     # fail_fast: a killed mutant stops at its first wrong GEMM (survivors still run the whole bench)
-    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, **CORE_LIMITS}
+    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, **MUT_CORE_LIMITS}
 
 
 def _sub(name: str) -> Callable[[str], bool]:
@@ -219,7 +223,10 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
     per = {u: mutate_unit(u, seed, sample, check_equiv=check_equiv, log=log) for u in units}
     tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent")}
     tot["score"] = round(tot["killed"] / (tot["mutants"] - tot["equivalent"]), 4) if tot["mutants"] - tot["equivalent"] else 1.0
-    out = {**tot, "seed": seed, "sample": sample, "units": per}
+    from uqvit.provenance import provenance
+    out = {**tot, "seed": seed, "sample": sample,
+           "generated_by": provenance(f"uqvit rtl mutate --units {','.join(units)} --seed {seed} --sample {sample}"),
+           "units": per}
     for u, p in per.items():
         log(f"  {u:9s} mutants={p['mutants']} killed={p['killed']} survived={p['survived']} "
             f"equivalent={p['equivalent']} score={p['score']:.3f} ({p['seconds']} s)")

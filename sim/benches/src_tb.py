@@ -35,8 +35,8 @@ def draw_params(n, bits, rng: random.Random, zp_mode: str):
             m = rng.choice([1 << (MULT_BITS - 1), (1 << MULT_BITS) - 1, rng.randrange(1 << (MULT_BITS - 1), 1 << MULT_BITS)])
             s = rng.choice([0, 1, MAX_SHIFT, rng.randint(0, MAX_SHIFT)])
             b = rng.choice([0, -(1 << (BIAS_BITS - 1)), (1 << (BIAS_BITS - 1)) - 1, rng.randint(-(1 << 20), 1 << 20)])
-        if zp_mode == "vector":
-            z = 0
+        if zp_mode == "vector":  # 0, and now and then any 16-bit zero point (the unit's range, |zp| <= 2**15)
+            z = 0 if rng.random() < 0.75 else rng.randint(-(1 << (VECTOR_BITS - 1)), (1 << (VECTOR_BITS - 1)) - 1)
         else:
             z = rng.choice([0, q, rng.randint(0, q)])
         M.append(m), S.append(s), B.append(b), Z.append(z)

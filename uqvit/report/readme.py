@@ -208,7 +208,20 @@ def detection_table(det: dict) -> str:
             + "\n".join(lines) + "\n\n" + (f"Integer golden backbone against its fake-quant twin: {tail}.\n" if gold else ""))
 
 
+def mutation_table(r: dict) -> str:
+    """The full mutation run (``uqvit rtl mutate --json reports/mutation.json``): per unit and in total."""
+    lines = ["| unit | mutants | killed | survived | equivalent (proven) | score |", "|---|---|---|---|---|---|"]
+    for u, v in r["units"].items():
+        lines.append(f"| {u} | {v['mutants']} | {v['killed']} | {v['survived']} | {v['equivalent']} | {v['score']:.3f} |")
+    lines.append(f"| **all** | {r['mutants']} | {r['killed']} | {r['survived']} | {r['equivalent']} | **{r['score']:.3f}** |")
+    surv = [f"{u}: `{s['mutation'].split(' -src')[0]}`" for u, v in r["units"].items() for s in v["survivors"]]
+    return (f"From [reports/mutation.json](reports/mutation.json) ({r.get('generated_by', 'uqvit rtl mutate')}; "
+            f"seed {r['seed']}, {r['sample']} mutants per unit).\n\n" + "\n".join(lines) + "\n"
+            + (f"\nSurvivors: {'; '.join(surv)}.\n" if surv else ""))
+
+
 GENERATORS = {
+    "mutation": lambda r: mutation_table(_load(r, "mutation.json")),
     "detection": lambda r: detection_table(_load(r, "detection_demo.json")),
     "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
