@@ -1,7 +1,7 @@
 """DeMax for attention rows (codes + row statistics) and its restore path."""
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -138,9 +138,10 @@ class DeMax(wiring.Component):
         ]
         v = Signal(name="dv0")
         d = Signal(PROB_BITS, name="dd0")
-        rem = Signal(PROB_BITS + 1, name="drem0")
-        q = Signal(QUOT_BITS, name="dq0")
-        m.d.sync += [v.eq(sv), d.eq(sm2 << lz), rem.eq(1 << (NUM_EXP - QUOT_BITS)), q.eq(0)]
+        m.d.sync += [v.eq(sv), d.eq(sm2 << lz)]
+        # every division starts from the same remainder and an empty quotient: constants, not registers
+        rem = Const(1 << (NUM_EXP - QUOT_BITS), PROB_BITS + 1)
+        q = Const(0, QUOT_BITS)
         for s in range(QUOT_BITS):
             nv = Signal(name=f"dv{s+1}")
             nd = Signal.like(d, name=f"dd{s+1}")
