@@ -7,7 +7,9 @@ put into one netlist, each behind ``mutate -ctrl mutsel``: mutation ``i`` is act
 top-level input ``mutsel`` equals ``i`` (0: the original design).  That netlist is compiled by
 Verilator once and each mutant is one run of the unit's cocotb bench with ``UQVIT_MUTSEL=i``.
 
-A mutant is *killed* when its bench reports a mismatch or a lost/duplicated beat (or crashes); a
+A mutant is *killed* when its bench reports a mismatch or a lost/duplicated beat (or crashes), or takes a
+different number of cycles than the original under the same seeded stimulus (the benches are deterministic and
+the cycle model is validated cycle-exact against the RTL, so a slower unit breaks a stated contract); a
 survivor is checked for equivalence with the original (yosys' ``equiv_make``/``equiv_simple``/``equiv_induct``
 on the two netlists, then a miter proven by k-induction with smtbmc, :mod:`rtl.formal.smtbmc`): *equivalent*
 when either proves it, *survived* otherwise.
@@ -161,6 +163,17 @@ def _killed(res: dict) -> bool:
     return bool(res.get("mismatches") or res.get("lost_beats"))
 
 
+def _detected(res: dict, base: dict) -> str | None:
+    """How the bench told the mutant from the original: wrong or lost beats, or -- same seed, same stimulus,
+    a deterministic bench -- a different cycle count (the cycle model is validated cycle-exact against the
+    RTL, so a mutant that only slows the unit down breaks a stated contract too); None if it did not."""
+    if _killed(res):
+        return "mismatch"
+    if res.get("cycles") != base.get("cycles"):
+        return "cycles"
+    return None
+
+
 def mutate_unit(unit: str, seed: int = DEFAULT_SEED, sample: int = DEFAULT_SAMPLE, bench_seed: int = 1,
                 check_equiv: bool = True, log=print) -> dict:
     """Sample ``sample`` mutants of ``unit``, run each against the unit's bench; returns the unit's summary."""
@@ -180,19 +193,21 @@ def mutate_unit(unit: str, seed: int = DEFAULT_SEED, sample: int = DEFAULT_SAMPL
             raise RuntimeError(f"{unit}: the unmutated netlist fails its bench: {base.get('first_mismatch')}")
         rows = []
         for i, mcmd in enumerate(muts, start=1):
+            how = None
             try:
                 res = runner.run(key, plan.design(), "top", plan.bench, job, text=text, extra_args=MUTANT_ARGS,
                                  extra_env={"UQVIT_MUTSEL": str(i)})
-                status = "killed" if _killed(res) else "survived"
+                how = _detected(res, base)
             except RuntimeError:  # the bench crashed or wrote no result: the mutant was detected
-                status = "killed"
+                how = "crash"
+            status = "killed" if how else "survived"
             if status == "survived" and check_equiv:
                 try:
                     if equivalent(mcmd, wd):
                         status = "equivalent"
                 except (FormalToolError, subprocess.TimeoutExpired):
                     pass
-            rows.append({"id": i, "mutation": mcmd.replace("mutate ", "", 1), "status": status})
+            rows.append({"id": i, "mutation": mcmd.replace("mutate ", "", 1), "status": status, "detected_by": how})
             log(f"  {unit:9s} mutant {i:3d}/{len(muts)} {status:10s} {_short(mcmd)}")
     return summarize(unit, rows, seed, time.time() - t0)
 

@@ -61,6 +61,8 @@ async def array_bench(dut):
     await start(dut)
     drv = StreamDriver(dut, "i", payload_shape(comp, "i"), rng, job.get("p_valid", 0.8))
     mon = StreamMonitor(dut, "o", payload_shape(comp, "o"), rng, job.get("p_ready", 0.7))
+    # now and then a long back-pressure burst: short tiles pile up behind a stalled output (the tag FIFO fills)
+    drv.bursts = mon.bursts = job.get("bursts", 0.005)
 
     tiles = make_tiles(R, C, bits, job["tiles"], rng, gen, job.get("kmax", 3 * (R + C)))
     expected = []
@@ -88,6 +90,7 @@ async def array_bench(dut):
     if job.get("util", False):
         # long GEMM, no back-pressure: M = 4R, N = 4C, K = 4*max(R, C)
         drv.p_valid = mon.p_ready = 1.0
+        drv.bursts = mon.bursts = 0.0
         drv.longest_gap = mon.longest_stall = 0  # this phase's pattern: none
         K = 4 * max(R, C)
         M, N = 4 * R, 4 * C

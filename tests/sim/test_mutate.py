@@ -53,3 +53,12 @@ def test_the_equivalence_check_proves_a_no_op_mutant_and_refutes_a_real_one(tmp_
     real = f"mutate -mode inv -module top -cell {cell} -port Y -portbit 0"
     assert mutate.equivalent_by_equiv(no_op, tmp_path)
     assert not mutate.equivalent_by_equiv(real, tmp_path)
+
+
+def test_a_mutant_is_killed_by_wrong_beats_or_by_a_different_cycle_count():
+    from sim.mutate import _detected
+    base = {"mismatches": 0, "lost_beats": 0, "cycles": 1000}
+    assert _detected(dict(base), base) is None
+    assert _detected(dict(base, mismatches=2), base) == "mismatch"
+    assert _detected(dict(base, lost_beats=1), base) == "mismatch"
+    assert _detected(dict(base, cycles=1008), base) == "cycles"  # same stimulus, slower: observable
