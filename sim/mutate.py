@@ -69,12 +69,18 @@ def _core_job():
     return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, **MUT_CORE_LIMITS}
 
 
+def _in(cell: str, name: str) -> bool:
+    """Is a flattened cell inside submodule ``name``?  (Amaranth may suffix the instance name, e.g. the core's
+    ``restore`` submodule is ``restore$107`` because the core also has a port called ``restore``.)"""
+    return re.match(rf"^\$flatten\\{re.escape(name)}(\$\d+)?\.", cell) is not None
+
+
 def _sub(name: str) -> Callable[[str], bool]:
-    return lambda cell: cell.startswith(f"$flatten\\{name}.")
+    return lambda cell: _in(cell, name)
 
 
 def _core_own(cell: str) -> bool:  # the core's own logic: tables, table stages, joins, skid buffers
-    return not any(cell.startswith(f"$flatten\\{s}.") for s in ("nq", "array", "restore", "rq", "demax"))
+    return not any(_in(cell, s) for s in ("nq", "array", "restore", "rq", "demax"))
 
 
 def plans() -> dict[str, UnitPlan]:
@@ -115,6 +121,9 @@ def list_mutations(component, keep: Callable[[str], bool], n: int, seed: int, wo
     _yosys(f"{PREP}; mutate -list {LIST_N} -seed {seed} -o list.ys", workdir)
     cands = [ln.strip() for ln in (workdir / "list.ys").read_text().splitlines() if ln.startswith("mutate ")]
     cands = sorted(set(c for c in cands if keep(_cell(c))))
+    if not cands:
+        raise RuntimeError(f"no mutation candidates among the {component.__class__.__name__}'s cells: the unit's cell "
+                           "filter matches nothing (a renamed submodule?)")
     rng = random.Random(seed)
     return rng.sample(cands, min(n, len(cands)))
 

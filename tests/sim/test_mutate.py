@@ -62,3 +62,18 @@ def test_a_mutant_is_killed_by_wrong_beats_or_by_a_different_cycle_count():
     assert _detected(dict(base, mismatches=2), base) == "mismatch"
     assert _detected(dict(base, lost_beats=1), base) == "mismatch"
     assert _detected(dict(base, cycles=1008), base) == "cycles"  # same stimulus, slower: observable
+
+
+def test_the_restore_and_the_core_own_cells_are_separate_non_empty_samples(tmp_path):
+    """The core's ``restore`` submodule is flattened as ``restore$<n>`` (the core has a port of that name):
+    both filters must still find their cells, and no cell is in both."""
+    from rtl.common import layout_only
+    from sim import mutate
+    p = mutate.plans()
+    comp = p["restore"].design()
+    layout_only(comp)
+    rest = mutate.list_mutations(comp, p["restore"].cells, 8, 1, tmp_path)
+    own = mutate.list_mutations(comp, p["core"].cells, 8, 1, tmp_path)
+    assert len(rest) == 8 and len(own) == 8
+    assert all("restore" in mutate._cell(c) for c in rest)
+    assert not {mutate._cell(c) for c in rest} & {mutate._cell(c) for c in own}
