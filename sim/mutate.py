@@ -244,11 +244,16 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
                  check_equiv: bool = True, log=print) -> dict:
     """Mutation testing of ``units``; returns ``{mutants, killed, survived, equivalent, score, units: {...}}``."""
     log(f"uqvit rtl mutate: units={','.join(units)} seed={seed} sample={sample} per unit")
-    per = {u: mutate_unit(u, seed, sample, check_equiv=check_equiv, log=log) for u in units}
+    per = {}
+    for u in units:  # the JSON is rewritten after every unit: a run that is stopped keeps what it finished
+        per[u] = mutate_unit(u, seed, sample, check_equiv=check_equiv, log=log)
+        if json_path and u != units[-1]:
+            Path(json_path).write_text(json.dumps({"seed": seed, "sample": sample, "complete": False, "units": per},
+                                                  indent=2))
     tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent")}
     tot["score"] = round(tot["killed"] / (tot["mutants"] - tot["equivalent"]), 4) if tot["mutants"] - tot["equivalent"] else 1.0
     from uqvit.provenance import provenance
-    out = {**tot, "seed": seed, "sample": sample,
+    out = {**tot, "seed": seed, "sample": sample, "complete": True,
            "generated_by": provenance(f"uqvit rtl mutate --units {','.join(units)} --seed {seed} --sample {sample}"),
            "units": per}
     for u, p in per.items():

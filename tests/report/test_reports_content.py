@@ -71,3 +71,15 @@ def test_summary_states_the_measured_clock_of_every_unit_and_the_abc_runs():
             assert r["ge"] > 0 and s["area_abc"][size]["ge"][unit] == r["ge"]
         for unit, f in v.get("abc_failed", {}).items():
             assert f["error"] and s["area_abc"][size]["failed"][unit] == f["error"]
+
+
+def test_the_stored_full_mutation_run_covers_every_unit_and_scores_at_least_0_95():
+    from sim.mutate import DEFAULT_SAMPLE, DEFAULT_SEED, plans
+    r = _load("mutation.json")
+    assert r["seed"] == DEFAULT_SEED and r["sample"] == DEFAULT_SAMPLE
+    assert set(r["units"]) == set(plans())
+    for u, v in r["units"].items():
+        assert v["mutants"] == DEFAULT_SAMPLE and v["killed"] + v["survived"] + v["equivalent"] == v["mutants"], u
+        assert len(v["details"]) == v["mutants"] and len(v["survivors"]) == v["survived"], u
+    assert r["killed"] == sum(v["killed"] for v in r["units"].values())
+    assert r["score"] == round(r["killed"] / (r["mutants"] - r["equivalent"]), 4) >= 0.95
