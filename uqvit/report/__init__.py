@@ -86,7 +86,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic)
     written += [str(tp), *plot_throughput(outp, data, sizes)]
     if traffic["models"]:
-        written.append(plot_roofline(outp, traffic, data))
+        written.append(plot_roofline(outp, traffic))
 
     # area
     area_p = outp / "area_synth.json"

@@ -9,17 +9,14 @@ from pathlib import Path
 from ..errors import UserError
 from ..provenance import provenance
 from ..quant.methods import deviation
+from .figures import pyplot, save
 
 HEADER = "| method | W | A | top-1 % | same top-1 as FP % | images | calib images | differs from the authors' code |"
 RULE = "|---|---|---|---|---|---|---|---|"
 
 
 def _plot(reports: list[dict], png: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / max(len(reports), 1)
     methods = [r["method"] for r in reports[0]["results"]]
@@ -34,9 +31,7 @@ def _plot(reports: list[dict], png: str) -> None:
     ax.set_ylabel("top-1 %")
     ax.set_title(f"{reports[0]['model']} on {reports[0]['data']}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    save(fig, png, dpi=120)
 
 
 def write_accuracy_report(reports: list[dict], out_dir: str, stem: str, source: str, machine: str) -> list[str]:

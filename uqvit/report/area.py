@@ -9,6 +9,7 @@ from rtl.flows.memory_model import memory_ge, method_text
 from rtl.src_unit import ZP_SHAPE
 
 from ..provenance import provenance
+from .figures import pyplot, save
 from .throughput import _fmt
 
 AREA_SIZES = (8, 16, 32)
@@ -213,11 +214,7 @@ def abc_section(area: dict) -> list[str]:
 
 
 def plot_area(out: Path, area: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sizes = [k for k, v in area["sizes"].items() if v.get("summary")]
     fig, ax = plt.subplots(figsize=(7, 4))
     bottoms = [0.0] * len(sizes)
@@ -228,8 +225,4 @@ def plot_area(out: Path, area: dict) -> str:
     ax.set_ylabel("kGE (NAND2 equivalents, no ABC)")
     ax.set_title("Area breakdown by unit")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    p = out / "area_breakdown.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return str(p)
+    return save(fig, out / "area_breakdown.png")

@@ -8,6 +8,7 @@ from rtl import perf as cm
 from rtl.core import DEFAULT_MAX_K, DEFAULT_MAX_N, DEFAULT_MAX_ROW
 
 from ..provenance import provenance
+from .figures import pyplot, save
 
 MODELS = {
     "DeiT-T": "deit_tiny_patch16_224", "DeiT-S": "deit_small_patch16_224", "DeiT-B": "deit_base_patch16_224",
@@ -172,12 +173,8 @@ def bandwidth_section(tr: dict) -> list[str]:
     return L
 
 
-def plot_roofline(out: Path, tr: dict, data: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_roofline(out: Path, tr: dict) -> str:
+    plt = pyplot()
     R = TRAFFIC_SIZE
     peak = R * R
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -198,11 +195,7 @@ def plot_roofline(out: Path, tr: dict, data: dict) -> str:
     ax.set_title(f"Roofline of the {tr['size']} core without operand buffers (int8)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = out / "roofline.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return str(p)
+    return save(fig, out / "roofline.png")
 
 
 def whole_model_section(runs: list[dict]) -> list[str]:
@@ -334,11 +327,7 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
 
 
 def plot_throughput(out: Path, data: dict, sizes=SIZES) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, d in data.items():
         ys = [100 * d["runs"][(s, 1)].utilization for s in sizes if (s, 1) in d["runs"]]
@@ -352,10 +341,7 @@ def plot_throughput(out: Path, data: dict, sizes=SIZES) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Whole-model MAC utilisation vs array size (cycle model)")
-    fig.tight_layout()
-    p1 = out / "utilization.png"
-    fig.savefig(p1, dpi=110)
-    plt.close(fig)
+    p1 = save(fig, out / "utilization.png")
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     labels = [d["label"] for d in data.values()]
@@ -368,11 +354,7 @@ def plot_throughput(out: Path, data: dict, sizes=SIZES) -> list[str]:
     ax.set_ylabel("Mcycles per image (16x16, batch 1)")
     ax.set_title("Cycles per image by op type (DeMax: exposed part only)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    p2 = out / "cycles_by_op.png"
-    fig.savefig(p2, dpi=110)
-    plt.close(fig)
-    return [str(p1), str(p2)]
+    return [p1, save(fig, out / "cycles_by_op.png")]
 
 
 def _json_facts(data: dict) -> dict | None:
