@@ -193,7 +193,7 @@ class Core(wiring.Component):
         if variant not in VARIANTS:
             raise RTLParameterError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
         self.variant = variant
-        uq = variant == "uqvit"
+        uq = self.uqvit
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
         self.max_row = max_row
         self.restore_max_k = restore_k_limit(max_k, bits)
@@ -245,7 +245,7 @@ class Core(wiring.Component):
         m.submodules.demax = dmx = self._demax
 
         # ------------------------------------------------ parameter tables (synchronous reads, see the table stages)
-        uq = self.variant == "uqvit"
+        uq = self.uqvit
         # NormQuant: one entry per input channel; the int8 core's per-tensor input quantizer: one register
         if uq:
             m.submodules.nq_tab = nq_tab = Memory(shape=param_layout(), depth=self.max_k, init=[])
@@ -372,6 +372,11 @@ class Core(wiring.Component):
             self.d_out.valid.eq(dmx.o.valid), dmx.o.ready.eq(self.d_out.ready), self.d_out.payload.eq(dmx.o.payload),
         ]
         return m
+
+    @property
+    def uqvit(self) -> bool:
+        """The UQ-ViT core (DeMax, restore, NormQuant table), not the plain int8 baseline."""
+        return self.variant == "uqvit"
 
     def _join_restore(self, m, arr, rst) -> None:
         """UQ-ViT: the array's rows join ``rs_in`` (restore mode) on their way into the DeMax restore."""

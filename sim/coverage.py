@@ -17,7 +17,7 @@ LONG_BURST = 32
 
 
 def _bins_k(v):
-    k, r, c, max_k = v if len(v) == 4 else (*v, 1 << 30)
+    k, r, c, max_k = v
     return {"1": k == 1, "<R+C": 1 < k < r + c, "=R+C": k == r + c, ">R+C": r + c < k < 256, "256..1536": 256 <= k <= 1536,
             ">1536": 1536 < k < max_k, "=max_k": k == max_k, ">max_k": k > max_k}
 

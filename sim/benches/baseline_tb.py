@@ -11,21 +11,13 @@ from __future__ import annotations
 import random
 
 import cocotb
-import numpy as np
 import torch
 
 from rtl.core import Core
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
-from sim.benches.core_tb import CoreBench, model_gemm, random_gemm
+from sim.benches.core_tb import CoreBench, accountant, new_result, per_tensor, random_gemm
 from sim.benches.demax_tb import edge_rows, push_rows, random_row
 from uqvit.contract import PROB_ONE, code_max, uniform_prob_codes
-
-
-def per_tensor(g: dict) -> dict:
-    """The GEMM with k-step 0's input-quantizer parameters for every k (a per-tensor quantizer)."""
-    K = g["x"].shape[1]
-    g["nq"] = {f: [v[0]] * K for f, v in g["nq"].items()}
-    return g
 
 
 def check_softmax(rows, beats, bits) -> tuple[int, dict | None]:
@@ -50,34 +42,22 @@ async def baseline_bench(dut):
     gen = torch.Generator().manual_seed(job["seed"])
     await start(dut, {"lo": 0, "hi": code_max(bits)})
     tb = CoreBench(dut, comp, rng, job.get("p_valid", 0.8), job.get("p_ready", 0.7))
-    res = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
-
-    def account(g, out):
-        Y, cyc, lost = out
-        ref = model_gemm(g, bits).numpy()
-        bad = (Y != ref).any(axis=1)
-        if bad.any() and res["first_mismatch"] is None:
-            r = int(np.nonzero(bad)[0][0])
-            res["first_mismatch"] = {"gemm": res["gemms"], "row": r, "got": Y[r].tolist(), "want": ref[r].tolist()}
-        res["transactions"] += -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
-        res["mismatches"] += int(bad.sum())
-        res["lost_beats"] += lost
-        res["cycles"] += cyc
-        res["gemms"] += 1
+    res = new_result()
+    account = accountant(res, bits, R, C)
 
     # long back-pressure bursts on every stream, then a reset in the middle of a tile and the same GEMM again
     for st in (tb.x, tb.w, tb.y):
         st.bursts = 0.01
     g = per_tensor(random_gemm(R, C, bits, rng, gen, restore=False, K=R + C + 20))
-    account(g, await tb.gemm(g))
+    account(g, *await tb.gemm(g))
     for st in (tb.x, tb.w, tb.y):
         st.bursts = 0.0
     g = per_tensor(random_gemm(R, C, bits, rng, gen, restore=False))
     await tb.gemm(g, abort_after=g["x"].shape[1] // 2 + 3)
-    account(g, await tb.gemm(g))
+    account(g, *await tb.gemm(g))
     while res["transactions"] < job["tiles"]:
         g = per_tensor(random_gemm(R, C, bits, rng, gen, restore=False))
-        account(g, await tb.gemm(g))
+        account(g, *await tb.gemm(g))
 
     # softmax rows through the attention port: edge rows (all 0, all 1.0, one-hot, ties) and random rows
     rows = edge_rows(job.get("row_len", 32)) + [random_row(job.get("row_len", 32), rng) for _ in range(40)]

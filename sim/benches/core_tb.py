@@ -124,7 +124,7 @@ class CoreBench:
         self.x = StreamDriver(dut, "x_in", sh("x_in"), rng, p_valid)
         self.w = StreamDriver(dut, "w_in", sh("w_in"), rng, p_valid)
         # the int8 baseline core (Core(variant="int8")) has no restore port
-        self.rs = StreamDriver(dut, "rs_in", sh("rs_in"), rng, p_valid) if comp.variant == "uqvit" else None
+        self.rs = StreamDriver(dut, "rs_in", sh("rs_in"), rng, p_valid) if comp.uqvit else None
         self.y = StreamMonitor(dut, "y_out", sh("y_out"), rng, p_ready)
         self.p = StreamDriver(dut, "p_in", sh("p_in"), rng, p_valid)
         self.d = StreamMonitor(dut, "d_out", sh("d_out"), rng, p_ready)
@@ -231,12 +231,43 @@ class StopBench(Exception):
     """``fail_fast`` (mutation runs): the first mismatch or lost beat ends the bench."""
 
 
-def one_tile(g: dict, R: int, C: int) -> dict:
-    """The GEMM cut to one output tile (M <= R, N <= C) with k-step 0's NormQuant parameters for every k."""
+def per_tensor(g: dict) -> dict:
+    """The GEMM with k-step 0's NormQuant parameters for every k (a per-tensor input quantizer)."""
     K = g["x"].shape[1]
-    g = dict(g, x=g["x"][:R], w=g["w"][:C], rq={f: v[:C] for f, v in g["rq"].items()})
     g["nq"] = {f: [v[0]] * K for f, v in g["nq"].items()}
     return g
+
+
+def one_tile(g: dict, R: int, C: int) -> dict:
+    """The GEMM cut to one output tile (M <= R, N <= C, restore operands too) and made :func:`per_tensor`."""
+    g = dict(g, x=g["x"][:R], w=g["w"][:C], rq={f: v[:C] for f, v in g["rq"].items()})
+    if g.get("restore"):
+        g.update(m=g["m"][:R], m2=g["m2"][:R], vj=g["vj"][:R, :C])
+    return per_tensor(g)
+
+
+def new_result() -> dict:
+    return {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
+
+
+def accountant(res: dict, bits: int, R: int, C: int, fail_fast: bool = False):
+    """``account(g, Y, cycles, lost)``: check one GEMM's output rows against :func:`model_gemm` and add it to
+    ``res``; with ``fail_fast`` the first wrong or lost row ends the bench (:class:`StopBench`)."""
+    def account(g, Y, cyc, lost):
+        ref = model_gemm(g, bits).numpy()
+        bad = int((Y != ref).any(axis=1).sum())
+        if bad and res["first_mismatch"] is None:
+            r = int(np.nonzero((Y != ref).any(axis=1))[0][0])
+            res["first_mismatch"] = {"gemm": res["gemms"], "row": r, "got": Y[r].tolist(), "want": ref[r].tolist(),
+                                     "restore": bool(g.get("restore")), "lo": g["lo"], "hi": g["hi"]}
+        res["transactions"] += -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
+        res["mismatches"] += bad
+        res["lost_beats"] += lost
+        res["cycles"] += cyc
+        res["gemms"] += 1
+        if fail_fast and (res["mismatches"] or res["lost_beats"]):
+            raise StopBench
+    return account
 
 
 async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
@@ -267,9 +298,7 @@ async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
     # the limit is made for, so the numbers are exact and only the flag tells
     rk = tb.comp.restore_max_k  # (= max_k in a core whose tables are shorter than the restore limit)
     for K, err in ((rk, 0), (rk + 1, 1)):
-        g = random_gemm(R, C, bits, rng, gen, restore=True, K=K)
-        g = one_tile(g, R, C)
-        g.update({"m": g["m"][:R], "m2": g["m2"][:R], "vj": g["vj"][:R, :C]})
+        g = one_tile(random_gemm(R, C, bits, rng, gen, restore=True, K=K), R, C)
         account(g, *await tb.gemm(g))
         expect({"err_restore_k": err, "err_k": err if rk == mk else 0}, f"restore K = {K}")
         await tb.reset_after(0)
@@ -284,7 +313,7 @@ async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
 @cocotb.test()
 async def core_bench(dut):
     job = load_job()
-    res = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "cycles": 0, "first_mismatch": None, "gemms": 0}
+    res = new_result()
     try:
         await _core_bench(dut, job, res)
     except StopBench:
@@ -318,20 +347,7 @@ async def _core_bench(dut, job, res):
                     "gemms": 1})
         return
 
-    def account(g, Y, cyc, lost):
-        ref = model_gemm(g, bits).numpy()
-        bad = int((Y != ref).any(axis=1).sum())
-        if bad and res["first_mismatch"] is None:
-            r = int(np.nonzero((Y != ref).any(axis=1))[0][0])
-            res["first_mismatch"] = {"gemm": res["gemms"], "row": r, "got": Y[r].tolist(), "want": ref[r].tolist(),
-                                     "restore": bool(g.get("restore")), "lo": g["lo"], "hi": g["hi"]}
-        res["transactions"] += -(-Y.shape[0] // R) * -(-Y.shape[1] // C)
-        res["mismatches"] += bad
-        res["lost_beats"] += lost
-        res["cycles"] += cyc
-        res["gemms"] += 1
-        if job.get("fail_fast") and (res["mismatches"] or res["lost_beats"]):
-            raise StopBench
+    account = accountant(res, bits, R, C, job.get("fail_fast", False))
 
     def sample_restore(g):
         if g.get("restore"):
