@@ -31,6 +31,7 @@ from amaranth.back import rtlil
 
 from rtl.common import layout_only
 from rtl.formal.smtbmc import FormalToolError, _env, _smtbmc, _tool
+from uqvit.provenance import provenance
 
 from . import runner
 
@@ -136,15 +137,19 @@ def mutant_netlist(muts: list[str], workdir: Path) -> str:
     return (workdir / "mutants.v").read_text()
 
 
+def _gold_and_gate(mutation: str) -> str:
+    """Yosys commands that leave the original as module ``gold`` and the mutant as module ``gate``."""
+    return f"{PREP}; rename top gold; copy gold gate; " + re.sub(r"-module \S+", "-module gate", mutation)
+
+
 def equivalent_by_equiv(mutation: str, workdir: Path, timeout: float = 300) -> bool:
     """Yosys' own equivalence checker: ``equiv_make`` pairs every signal of the original and the mutant by
     name, ``equiv_simple`` proves each pair from its input cone over a few cycles and ``equiv_induct``
     proves the rest by induction over all pairs at once.  Scales to whole units because the two netlists
     differ in one cell; it proves what the miter's k-induction cannot reach (e.g. a register whose
     differing bits are shifted out, a constant forced to the value it already has)."""
-    gate = re.sub(r"-module \S+", "-module gate", mutation)
     try:
-        _yosys(f"{PREP}; rename top gold; copy gold gate; {gate}; memory_map; opt_clean; async2sync; "
+        _yosys(f"{_gold_and_gate(mutation)}; memory_map; opt_clean; async2sync; "
                "equiv_make gold gate equiv; hierarchy -top equiv; equiv_simple -seq 4; equiv_induct -seq 4; "
                "equiv_status -assert", workdir, timeout=timeout)
     except FormalToolError:
@@ -157,8 +162,7 @@ def equivalent(mutation: str, workdir: Path, depth: int = 8, timeout: float = 12
     miter of the two netlists proven by smtbmc's k-induction within ``timeout``."""
     if equivalent_by_equiv(mutation, workdir):
         return True
-    gate = re.sub(r"-module \S+", "-module gate", mutation)
-    _yosys(f"{PREP}; rename top gold; copy gold gate; {gate}; "
+    _yosys(f"{_gold_and_gate(mutation)}; "
            "miter -equiv -flatten -make_assert -ignore_gold_x gold gate miter; hierarchy -top miter; "
            "memory_nordff; opt -fast; async2sync; dffunmap; write_smt2 -wires miter.smt2", workdir)
     bmc, _ = _smtbmc(workdir / "miter.smt2", depth, False, timeout)
@@ -230,13 +234,18 @@ def _short(cmd: str) -> str:
     return " ".join(out)
 
 
+def score(killed: int, mutants: int, equivalent: int) -> float:
+    """``killed / (mutants - equivalent)`` (1.0 when every mutant is equivalent)."""
+    return round(killed / (mutants - equivalent), 4) if mutants - equivalent else 1.0
+
+
 def summarize(unit: str, rows: list[dict], seed: int, seconds: float) -> dict:
     n = len(rows)
     k = sum(r["status"] == "killed" for r in rows)
     e = sum(r["status"] == "equivalent" for r in rows)
     s = sum(r["status"] == "survived" for r in rows)
     return {"unit": unit, "seed": seed, "mutants": n, "killed": k, "survived": s, "equivalent": e,
-            "score": round(k / (n - e), 4) if n - e else 1.0, "seconds": round(seconds, 1),
+            "score": score(k, n, e), "seconds": round(seconds, 1),
             "survivors": [r for r in rows if r["status"] == "survived"], "details": rows}
 
 
@@ -251,8 +260,7 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
             Path(json_path).write_text(json.dumps({"seed": seed, "sample": sample, "complete": False, "units": per},
                                                   indent=2))
     tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent")}
-    tot["score"] = round(tot["killed"] / (tot["mutants"] - tot["equivalent"]), 4) if tot["mutants"] - tot["equivalent"] else 1.0
-    from uqvit.provenance import provenance
+    tot["score"] = score(tot["killed"], tot["mutants"], tot["equivalent"])
     out = {**tot, "seed": seed, "sample": sample, "complete": True,
            "generated_by": provenance(f"uqvit rtl mutate --units {','.join(units)} --seed {seed} --sample {sample}"),
            "units": per}
