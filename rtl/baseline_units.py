@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from uqvit.contract import ACC_BITS, PROB_BITS, PROB_FRAC_BITS, check_bits, code_max
 
 from .common import MAX_DIM, check_drain_lanes, check_int, chunk_bits, mux_select
+from .demax import check_attention_lanes, pad_bits
 
 #: cycles from a probability in to its code out (:class:`SoftmaxQuant`)
 SOFTMAX_LATENCY = 1
@@ -22,16 +23,21 @@ class SoftmaxQuant(wiring.Component):
     """Plain uniform softmax quantizer: ``code = min(round_shift(P * (2**b - 1), PROB_FRAC_BITS), 2**b - 1)``.
 
     Exactly :func:`uqvit.contract.uniform_prob_codes` (fixed scale ``1/(2**b - 1)`` over ``[0, 1]``); words
-    above 1.0 saturate.  Ports ``i`` ``{p (PROB_BITS unsigned), last}``, ``o`` ``{code, last}``, one beat
-    per cycle, latency ``SOFTMAX_LATENCY``; ``i.ready = ~o.valid | o.ready``, ``o.payload`` held while not ready.
-    The same stream shape as :class:`rtl.demax.DeMax`'s input, so the cores' attention ports match.
+    above 1.0 saturate.  Ports ``i`` ``{p[lanes] (PROB_BITS unsigned), pad, last}``, ``o`` ``{code[lanes], pad,
+    last}``, one beat per cycle, latency ``SOFTMAX_LATENCY``; ``i.ready = ~o.valid | o.ready``, ``o.payload``
+    held while not ready.  The same input stream as :class:`rtl.demax.DeMax` (same ``lanes``), so the cores'
+    attention ports match; pad lanes are quantized like the others (the consumer ignores them).
     """
 
-    def __init__(self, bits: int = 8):
+    def __init__(self, bits: int = 8, lanes: int = 1):
         self.bits = check_bits(bits)
+        self.lanes = check_attention_lanes(lanes, lanes)
+        pad = unsigned(pad_bits(lanes))
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({"p": unsigned(PROB_BITS), "last": 1}))),
-            "o": Out(stream.Signature(data.StructLayout({"code": unsigned(bits), "last": 1}))),
+            "i": In(stream.Signature(data.StructLayout({
+                "p": data.ArrayLayout(unsigned(PROB_BITS), lanes), "pad": pad, "last": 1}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "code": data.ArrayLayout(unsigned(bits), lanes), "pad": pad, "last": 1}))),
         })
 
     def elaborate(self, platform):
@@ -39,15 +45,18 @@ class SoftmaxQuant(wiring.Component):
         q = code_max(self.bits)
         adv = Signal()
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
-        # P * (2**b - 1) = (P << b) - P: a shift and a subtract, no multiplier
-        scaled = Signal(PROB_BITS + self.bits)
-        r = Signal(PROB_BITS + self.bits - PROB_FRAC_BITS + 1)
-        p = self.i.payload.p
-        m.d.comb += [scaled.eq((p << self.bits) - p),
-                     r.eq((scaled + (1 << (PROB_FRAC_BITS - 1))) >> PROB_FRAC_BITS)]
         with m.If(adv):
             m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.last.eq(self.i.payload.last),
-                         self.o.payload.code.eq(Mux(r > q, q, r))]
+                         self.o.payload.pad.eq(self.i.payload.pad)]
+        for k in range(self.lanes):
+            # P * (2**b - 1) = (P << b) - P: a shift and a subtract, no multiplier
+            scaled = Signal(PROB_BITS + self.bits, name=f"scaled{k}")
+            r = Signal(PROB_BITS + self.bits - PROB_FRAC_BITS + 1, name=f"r{k}")
+            p = self.i.payload.p[k]
+            m.d.comb += [scaled.eq((p << self.bits) - p),
+                         r.eq((scaled + (1 << (PROB_FRAC_BITS - 1))) >> PROB_FRAC_BITS)]
+            with m.If(adv):
+                m.d.sync += self.o.payload.code[k].eq(Mux(r > q, q, r))
         return m
 
 

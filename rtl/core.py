@@ -12,7 +12,7 @@ from uqvit.contract import (ACC_BITS, PROB_BITS, RESTORE_BITS, VECTOR_BITS, chec
 from .array import SystolicArray
 from .baseline_units import RowChunks, SoftmaxQuant
 from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
-from .demax import DeMax, DeMaxRestore
+from .demax import DeMax, DeMaxRestore, check_attention_lanes, demax_lanes_default
 from .normquant import NormQuant
 from .requant import Requant
 from .skid import SkidBuffer
@@ -142,7 +142,9 @@ class Core(wiring.Component):
           DeMax statistics and the gathered ``V[j*]`` lanes.
     y_out : one beat per output row of a tile (rows beats per tile, rows in order):
           ``{y[cols] (VECTOR_BITS signed), last, ntile}``.
-    p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams.
+    p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams, ``demax_lanes`` probabilities / codes per beat
+          (default :func:`rtl.demax.demax_lanes_default`: ``rows * cols / 64``, so that DeMax keeps pace with
+          the q·kᵀ GEMMs of 64-dimension heads; :func:`rtl.demax.row_beats` frames a row).
     status : ``{busy, err_k, err_restore_k, err_row, err_cfg_busy}`` (:data:`STATUS_LAYOUT`,
           :data:`STATUS_ERRORS`): ``busy`` while a tile (from its first k-step on ``x_in`` to its last
           row on ``y_out``) or a DeMax row is inside; the error bits are sticky until reset.  ``cfg``
@@ -188,7 +190,7 @@ class Core(wiring.Component):
 
     def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, max_k: int = DEFAULT_MAX_K,
                  max_n: int = DEFAULT_MAX_N, max_row: int = DEFAULT_MAX_ROW, lanes: int | None = None,
-                 variant: str = "uqvit"):
+                 variant: str = "uqvit", demax_lanes: int | None = None):
         check_core_params(rows, cols, bits, max_k, max_n, lanes)
         if variant not in VARIANTS:
             raise RTLParameterError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
@@ -196,6 +198,8 @@ class Core(wiring.Component):
         uq = self.uqvit
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
         self.max_row = max_row
+        self.demax_lanes = demax_lanes_default(rows, cols) if demax_lanes is None else demax_lanes
+        check_attention_lanes(self.demax_lanes, max_row)
         self.restore_max_k = restore_k_limit(max_k, bits)
         self.lanes = default_drain_lanes(rows, cols) if lanes is None else lanes
         self.chunks = cols // self.lanes
@@ -207,11 +211,11 @@ class Core(wiring.Component):
         if uq:
             self._restore = DeMaxRestore(self.lanes, bits, max_k=self.restore_max_k, tag_bits=tb, cols=cols)
             self._rq = Requant(self.lanes, RESTORE_BITS, tag_bits=tb, cols=cols)
-            self._demax = DeMax(bits, max_row)
+            self._demax = DeMax(bits, max_row, self.demax_lanes)
         else:  # the plain int8 core: no restore (int32 sums chunked as they are), a plain softmax quantizer
             self._restore = RowChunks(self.lanes, tag_bits=tb, cols=cols)
             self._rq = Requant(self.lanes, ACC_BITS, tag_bits=tb, cols=cols)
-            self._demax = SoftmaxQuant(bits)
+            self._demax = SoftmaxQuant(bits, self.demax_lanes)
         restore_ports = {
             "restore": In(1),
             "rs_in": In(stream.Signature(data.StructLayout({

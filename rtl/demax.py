@@ -18,17 +18,65 @@ QUOT_BITS = RECIP_BITS + 1  # R lies in (2**(RECIP_BITS-1), 2**RECIP_BITS]
 DIV_LATENCY = QUOT_BITS + 1  # one normalisation stage, then one quotient bit per stage
 #: cycles from a restore input chunk to its output (see :class:`DeMaxRestore`)
 RESTORE_LATENCY = 4
-#: cycles from a row's last probability to its first code: the row-statistics register, the divider,
-#: the reciprocal FIFO and the three emit stages (see :class:`DeMax`)
-ROW_LATENCY = DIV_LATENCY + 5
+#: cycles from a row's last beat to its first codes: the lane-reduction and merge registers, the row-statistics
+#: register, the divider, the reciprocal FIFO and the three emit stages (see :class:`DeMax`)
+ROW_LATENCY = DIV_LATENCY + 6
 
 
 def stats_layout(max_row: int) -> data.StructLayout:
     return data.StructLayout({"m": unsigned(PROB_BITS), "jstar": range(max_row), "m2": unsigned(PROB_BITS)})
 
 
+def pad_bits(lanes: int) -> int:
+    """Width of the ``pad`` field of the attention ports (lanes of a row's last beat that are not keys)."""
+    return max(1, (lanes - 1).bit_length())
+
+
+def check_attention_lanes(lanes: int, max_row: int) -> int:
+    """``lanes`` probabilities per beat: a power of two of at most 64 that divides ``max_row``."""
+    check_int("lanes", lanes, 1, 64)
+    if lanes & (lanes - 1):
+        raise RTLParameterError(f"lanes={lanes}: the attention port's lanes must be a power of two (1, 2, 4 .. 64)")
+    if max_row % lanes:
+        raise RTLParameterError(f"max_row={max_row} is not a multiple of lanes={lanes}: choose max_row = n * lanes")
+    return lanes
+
+
+def row_beats(row, lanes: int) -> list[dict]:
+    """One softmax row as the attention port's beats: ``lanes`` consecutive keys per beat, the last beat padded
+    with zeros and its ``pad`` = the lanes that are not keys (host side of :class:`DeMax` / ``SoftmaxQuant``)."""
+    row = [int(p) for p in row]
+    if not row:
+        raise ValueError("an attention row needs at least one key")
+    n = -(-len(row) // lanes)
+    out = []
+    for b in range(n):
+        chunk = row[b * lanes:(b + 1) * lanes]
+        out.append({"p": chunk + [0] * (lanes - len(chunk)), "pad": lanes - len(chunk), "last": int(b == n - 1)})
+    return out
+
+
+def demax_lanes_default(rows: int, cols: int) -> int:
+    """DeMax lanes of an R x C core: ``R * C / 64`` rounded down to a power of two (at least 1, at most 64).
+
+    A q·kᵀ tile of a 64-dimension head (DeiT, ViT) gives ``R * C`` scores in 64 cycles, so with this many
+    probabilities per cycle DeMax keeps pace with the array (8x8: 1, 16x16: 4, 32x32: 16, 64x64: 64).
+    """
+    n = max(1, min(64, rows * cols // 64))
+    return 1 << (n.bit_length() - 1)
+
+
+def _top2(a, b):
+    """Merge two (max, arg-max, second max) triples, ``a`` from the lower keys: ties keep ``a``'s arg-max, and
+    the second max is the larger of the loser's max and the winner's second max (== m on a tie)."""
+    (am, aj, am2), (bm, bj, bm2) = a, b
+    gt = bm > am
+    return (Mux(gt, bm, am), Mux(gt, bj, aj),
+            Mux(gt, Mux(am > bm2, am, bm2), Mux(bm > am2, bm, am2)))
+
+
 class DeMax(wiring.Component):
-    """DeMax on a stream of softmax rows, one UQ1.20 probability per beat.
+    """DeMax on a stream of softmax rows, ``lanes`` UQ1.20 probabilities per beat.
 
     Per row: ``m`` = max, ``j*`` = first arg-max, ``m2`` = max of the rest; reciprocal
     ``R = floor(2**(e+RECIP_BITS-1)/m2)``, ``e = bit_length(m2)`` (0 when ``m2 == 0``);
@@ -37,92 +85,120 @@ class DeMax(wiring.Component):
 
     Ports
     -----
-    i : stream in ``{p (PROB_BITS unsigned), last}``; a row is 1..``max_row`` beats, ``last``
-        on its final beat.
-    o : stream out, one code per input beat, same order: ``{code (b bits), last, stats{m, jstar, m2}}``;
-        the row's statistics ride on every beat of that row.
-    row_overflow : high for one cycle when a beat is taken that would be key ``max_row + 1`` of a row:
-        the unit ends the row at ``max_row`` beats (that beat's ``last`` is forced) and the remaining
+    i : stream in ``{p[lanes] (PROB_BITS unsigned), pad, last}``: beat ``t`` of a row carries keys
+        ``t*lanes .. t*lanes + lanes - 1``; a row is 1..``max_row`` keys, ``last`` on its final beat, whose
+        last ``pad`` lanes are not keys (read on ``last`` beats only; :func:`row_beats` frames a row).
+    o : stream out, one beat per input beat, same order: ``{code[lanes] (b bits), pad, last, stats{m, jstar,
+        m2}}``; pad lanes carry code 0; the row's statistics ride on every beat of that row.
+    row_overflow : high for one cycle when a beat is taken that would carry key ``max_row + 1`` of a row:
+        the unit ends the row at ``max_row`` keys (that beat's ``last`` is forced) and the remaining
         beats form a new row, so nothing wraps and nothing deadlocks; the core keeps it as a sticky
         error bit (:class:`rtl.core.Core` ``status``).
 
+    ``lanes`` (a power of two dividing ``max_row``, default 1) sets the throughput: ``lanes``
+    probabilities per cycle in and codes out (:func:`demax_lanes_default` sizes it to the array).
+
     Micro-architecture and timing contract
     --------------------------------------
-    * Scan: one beat per cycle; tracks (m, j*, m2) and pushes the raw probabilities
-      into an element FIFO.  At ``last`` the row's statistics (m, j*, m2, shift) are queued
-      in a descriptor FIFO one cycle later (the finished row's statistics are registered first, so the
-      scan compare and the descriptor write are separate paths) and m2 enters a fully pipelined
-      restoring divider (``DIV_LATENCY``
-      stages, one quotient bit per stage, a new row may enter every cycle), whose reciprocals
-      queue in a reciprocal FIFO.
-    * Emit: while the next rows are scanned, the buffered row is replayed from the
-      element FIFO through a 3-stage pipeline: buffer read registered with ``P * (2**b - 1)``,
-      the product with the reciprocal, the round-shift.
-    * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one
-      beat per cycle in and out; the element FIFO holds ``max_row + DIV_LATENCY + 5``
-      entries and the descriptor and reciprocal FIFOs ``DIV_LATENCY + 5`` rows, enough to cover
-      the divider latency.  All three are :class:`rtl.common.BufferFIFO` (SyncFIFO behaviour, storage
-      a memory: SRAM or register file, reported in bits by the area flow).  Latency from a
-      row's last input beat to its first code is ``ROW_LATENCY = DIV_LATENCY + 5`` cycles.  ``i.ready`` falls only when a FIFO is full (output
+    * Scan: one beat per cycle.  A comparator tree reduces the beat's lanes to (max, first arg-max, second
+      max), registered; the next stage merges that into the row's running (m, j*, m2) and pushes nothing
+      else: the beat itself went into an element FIFO when it was taken.  At ``last`` the row's statistics
+      (m, j*, m2, shift) are registered once more and queued in a descriptor FIFO, and m2 enters a fully
+      pipelined restoring divider (``DIV_LATENCY`` stages, one quotient bit per stage, a new row may enter
+      every cycle), whose reciprocals queue in a reciprocal FIFO.
+    * Emit: while the next rows are scanned, the buffered row is replayed from the element FIFO through a
+      3-stage pipeline per lane: buffer read registered with ``P * (2**b - 1)``, the product with the
+      reciprocal, the round-shift.
+    * No stall cycles in steady state: rows of any length 1..``max_row`` stream at one beat per cycle in
+      and out; the element FIFO holds ``max_row / lanes + ROW_LATENCY`` beats and the descriptor and
+      reciprocal FIFOs ``ROW_LATENCY`` rows, enough to cover the divider latency.  All three are
+      :class:`rtl.common.BufferFIFO` (SyncFIFO behaviour, storage a memory: SRAM or register file, reported
+      in bits by the area flow).  Latency from a row's last input beat to its first code is
+      ``ROW_LATENCY = DIV_LATENCY + 6`` cycles.  ``i.ready`` falls only when a FIFO is full (output
       back-pressure); ``o.payload`` is held while ``o.ready`` is low.
     """
 
-    def __init__(self, bits: int = 8, max_row: int = 256):
+    def __init__(self, bits: int = 8, max_row: int = 256, lanes: int = 1):
         self.bits = check_bits(bits)
         self.max_row = check_int("max_row", max_row, 2, 4096)
+        self.lanes = check_attention_lanes(lanes, max_row)
+        pad = unsigned(pad_bits(lanes))
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({"p": unsigned(PROB_BITS), "last": 1}))),
+            "i": In(stream.Signature(data.StructLayout({
+                "p": data.ArrayLayout(unsigned(PROB_BITS), lanes), "pad": pad, "last": 1}))),
             "o": Out(stream.Signature(data.StructLayout({
-                "code": unsigned(bits), "last": 1, "stats": stats_layout(max_row)}))),
+                "code": data.ArrayLayout(unsigned(bits), lanes), "pad": pad, "last": 1,
+                "stats": stats_layout(max_row)}))),
             "row_overflow": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        n_desc = DIV_LATENCY + 5  # rows in flight: enough to cover the row latency
-        m.submodules.elems = elems = BufferFIFO(width=PROB_BITS + 1, depth=self.max_row + n_desc)
+        P = self.lanes
+        lb = (P - 1).bit_length()  # lane bits of a key index: key = Cat(lane, beat)
+        max_beats = self.max_row // P
+        n_desc = ROW_LATENCY  # rows in flight: enough to cover the row latency
+        pw = len(self.i.payload.pad)
+        m.submodules.elems = elems = BufferFIFO(width=P * PROB_BITS + 1 + pw, depth=max_beats + n_desc)
         jw = len(Signal(range(self.max_row)))
-        # row statistics are queued when the row's last beat is scanned; only the reciprocal
+        # row statistics are queued when the row's last beat is merged; only the reciprocal
         # goes through the divider pipeline and is queued DIV_LATENCY cycles later
         m.submodules.descs = descs = BufferFIFO(width=2 * PROB_BITS + jw + 6, depth=n_desc)
         m.submodules.recips = recips = BufferFIFO(width=QUOT_BITS, depth=n_desc)
 
-        # ---------------------------------------------------------------- scan
-        idx = Signal(range(self.max_row))
-        cur_m = Signal(PROB_BITS)
-        cur_j = Signal(range(self.max_row))
-        cur_m2 = Signal(PROB_BITS)
-        outstanding = Signal(range(n_desc + 2))  # rows in the descriptor FIFO (scanned, codes not yet all emitted)
-        p = self.i.payload.p
-        # a row longer than max_row is cut after max_row beats (the rest starts a new row) and flagged on
+        # ---------------------------------------------------------------- scan: take a beat, reduce its lanes
+        idx = Signal(range(max(max_beats, 2)))  # beat of the row
+        outstanding = Signal(range(n_desc + 2))  # rows taken whose codes are not yet all emitted
+        pl = self.i.payload
+        # a row longer than max_row is cut after max_row keys (the rest starts a new row) and flagged on
         # row_overflow for that cycle: the unit keeps running instead of wrapping its index or deadlocking
-        full = idx == self.max_row - 1
+        full = idx == max_beats - 1
         last = Signal()
-        m.d.comb += last.eq(self.i.payload.last | full)
+        m.d.comb += last.eq(pl.last | full)
         fire = Signal()
         row_done = Signal()
         desc_pop = Signal()
-        m.d.comb += self.row_overflow.eq(fire & full & ~self.i.payload.last)
+        m.d.comb += self.row_overflow.eq(fire & full & ~pl.last)
+        # lanes past the row's end (pad, on a last beat) read as 0: never the arg-max (ties keep the lower key),
+        # and 0 never raises m2
+        pm = [Signal(PROB_BITS, name=f"pm{k}") for k in range(P)]
+        for k in range(P):
+            keep = ~pl.last | (pl.pad < P - k) if P > 1 else Const(1)
+            m.d.comb += pm[k].eq(Mux(keep, pl.p[k], 0))
         m.d.comb += [
             self.i.ready.eq(elems.w_rdy & (~last | (outstanding < n_desc))),
             fire.eq(self.i.valid & self.i.ready),
             row_done.eq(fire & last),
             elems.w_en.eq(fire),
-            elems.w_data.eq(Cat(p, last)),
+            elems.w_data.eq(Cat(*pm, last, pl.pad)),
         ]
-        nm, nj, nm2 = Signal.like(cur_m), Signal.like(cur_j), Signal.like(cur_m2)
-        with m.If(idx == 0):
-            m.d.comb += [nm.eq(p), nj.eq(0), nm2.eq(0)]
-        with m.Elif(p > cur_m):
-            m.d.comb += [nm.eq(p), nj.eq(idx), nm2.eq(cur_m)]
-        with m.Else():
-            m.d.comb += [nm.eq(cur_m), nj.eq(cur_j), nm2.eq(Mux(p > cur_m2, p, cur_m2))]
         with m.If(fire):
-            m.d.sync += [cur_m.eq(nm), cur_j.eq(nj), cur_m2.eq(nm2), idx.eq(Mux(last, 0, idx + 1))]
+            m.d.sync += idx.eq(Mux(last, 0, idx + 1))
         m.d.sync += outstanding.eq(outstanding + row_done - desc_pop)
+        level = [(p, Const(k, max(lb, 1)), Const(0, PROB_BITS)) for k, p in enumerate(pm)]
+        while len(level) > 1:  # the comparator tree, lower keys on the left
+            nxt = []
+            for a, b in zip(level[::2], level[1::2]):
+                t = (Signal(PROB_BITS), Signal(max(lb, 1)), Signal(PROB_BITS))
+                m.d.comb += [s.eq(v) for s, v in zip(t, _top2(a, b))]
+                nxt.append(t)
+            level = nxt
+        bm, bj, bm2 = level[0]
+        # the beat's triple registered (stage 1), with the key index of its arg-max and whether it starts a row
+        av, afirst, alast = Signal(), Signal(), Signal()
+        am, aj, am2 = Signal(PROB_BITS), Signal(range(self.max_row)), Signal(PROB_BITS)
+        m.d.sync += [av.eq(fire), afirst.eq(idx == 0), alast.eq(last), am.eq(bm), am2.eq(bm2),
+                     aj.eq(Cat(bj[:lb], idx) if lb else idx)]
+        # stage 2: merged into the row's running (m, j*, m2)
+        cur_m, cur_j, cur_m2 = Signal(PROB_BITS), Signal(range(self.max_row)), Signal(PROB_BITS)
+        nm, nj, nm2 = Signal.like(cur_m), Signal.like(cur_j), Signal.like(cur_m2)
+        mm, mj, mm2 = _top2((cur_m, cur_j, cur_m2), (am, aj, am2))
+        m.d.comb += [nm.eq(Mux(afirst, am, mm)), nj.eq(Mux(afirst, aj, mj)), nm2.eq(Mux(afirst, am2, mm2))]
+        with m.If(av):
+            m.d.sync += [cur_m.eq(nm), cur_j.eq(nj), cur_m2.eq(nm2)]
         # the finished row's statistics, registered: the descriptor write and the divider start from here
         sv, sm, sj, sm2 = Signal(), Signal.like(cur_m), Signal.like(cur_j), Signal.like(cur_m2)
-        m.d.sync += [sv.eq(row_done), sm.eq(nm), sj.eq(nj), sm2.eq(nm2)]
+        m.d.sync += [sv.eq(av & alast), sm.eq(nm), sj.eq(nj), sm2.eq(nm2)]
 
         # ---------------------------------------------------------------- divider pipeline
         # stage 0: e = bit_length(m2), normalise; stages 1..QUOT_BITS: one quotient bit each
@@ -162,11 +238,12 @@ class DeMax(wiring.Component):
         dshift = descs.r_data[o + PROB_BITS:o + PROB_BITS + 6]
         drecip = Signal(QUOT_BITS)
         m.d.comb += drecip.eq(Mux(dm2 == 0, 0, recips.r_data))  # m2 = 0: all codes 0
-        eidx = Signal(range(self.max_row))
+        eidx = Signal(range(max(max_beats, 2)))  # beat of the row being emitted
         adv = Signal()
         take = Signal()
-        e_p = elems.r_data[:PROB_BITS]
-        e_last = elems.r_data[PROB_BITS]
+        e_p = [elems.r_data[k * PROB_BITS:(k + 1) * PROB_BITS] for k in range(P)]
+        e_last = elems.r_data[P * PROB_BITS]
+        e_pad = elems.r_data[P * PROB_BITS + 1:]
         m.d.comb += [
             adv.eq(~self.o.valid | self.o.ready),
             take.eq(adv & elems.r_rdy & recips.r_rdy),  # (descs is written first, recips DIV_LATENCY later)
@@ -177,38 +254,34 @@ class DeMax(wiring.Component):
         ]
         with m.If(take):
             m.d.sync += eidx.eq(Mux(e_last, 0, eidx + 1))
-        # stage 0: the buffer reads are registered; P * (2**b - 1) as a shift and a subtraction
-        v0 = Signal()
-        pq = Signal(PROB_BITS + self.bits)
+        # the control that rides along each beat: valid, last, pad, shift and statistics, three stages
+        v0, v1 = Signal(), Signal()
         recip0 = Signal(QUOT_BITS)
-        zero0 = Signal()
-        sh0 = Signal(6)
-        last0 = Signal()
-        stats0 = Signal(stats_layout(self.max_row))
+        ctl = data.StructLayout({"last": 1, "pad": len(e_pad), "sh": 6, "stats": stats_layout(self.max_row)})
+        ctl0, ctl1 = Signal(ctl), Signal(ctl)
+        # j*'s beat and lane: only that lane of that beat gets code 0
+        jbeat = dj[lb:] if lb else dj
         with m.If(adv):
-            m.d.sync += [
-                v0.eq(take), pq.eq((e_p << self.bits) - e_p), recip0.eq(drecip), zero0.eq(eidx == dj),
-                sh0.eq(dshift), last0.eq(e_last), stats0.m.eq(dm), stats0.jstar.eq(dj), stats0.m2.eq(dm2),
-            ]
-        # stage 1: product with the row's reciprocal
-        v1 = Signal()
-        prod = Signal(PROB_BITS + self.bits + QUOT_BITS)
-        zero1 = Signal()
-        sh1 = Signal(6)
-        last1 = Signal()
-        stats1 = Signal(stats_layout(self.max_row))
-        with m.If(adv):
-            m.d.sync += [v1.eq(v0), prod.eq(pq * recip0), zero1.eq(zero0), sh1.eq(sh0), last1.eq(last0),
-                         stats1.eq(stats0)]
-        # stage 2: round half up and shift
+            m.d.sync += [v0.eq(take), recip0.eq(drecip), ctl0.last.eq(e_last), ctl0.pad.eq(e_pad),
+                         ctl0.sh.eq(dshift), ctl0.stats.m.eq(dm), ctl0.stats.jstar.eq(dj), ctl0.stats.m2.eq(dm2),
+                         v1.eq(v0), ctl1.eq(ctl0),
+                         self.o.valid.eq(v1), self.o.payload.last.eq(ctl1.last), self.o.payload.pad.eq(ctl1.pad),
+                         self.o.payload.stats.eq(ctl1.stats)]
         half = Signal(64)
-        code = Signal(len(prod) + 1)
-        m.d.comb += [half.eq((1 << sh1) >> 1), code.eq((prod + half) >> sh1)]
-        with m.If(adv):
-            m.d.sync += [
-                self.o.valid.eq(v1), self.o.payload.code.eq(Mux(zero1, 0, code)),
-                self.o.payload.last.eq(last1), self.o.payload.stats.eq(stats1),
-            ]
+        m.d.comb += half.eq((1 << ctl1.sh) >> 1)
+        for k in range(P):
+            # stage 0: the buffer read registered with P * (2**b - 1) (a shift and a subtraction)
+            pq = Signal(PROB_BITS + self.bits, name=f"pq{k}")
+            zero0, zero1 = Signal(name=f"zero0_{k}"), Signal(name=f"zero1_{k}")
+            # stage 1: the product with the row's reciprocal; stage 2: round half up and shift
+            prod = Signal(PROB_BITS + self.bits + QUOT_BITS, name=f"prod{k}")
+            code = Signal(len(prod) + 1, name=f"code{k}")
+            is_j = (eidx == jbeat) & (dj[:lb] == k) if lb else eidx == jbeat
+            m.d.comb += code.eq((prod + half) >> ctl1.sh)
+            with m.If(adv):
+                m.d.sync += [pq.eq((e_p[k] << self.bits) - e_p[k]), zero0.eq(is_j),
+                             prod.eq(pq * recip0), zero1.eq(zero0),
+                             self.o.payload.code[k].eq(Mux(zero1, 0, code))]
         return m
 
 

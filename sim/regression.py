@@ -41,9 +41,10 @@ def run_src(unit, lanes, bits, beats, seed, **job):
     return runner.run(key, comp, key, "src_tb", {"unit": unit, "lanes": lanes, "bits": bits, "beats": beats, "seed": seed, **job})
 
 
-def run_demax(bits, max_row, rows, seed, **job):
-    key = _cfg_key("demax", b=bits, r=max_row)
-    return runner.run(key, DeMax(bits, max_row), key, "demax_tb", {"bits": bits, "max_row": max_row, "rows": rows, "seed": seed, **job})
+def run_demax(bits, max_row, rows, seed, lanes: int = 1, **job):
+    key = _cfg_key("demax", b=bits, r=max_row, **({"p": lanes} if lanes > 1 else {}))
+    return runner.run(key, DeMax(bits, max_row, lanes), key, "demax_tb",
+                      {"bits": bits, "max_row": max_row, "lanes": lanes, "rows": rows, "seed": seed, **job})
 
 
 def _core(rows, cols, bits):

@@ -14,7 +14,7 @@ import cocotb
 import torch
 from cocotb.triggers import RisingEdge
 
-from rtl.demax import DeMax
+from rtl.demax import DeMax, row_beats
 from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
@@ -75,23 +75,34 @@ def sample_rows(rows, max_row):
         coverage.sample("demax.row", r)
 
 
-def push_rows(drv, rows):
+def push_rows(drv, rows, lanes: int = 1) -> int:
+    """Queue ``rows`` on the attention port (``lanes`` keys per beat, :func:`rtl.demax.row_beats`); returns the
+    number of beats, which is also the number of output beats they give."""
+    n = 0
     for r in rows:
-        for k, p in enumerate(r):
-            drv.put({"p": p, "last": int(k == len(r) - 1)})
+        for b in row_beats(r, lanes):
+            drv.put(b)
+            n += 1
+    return n
 
 
-def check(rows, exp, beats):
+def check(rows, exp, beats, lanes: int = 1):
+    """Compare the output beats with the expected (codes, m, j*, m2) per row: every key's code, ``pad`` and
+    ``last`` of every beat, the statistics on every beat; returns (mismatched keys or beats, first mismatch)."""
     mism, first, i = 0, None, 0
     for ri, (r, (codes, m, j, m2)) in enumerate(zip(rows, exp)):
-        for k in range(len(r)):
+        nb = -(-len(r) // lanes)
+        for t in range(nb):
             b = beats[i] if i < len(beats) else None
-            ok = b is not None and b["code"] == codes[k] and b["last"] == int(k == len(r) - 1) and \
-                b["stats"] == {"m": m, "jstar": j, "m2": m2}
-            if not ok:
-                mism += 1
-                if first is None:
-                    first = {"row": ri, "k": k, "p": r, "got": b, "want": [codes[k], m, j, m2]}
+            keys = range(t * lanes, min(len(r), (t + 1) * lanes))
+            ok = b is not None and b["last"] == int(t == nb - 1) and b["stats"] == {"m": m, "jstar": j, "m2": m2} \
+                and b["pad"] == lanes - len(keys)
+            bad = [k for k in keys if not ok or b["code"][k - t * lanes] != codes[k]]
+            if not ok and not bad:
+                bad = [None]
+            mism += len(bad)
+            if bad and first is None:
+                first = {"row": ri, "k": bad[0], "p": r, "got": b, "want": [codes, m, j, m2]}
             i += 1
     return mism, first
 
@@ -106,8 +117,8 @@ async def count_high(dut, signal, counter: list) -> None:
 @cocotb.test()
 async def demax_bench(dut):
     job = load_job()
-    bits, L = job["bits"], job["max_row"]
-    comp = DeMax(bits, L)
+    bits, L, P = job["bits"], job["max_row"], job.get("lanes", 1)
+    comp = DeMax(bits, L, P)
     rng = random.Random(job["seed"])
     await start(dut)
     overflows = [0]  # row_overflow pulses: none while every row fits
@@ -119,11 +130,10 @@ async def demax_bench(dut):
     rows += [random_row(L, rng) for _ in range(max(0, job["rows"] - len(rows)))]
     rows = rows[:job["rows"]]
     exp = model(rows, bits)
-    push_rows(drv, rows)
+    want = {mon: push_rows(drv, rows, P)}
     sample_rows(rows, L)
-    want = {mon: sum(len(r) for r in rows)}
     cycles = await run_until(dut, [drv], [mon], want, max_cycles=30 * want[mon] + 2000)
-    mism, first = check(rows, exp, mon.beats())
+    mism, first = check(rows, exp, mon.beats(), P)
     coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
     result = {"transactions": len(rows), "mismatches": mism, "lost_beats": beat_errors([mon], want),
               "cycles": cycles, "first_mismatch": first}
@@ -135,11 +145,10 @@ async def demax_bench(dut):
     sexp = model(srows, bits)
     mon.raw.clear()
     drv.stalls = 0
-    push_rows(drv, srows)
-    nbeats = sum(len(r) for r in srows)
+    nbeats = push_rows(drv, srows, P)
     want2 = {mon: nbeats}
     scycles = await run_until(dut, [drv], [mon], want2, max_cycles=30 * nbeats + 2000)
-    smism, sfirst = check(srows, sexp, mon.beats())
+    smism, sfirst = check(srows, sexp, mon.beats(), P)
     sample_rows(srows, L)
     coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
     lost2 = beat_errors([mon], want2)
@@ -149,10 +158,9 @@ async def demax_bench(dut):
     mon.bursts, mon.p_ready = 0.05, 1.0
     brows = [[rng.randint(0, PROB_ONE) for _ in range(rng.choice([1, 1, 2, 3]))] for _ in range(150)]
     mon.raw.clear()
-    push_rows(drv, brows)
-    want_b = {mon: sum(len(r) for r in brows)}
+    want_b = {mon: push_rows(drv, brows, P)}
     await run_until(dut, [drv], [mon], want_b, max_cycles=60 * want_b[mon] + 4000)
-    bmism, bfirst = check(brows, model(brows, bits), mon.beats())
+    bmism, bfirst = check(brows, model(brows, bits), mon.beats(), P)
     smism, sfirst = smism + bmism, sfirst or bfirst
     lost2 += beat_errors([mon], want_b)
     mon.bursts = 0.0
@@ -163,10 +171,9 @@ async def demax_bench(dut):
     long_row = [rng.randint(0, PROB_ONE) for _ in range(L + 1)]
     cut = [long_row[:L], long_row[L:]]
     mon.raw.clear()
-    push_rows(drv, [long_row])
-    want3 = {mon: L + 1}
+    want3 = {mon: push_rows(drv, [long_row], P)}
     await run_until(dut, [drv], [mon], want3, max_cycles=30 * (L + 1) + 2000)
-    cmism, cfirst = check(cut, model(cut, bits), mon.beats())
+    cmism, cfirst = check(cut, model(cut, bits), mon.beats(), P)
     cmism += abs(overflows[0] - legal_overflows - 1) + legal_overflows  # exactly one pulse, and none before
     result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": steady_stalls,
                    "transactions": len(rows) + len(srows) + len(brows) + 1, "mismatches": mism + smism + cmism,
