@@ -144,7 +144,8 @@ class Core(wiring.Component):
           ``{y[cols] (VECTOR_BITS signed), last, ntile}``.
     p_in / d_out : the :class:`rtl.demax.DeMax` unit's streams, ``demax_lanes`` probabilities / codes per beat
           (default :func:`rtl.demax.demax_lanes_default`: ``rows * cols / 64``, so that DeMax keeps pace with
-          the q·kᵀ GEMMs of 64-dimension heads; :func:`rtl.demax.row_beats` frames a row).
+          the q·kᵀ GEMMs of 64-dimension heads, halved until it divides ``max_row``; :func:`rtl.demax.row_beats`
+          frames a row).
     status : ``{busy, err_k, err_restore_k, err_row, err_cfg_busy}`` (:data:`STATUS_LAYOUT`,
           :data:`STATUS_ERRORS`): ``busy`` while a tile (from its first k-step on ``x_in`` to its last
           row on ``y_out``) or a DeMax row is inside; the error bits are sticky until reset.  ``cfg``
@@ -198,8 +199,11 @@ class Core(wiring.Component):
         uq = self.uqvit
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
         self.max_row = max_row
-        self.demax_lanes = demax_lanes_default(rows, cols) if demax_lanes is None else demax_lanes
-        check_attention_lanes(self.demax_lanes, max_row)
+        if demax_lanes is None:  # the array's rate, halved until it divides max_row
+            demax_lanes = demax_lanes_default(rows, cols)
+            while max_row % demax_lanes:
+                demax_lanes //= 2
+        self.demax_lanes = check_attention_lanes(demax_lanes, max_row)
         self.restore_max_k = restore_k_limit(max_k, bits)
         self.lanes = default_drain_lanes(rows, cols) if lanes is None else lanes
         self.chunks = cols // self.lanes

@@ -56,6 +56,11 @@ def _bins_row_len(v):
     return {"1": n == 1, "2": n == 2, "197": n == 197, "max_row": n == max_row}
 
 
+def _bins_last_beat(v):
+    n, lanes = v  # row length, keys per beat of the attention port
+    return {"one lane": lanes == 1, "full": lanes > 1 and n % lanes == 0, "partial": lanes > 1 and n % lanes != 0}
+
+
 def _bins_row(row):
     s = sorted(row, reverse=True)
     nz = sum(1 for p in row if p)
@@ -77,6 +82,7 @@ POINTS = {
     "core.k": _bins_k, "core.m": _bins_dim, "core.n": _bins_dim, "core.zp_in": _bins_zp, "core.zp_out": _bins_zp,
     "src.zp": _bins_zp, "src.mult": _bins_mult, "src.shift": _bins_shift, "src.bias": _bins_bias,
     "restore.t": _bins_restore, "demax.row_len": _bins_row_len, "demax.row": _bins_row,
+    "demax.last_beat": _bins_last_beat,
     "backpressure.in": _bins_bp, "backpressure.out": _bins_bp, "core.events": _bins_event,
 }
 
@@ -100,6 +106,7 @@ BIN_NAMES = {
     "src.zp": ["0", "2^b-1", "between"], "src.mult": ["2^(M-1)", "2^M-1"], "src.shift": ["0", "MAX_SHIFT"],
     "src.bias": ["min", "max"], "restore.t": ["<2^32", "2^32..2^40", "2^40..2^45", "2^45..2^47"],
     "demax.row_len": ["1", "2", "197", "max_row"], "demax.row": ["tie at max", "tie at second max", "one-hot", "all zero"],
+    "demax.last_beat": ["one lane", "full", "partial"],
     "backpressure.in": ["none", "random", "long bursts"], "backpressure.out": ["none", "random", "long bursts"],
     "core.events": ["reset mid-tile", "reset mid-row", "cfg while busy"],
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from rtl.core import Core
-from rtl.perf.cycles import demax_cycles, gemm_cycles
+from rtl.perf.cycles import demax_cycles, demax_lanes, gemm_cycles
 
 from . import runner
 from .regression import CORE_LIMITS
@@ -43,7 +43,7 @@ def predicted_cycles(row: dict) -> int:
     R, C = (int(x) for x in row["size"].split("x"))
     if row["kind"] == "demax":
         n, ln = (int(x) for x in row["shape"].replace(" rows x ", " ").split())
-        return demax_cycles(n, ln)
+        return demax_cycles(n, ln, demax_lanes(R, C))
     M, K, N = (int(x) for x in row["shape"].split("x"))
     return gemm_cycles(M, K, N, R, C)
 
@@ -59,7 +59,7 @@ def validate(measured: dict) -> list[dict]:
                      "measured": g["cycles"], "predicted": p,
                      "error_pct": round(100.0 * (p - g["cycles"]) / g["cycles"], 3)})
     for d in measured.get("demax", []):
-        p = demax_cycles(d["rows"], d["row_len"])
+        p = demax_cycles(d["rows"], d["row_len"], demax_lanes(R, C))
         rows.append({"size": f"{R}x{C}", "kind": "demax", "shape": f"{d['rows']} rows x {d['row_len']}",
                      "label": d.get("label", ""), "measured": d["cycles"], "predicted": p,
                      "error_pct": round(100.0 * (p - d["cycles"]) / d["cycles"], 3)})
@@ -75,6 +75,8 @@ DIGITS_GEMMS = [
 SYNTHETIC_GEMMS = [("synthetic", 1, 1, 1, False), ("synthetic", 5, 3, 9, False), ("synthetic", 33, 300, 7, False),
                    ("synthetic", 40, 64, 40, False), ("synthetic", 9, 37, 11, True)]
 DIGITS_DEMAX = [("digits softmax rows (3 heads)", 51, 17), ("synthetic", 4, 32)]
+#: DeiT-S attention rows (197 keys), at the sizes whose DeMax takes several keys per beat
+DEIT_S_DEMAX = [("DeiT-S softmax rows (197 keys)", 24, 197)]
 
 
 #: DeiT-S (224 px) layers with all 197 tokens (M padded to ceil(197/R)·R rows, as in the utilisation
@@ -98,7 +100,7 @@ def validation_suite(R: int, C: int) -> tuple[list, list]:
     gemms = DIGITS_GEMMS + SYNTHETIC_GEMMS
     if R >= 8:  # 4x4 is not a reported array size: digits + synthetic shapes only
         gemms = gemms + deit_s_gemms(R, C)
-    return gemms, DIGITS_DEMAX
+    return gemms, DIGITS_DEMAX + (DEIT_S_DEMAX if R >= 16 else [])
 
 
 def run_validation(sizes=((4, 4), (8, 8), (16, 16)), log=print) -> dict:

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
+from rtl.demax import row_beats
 from rtl.limits import CoreLimits
-from uqvit.contract import MULT_BITS, code_max, lane_bits
+from uqvit.contract import MULT_BITS, PROB_BITS, code_max, lane_bits
 
 from . import runner
 from .payload import pack, payload_shape, unpack
@@ -370,24 +371,35 @@ class CoreSession:
         n_rows, L = p.shape
         if self.host_checks and (problems := self.fits.row_problems(name, L)):
             raise SimConfigError(problems[0])
-        last_off = dict(self.shapes["p_in"])["last"].offset
-        return [int(v) | ((1 << last_off) if j == L - 1 else 0) for row in p.tolist() for j, v in enumerate(row)]
+        f = dict(self.shapes["p_in"])  # the layout's offsets: p[lanes] of PROB_BITS words, pad, last
+        p_off, pad_off, last_off = f["p"].offset, f["pad"].offset, f["last"].offset
+        out = []
+        for row in p.tolist():
+            for b in row_beats(row, self.comp.demax_lanes):
+                v = (b["pad"] << pad_off) | (b["last"] << last_off)
+                for k, x in enumerate(b["p"]):
+                    v |= x << (p_off + k * PROB_BITS)
+                out.append(v)
+        return out
 
     def _demax_result(self, name: str, p: np.ndarray, d_beats, extra: int, cycles: int, stalls: int):
         """Unpack, check and log the ``d_out`` beats of rows ``p``; ``cycles``: what the DeMax stream cost."""
         n_rows, L = p.shape
+        P = self.comp.demax_lanes
+        nb = -(-L // P)  # beats per row
         out = [unpack(self.shapes["d_out"], v) for v in d_beats]
-        codes = np.zeros((n_rows, L), np.int64)
+        codes = np.zeros((n_rows, nb * P), np.int64)
         m, j, m2 = (np.zeros(n_rows, np.int64) for _ in range(3))
-        framing = extra != 0 or len(out) != n_rows * L
-        for i, bt in enumerate(out[:n_rows * L]):
-            r, c = divmod(i, L)
-            codes[r, c] = bt["code"]
-            framing |= bt["last"] != int(c == L - 1)
-            if c == 0:
+        framing = extra != 0 or len(out) != n_rows * nb
+        for i, bt in enumerate(out[:n_rows * nb]):
+            r, t = divmod(i, nb)
+            codes[r, t * P:(t + 1) * P] = bt["code"]
+            framing |= bt["last"] != int(t == nb - 1) or bt["pad"] != (nb * P - L if t == nb - 1 else 0)
+            if t == 0:
                 m[r], j[r], m2[r] = bt["stats"]["m"], bt["stats"]["jstar"], bt["stats"]["m2"]
             else:
                 framing |= (bt["stats"]["m"], bt["stats"]["jstar"], bt["stats"]["m2"]) != (m[r], j[r], m2[r])
+        codes = codes[:, :L]
         exact = not framing
         if self.check:
             import torch
@@ -397,8 +409,8 @@ class CoreSession:
             ref = demax_codes(torch.as_tensor(p), self.bits)
             exact &= all(np.array_equal(a, t.numpy()) for a, t in zip((codes, m, j, m2), ref))
         st = OpStat(name, "demax", n_rows, L, 1, cycles, stalls={"demax": stalls}, exact=exact, bits=self.bits)
-        st.stream_eff = n_rows * L / st.cycles if st.cycles else 1.0
-        st.stalls["fill_drain"] = max(0, st.cycles - n_rows * L)
+        st.stream_eff = n_rows * nb / st.cycles if st.cycles else 1.0
+        st.stalls["fill_drain"] = max(0, st.cycles - n_rows * nb)
         self._log(st)
         return codes, m, j, m2
 

@@ -19,6 +19,8 @@ from . import runner
 
 BITS = 8
 DEMAX_MAX_ROW = 32  # the DeMax unit bench (the core itself uses DEFAULT_MAX_ROW)
+#: the DeMax unit bench takes 4 keys per beat (the 16x16 core's default); the 4x4 core's DeMax takes 1
+DEMAX_LANES = 4
 #: the simulated core's table sizes: the generator's defaults (every layer of ViT-B, DeiT, Swin-T fits)
 CORE_LIMITS = {"max_k": DEFAULT_MAX_K, "max_n": DEFAULT_MAX_N, "max_row": DEFAULT_MAX_ROW}
 #: share of the transactions per bench (GEMM tiles, vectors, rows)
@@ -71,7 +73,7 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
         "array": lambda: run_array(rows, cols, bits, n["array"], seed, util=True),
         "normquant": lambda: run_src("normquant", rows, bits, n["normquant"], seed + 1),
         "requant": lambda: run_src("requant", cols, bits, n["requant"], seed + 2),
-        "demax": lambda: run_demax(bits, DEMAX_MAX_ROW, n["demax"], seed + 3),
+        "demax": lambda: run_demax(bits, DEMAX_MAX_ROW, n["demax"], seed + 3, lanes=DEMAX_LANES),
         "core": lambda: run_core(rows, cols, bits, n["core"], seed + 4),
     }
     summary = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "seed": seed, "rows": rows, "cols": cols,

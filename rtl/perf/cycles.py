@@ -18,9 +18,10 @@ The model follows the RTL timing contract (``rtl/core.py``, ``rtl/array.py``, ``
   DeMax restore 4, table stages + requant 6, the row's other chunks), the other ``R - 1`` rows every D cycles; with the
   first beat's handshake cycle and the last tile's ``P - tile_k`` stall counted in ``T * P``,
   :func:`fill_drain_cycles` = ``R + C + 16 + min(tile_k, R * D)`` (``2R + C + 16`` when ``L = C``).
-* DeMax (attention rows): one probability per cycle, a new row may follow without a gap; the last
-  row's first code leaves ``ROW_LATENCY = DIV_LATENCY + 5`` cycles after its last input (18-stage divider), then
-  its ``row_len`` codes follow.
+* DeMax (attention rows): ``lanes`` probabilities per cycle (``Core.demax_lanes``, default
+  ``rtl.demax.demax_lanes_default``: ``R * C / 64``), a row of ``row_len`` keys is ``ceil(row_len / lanes)`` beats and a
+  new row may follow without a gap; the last row's first codes leave ``ROW_LATENCY = DIV_LATENCY + 6`` cycles after
+  its last beat (18-stage divider), then its other beats follow.
 * Parameter tables: one ``cfg`` beat per entry (K NormQuant entries + N requant entries) before a
   layer's GEMM; not overlapped (the tables are single-buffered).
 
@@ -45,7 +46,7 @@ from ..array import array_latency
 from ..common import default_drain_lanes
 from ..core import TABLE_LATENCY
 from ..demax import RESTORE_LATENCY as _RESTORE_LATENCY
-from ..demax import ROW_LATENCY
+from ..demax import ROW_LATENCY, demax_lanes_default
 from ..src_unit import LATENCY as SRC_LATENCY
 from .workload import ATT_OPS, Layer
 
@@ -97,13 +98,24 @@ def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: i
     return count * gemm_tiles(M, N, R, C) * tile_cycles(K, R, C, lanes) + fill_drain_cycles(R, C, K, lanes)
 
 
-def demax_cycles(rows: int, row_len: int) -> int:
-    """Cycles for ``rows`` softmax rows of ``row_len`` probabilities through the DeMax unit.
+def row_beats(row_len: int, lanes: int = 1) -> int:
+    """Beats of one attention row on a port of ``lanes`` keys per beat."""
+    return -(-row_len // lanes)
 
-    One probability per cycle in; the last row's first code leaves ``ROW_LATENCY`` cycles
-    after its last probability, then its ``row_len`` codes stream out.
+
+def demax_cycles(rows: int, row_len: int, lanes: int = 1) -> int:
+    """Cycles for ``rows`` softmax rows of ``row_len`` probabilities through a DeMax of ``lanes`` lanes.
+
+    One beat (``lanes`` keys) per cycle in; the last row's first codes leave ``ROW_LATENCY`` cycles
+    after its last beat, then its other beats stream out.
     """
-    return rows * row_len + DEMAX_ROW_LATENCY + row_len
+    b = row_beats(row_len, lanes)
+    return rows * b + DEMAX_ROW_LATENCY + b
+
+
+def demax_lanes(R: int, C: int, lanes: int | None = None) -> int:
+    """DeMax lanes of the core: ``lanes`` or the RTL's default for an R x C array."""
+    return demax_lanes_default(R, C) if lanes is None else lanes
 
 
 # ------------------------------------------------------------------------------------ attention schedule
@@ -118,17 +130,19 @@ def attention_chunks(groups: int) -> list[int]:
     return [groups // n + (1 if i < groups % n else 0) for i in range(n)]
 
 
-def attention_cycles(qk: Layer, dmx: Layer, av: Layer, R: int, C: int, lanes: int | None = None) -> tuple[int, int, int]:
+def attention_cycles(qk: Layer, dmx: Layer, av: Layer, R: int, C: int, lanes: int | None = None,
+                     dlanes: int | None = None) -> tuple[int, int, int]:
     """Data-phase cycles charged to (q·kᵀ, DeMax, attn·v) of one attention layer under the head-pipelined
     schedule of the module docstring (tables not included)."""
     chunks = attention_chunks(qk.count)
     rows_per_group = dmx.count // qk.count
+    P = demax_lanes(R, C, dlanes)
 
     def g(layer, n):
         return gemm_cycles(layer.M, layer.K, layer.N, R, C, n, lanes) if n else 0
 
     def d(n):
-        return demax_cycles(n * rows_per_group, dmx.K) if n else 0
+        return demax_cycles(n * rows_per_group, dmx.K, P) if n else 0
 
     if len(chunks) == 1:
         return g(qk, chunks[0]), d(chunks[0]), g(av, chunks[0])
@@ -196,10 +210,13 @@ class ImageCycles:
         return sum(lc.layer.macs for lc in sel) / (sum(lc.exposed for lc in sel) * self.R * self.C)
 
 
-def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True, lanes: int | None = None) -> LayerCycles:
+def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True, lanes: int | None = None,
+                 dlanes: int | None = None) -> LayerCycles:
+    """``lanes``: the drain lanes, ``dlanes``: the DeMax lanes (None: the RTL's defaults for R x C)."""
     if layer.op == "demax":
-        comp = layer.count * layer.K
-        lc = LayerCycles(layer, comp, demax_cycles(layer.count, layer.K) - comp, 0, 0)
+        P = demax_lanes(R, C, dlanes)
+        comp = layer.count * row_beats(layer.K, P)
+        lc = LayerCycles(layer, comp, demax_cycles(layer.count, layer.K, P) - comp, 0, 0)
     else:
         comp = layer.count * gemm_tiles(layer.M, layer.N, R, C) * tile_cycles(layer.K, R, C, lanes)
         fd = fill_drain_cycles(R, C, layer.K, lanes)
@@ -210,10 +227,10 @@ def layer_cycles(layer: Layer, R: int, C: int, with_config: bool = True, lanes: 
 
 
 def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "", with_config: bool = True,
-             lanes: int | None = None) -> ImageCycles:
+             lanes: int | None = None, dlanes: int | None = None) -> ImageCycles:
     """Per-layer and per-batch cycles on an R x C core (see the module docstring for the overlap rules)."""
     img = ImageCycles(model, R, C, batch)
-    lcs = [layer_cycles(lyr.batched(batch), R, C, with_config, lanes) for lyr in layers]
+    lcs = [layer_cycles(lyr.batched(batch), R, C, with_config, lanes, dlanes) for lyr in layers]
     groups: dict = {}
     for lc in lcs:
         if lc.layer.op in (*ATT_OPS, "demax"):
@@ -222,7 +239,7 @@ def schedule(layers: list[Layer], R: int, C: int, batch: int = 1, model: str = "
         if set(grp) != {"qk", "demax", "av"}:
             continue
         qk, dm, av = grp["qk"], grp["demax"], grp["av"]
-        cq, cd, ca = attention_cycles(qk.layer, dm.layer, av.layer, R, C, lanes)
+        cq, cd, ca = attention_cycles(qk.layer, dm.layer, av.layer, R, C, lanes, dlanes)
         qk.fill_drain, av.fill_drain = cq - qk.compute, ca - av.compute  # one fill/drain per chunk operation
         qk.exposed, dm.exposed, av.exposed = cq + qk.config, cd, ca + av.config
     img.layers = lcs

@@ -3,7 +3,8 @@
 The core has no activation or weight buffer (:class:`rtl.core.Core`): every tile streams its K
 ``x_in`` beats (R activation words) and K ``w_in`` beats (C weight lanes), restore-mode tiles add one
 ``rs_in`` beat per row, every tile leaves as R ``y_out`` beats, a layer's tables enter as K + N ``cfg``
-beats, and DeMax takes one ``p_in`` beat per probability and gives one ``d_out`` beat per code.  The
+beats, and DeMax takes one ``p_in`` beat per ``demax_lanes`` probabilities of a row and gives one ``d_out``
+beat per ``p_in`` beat.  The
 beat widths are the core's own stream payloads (:func:`port_bits`), so the figures follow the RTL.
 With the cycle model's cycles (:func:`rtl.perf.cycles.schedule`) this gives the bytes per cycle each
 layer needs (:func:`layer_traffic`) and its operational intensity (MACs per byte) for a roofline.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .cycles import ImageCycles, LayerCycles, gemm_tiles
+from .cycles import ImageCycles, LayerCycles, demax_lanes, gemm_tiles, row_beats
 
 PORTS = ("cfg", "x_in", "w_in", "rs_in", "y_out", "p_in", "d_out")
 
@@ -54,7 +55,8 @@ def layer_traffic(lc: LayerCycles, R: int, C: int, bits: int = 8) -> Traffic:
     L = lc.layer
     w = port_bits(R, C, bits)
     if L.op == "demax":
-        beats = {"p_in": L.count * L.K, "d_out": L.count * L.K}
+        n = L.count * row_beats(L.K, demax_lanes(R, C))  # the default core's DeMax lanes, as port_bits
+        beats = {"p_in": n, "d_out": n}
     else:
         tiles = L.count * gemm_tiles(L.M, L.N, R, C)
         beats = {"cfg": (L.K + L.N) if lc.config else 0, "x_in": tiles * L.K, "w_in": tiles * L.K,

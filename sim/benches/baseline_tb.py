@@ -20,15 +20,20 @@ from sim.benches.demax_tb import edge_rows, push_rows, random_row
 from uqvit.contract import PROB_ONE, code_max, uniform_prob_codes
 
 
-def check_softmax(rows, beats, bits) -> tuple[int, dict | None]:
+def check_softmax(rows, beats, bits, lanes: int = 1) -> tuple[int, dict | None]:
+    """Every key's code, and ``last`` / ``pad`` of every beat (``lanes`` keys per beat)."""
     mism, first, i = 0, None, 0
     for ri, r in enumerate(rows):
         want = uniform_prob_codes(torch.tensor(r), bits).tolist()
-        for k, code in enumerate(want):
+        nb = -(-len(r) // lanes)
+        for t in range(nb):
             b = beats[i] if i < len(beats) else None
-            if b is None or b["code"] != code or b["last"] != int(k == len(r) - 1):
-                mism += 1
-                first = first or {"row": ri, "key": k, "got": b, "want": code}
+            keys = range(t * lanes, min(len(r), (t + 1) * lanes))
+            framing = b is None or b["last"] != int(t == nb - 1) or b["pad"] != lanes - len(keys)
+            for k in keys:
+                if framing or b["code"][k - t * lanes] != want[k]:
+                    mism += 1
+                    first = first or {"row": ri, "key": k, "got": b, "want": want[k]}
             i += 1
     return mism, first
 
@@ -37,7 +42,7 @@ def check_softmax(rows, beats, bits) -> tuple[int, dict | None]:
 async def baseline_bench(dut):
     job = load_job()
     R, C, bits = job["rows"], job["cols"], job["bits"]
-    comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], variant="int8")
+    comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], variant="int8", demax_lanes=job.get("demax_lanes"))
     rng = random.Random(job["seed"])
     gen = torch.Generator().manual_seed(job["seed"])
     await start(dut, {"lo": 0, "hi": code_max(bits)})
@@ -62,10 +67,9 @@ async def baseline_bench(dut):
     # softmax rows through the attention port: edge rows (all 0, all 1.0, one-hot, ties) and random rows
     rows = edge_rows(job.get("row_len", 32)) + [random_row(job.get("row_len", 32), rng) for _ in range(40)]
     rows.append([PROB_ONE // 2, PROB_ONE // 2 - 1, PROB_ONE // 2 + 1, 0])  # 127.5 at 8 bits: a rounding half
-    push_rows(tb.p, rows)
-    want = {tb.d: sum(len(r) for r in rows)}
+    want = {tb.d: push_rows(tb.p, rows, comp.demax_lanes)}
     res["cycles"] += await run_until(dut, [tb.p], [tb.d], want, max_cycles=40 * want[tb.d] + 2000)
-    mism, first = check_softmax(rows, tb.d.beats(), bits)
+    mism, first = check_softmax(rows, tb.d.beats(), bits, comp.demax_lanes)
     res["transactions"] += len(rows)
     res["mismatches"] += mism
     res["lost_beats"] += beat_errors([tb.d], want)

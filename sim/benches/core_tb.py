@@ -408,23 +408,23 @@ async def _core_bench(dut, job, res):
 
     coverage.sample("backpressure.in", tb.x.pattern()), coverage.sample("backpressure.out", tb.y.pattern())
     # DeMax rows through the core's attention port; first a reset in the middle of a row
-    push_rows(tb.p, [[rng.randint(0, PROB_ONE) for _ in range(job["max_row"])] for _ in range(3)])
+    P = tb.comp.demax_lanes
+    push_rows(tb.p, [[rng.randint(0, PROB_ONE) for _ in range(job["max_row"])] for _ in range(3)], P)
     await tb.reset_after(job["max_row"] + 5)
     coverage.sample("core.events", "reset mid-row")
     rows = edge_rows(job["max_row"]) + [random_row(job["max_row"], rng) for _ in range(job.get("demax_rows", 40))]
     if job["max_row"] >= 197:  # DeiT's 197-key rows: softmax-like, one clear maximum
         rows += [[rng.randint(0, PROB_ONE >> 6) for _ in range(196)] + [rng.randint(PROB_ONE >> 2, PROB_ONE)] for _ in range(3)]
-    sample_rows(rows, job["max_row"])
+    sample_rows(rows, job["max_row"], P)
     exp = demax_model(rows, bits)
-    push_rows(tb.p, rows)
-    want = {tb.d: sum(len(r) for r in rows)}
+    want = {tb.d: push_rows(tb.p, rows, P)}
     cyc = await run_until(dut, [tb.p], [tb.d], want, max_cycles=40 * want[tb.d] + 2000)
-    mism, first = demax_check(rows, exp, tb.d.beats())
+    mism, first = demax_check(rows, exp, tb.d.beats(), P)
     res["transactions"] += len(rows)
     res["mismatches"] += mism
     res["lost_beats"] += beat_errors([tb.d], want)
     res["cycles"] += cyc
     res["first_mismatch"] = res["first_mismatch"] or first
     res["coverage"] = coverage.export(["core.k", "core.m", "core.n", "core.zp_in", "core.zp_out", "restore.t",
-                                       "demax.row_len", "demax.row", "backpressure.in", "backpressure.out",
+                                       "demax.row_len", "demax.row", "demax.last_beat", "backpressure.in", "backpressure.out",
                                        "core.events"])

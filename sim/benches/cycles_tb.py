@@ -66,10 +66,9 @@ async def rtl_cycles(dut):
             rows.append([min(PROB_ONE, int(x)) for x in prob_to_fixed(p).tolist()])
         exp = demax_model(rows, bits)
         tb.d.raw.clear()
-        push_rows(tb.p, rows)
-        want = {tb.d: n_rows * L}
+        want = {tb.d: push_rows(tb.p, rows, comp.demax_lanes)}
         cyc = await run_until(dut, [tb.p], [tb.d], want, max_cycles=4 * want[tb.d] + 2000)
-        mism, _ = demax_check(rows, exp, tb.d.beats())
+        mism, _ = demax_check(rows, exp, tb.d.beats(), comp.demax_lanes)
         lost = beat_errors([tb.d], want)
         out["demax"].append({"rows": n_rows, "row_len": L, "cycles": int(cyc), "mismatches": int(mism), "lost_beats": lost})
         out["mismatches"] += int(mism)

@@ -69,9 +69,10 @@ def model(rows, bits):
     return out
 
 
-def sample_rows(rows, max_row):
+def sample_rows(rows, max_row, lanes: int = 1):
     for r in rows:
         coverage.sample("demax.row_len", (len(r), max_row))
+        coverage.sample("demax.last_beat", (len(r), lanes))
         coverage.sample("demax.row", r)
 
 
@@ -131,7 +132,7 @@ async def demax_bench(dut):
     rows = rows[:job["rows"]]
     exp = model(rows, bits)
     want = {mon: push_rows(drv, rows, P)}
-    sample_rows(rows, L)
+    sample_rows(rows, L, P)
     cycles = await run_until(dut, [drv], [mon], want, max_cycles=30 * want[mon] + 2000)
     mism, first = check(rows, exp, mon.beats(), P)
     coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
@@ -149,7 +150,7 @@ async def demax_bench(dut):
     want2 = {mon: nbeats}
     scycles = await run_until(dut, [drv], [mon], want2, max_cycles=30 * nbeats + 2000)
     smism, sfirst = check(srows, sexp, mon.beats(), P)
-    sample_rows(srows, L)
+    sample_rows(srows, L, P)
     coverage.sample("backpressure.in", drv.pattern()), coverage.sample("backpressure.out", mon.pattern())
     lost2 = beat_errors([mon], want2)
     steady_stalls = drv.stalls
@@ -181,5 +182,5 @@ async def demax_bench(dut):
                    "row_overflow_pulses": overflows[0],
                    "first_mismatch": first or sfirst or cfirst or (
                        {"row_overflow_pulses": overflows[0], "before_the_long_row": legal_overflows} if cmism else None),
-                   "coverage": coverage.export(["demax.row_len", "demax.row", "backpressure.in", "backpressure.out"])})
+                   "coverage": coverage.export(["demax.row_len", "demax.row", "demax.last_beat", "backpressure.in", "backpressure.out"])})
     write_result(job, result)

@@ -50,6 +50,19 @@ def test_component_parameters_checked_at_construction():
         DeMaxRestore(4, 8, max_k=10**7)
 
 
+def test_attention_lanes_are_checked():
+    with pytest.raises(RTLParameterError, match="power of two"):
+        DeMax(8, max_row=48, lanes=3)
+    with pytest.raises(RTLParameterError, match="max_row=30 is not a multiple of lanes=4"):
+        DeMax(8, max_row=30, lanes=4)
+    with pytest.raises(RTLParameterError, match="lanes=128"):
+        Core(4, 4, 8, max_k=64, max_n=64, max_row=256, demax_lanes=128)
+    # the default follows the array (rows * cols / 64), halved until it divides max_row
+    assert Core(32, 32, 8, max_k=64, max_n=64).demax_lanes == 16
+    assert Core(32, 32, 8, max_k=64, max_n=64, max_row=200).demax_lanes == 8
+    assert Core(4, 4, 8, max_k=64, max_n=64).demax_lanes == 1
+
+
 @pytest.mark.parametrize("rows, cols, bits", [(4, 4, 8), (8, 8, 4), (5, 3, 2), (16, 16, 8)])
 def test_core_verilog_lints_clean_with_the_waiver_list(tmp_path, rows, cols, bits):
     path = build_verilog(rows, cols, bits, tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from rtl import perf as cm
-from rtl_measurements import MEASURED_4X4, MEASURED_DEMAX
+from rtl_measurements import MEASURED_4X4, MEASURED_DEMAX, MEASURED_DEMAX_16X16
 
 
 @pytest.mark.parametrize("shape,cycles", MEASURED_4X4.items())
@@ -14,7 +14,23 @@ def test_gemm_cycles_match_recorded_rtl_measurements(shape, cycles):
 
 @pytest.mark.parametrize("shape,cycles", MEASURED_DEMAX.items())
 def test_demax_cycles_match_recorded_rtl_measurements(shape, cycles):
-    assert cm.demax_cycles(*shape) == cycles
+    assert cm.demax_lanes(4, 4) == 1 and cm.demax_cycles(*shape) == cycles
+
+
+@pytest.mark.parametrize("shape,cycles", MEASURED_DEMAX_16X16.items())
+def test_demax_with_four_keys_per_beat_matches_the_16x16_core(shape, cycles):
+    assert cm.demax_lanes(16, 16) == 4 and cm.demax_cycles(*shape, 4) == cycles
+
+
+def test_demax_lanes_keep_pace_with_the_array():
+    assert [cm.demax_lanes(s, s) for s in (4, 8, 16, 32, 64)] == [1, 1, 4, 16, 64]
+    layers = cm.timm_layers("deit_small_patch16_224")
+    for s in (8, 16, 32, 64):  # DeMax never adds cycles to DeiT-S: it hides behind the q·kᵀ / attn·v GEMMs
+        assert cm.schedule(layers, s, s).by_op()["demax"] == 0, s
+    # with one key per cycle it would (the core before DeMax took several keys per beat)
+    assert cm.schedule(layers, 32, 32, dlanes=1).by_op()["demax"] > 2_000_000
+    # DeiT-S utilisation at batch 1 (issue 13's targets)
+    assert cm.schedule(layers, 16, 16).utilization >= 0.88 and cm.schedule(layers, 32, 32).utilization >= 0.80
 
 
 def test_short_tiles_are_padded_and_drain_is_overlapped():
@@ -91,7 +107,9 @@ def test_attention_cycles_of_deit_small_heads():
                   cm.gemm_cycles(197, 197, 64, 16, 16, 5))
     d1 = cm.demax_cycles(197, 197)
     assert d1 > g1 and d1 < a5  # DeMax (one probability per cycle) outlasts a head's q·kᵀ, not 5 heads' attn·v
-    assert cm.attention_cycles(qk, dm, av, 16, 16) == (6 * g1, 5 * (d1 - g1), a5 + a1)
+    assert cm.attention_cycles(qk, dm, av, 16, 16, dlanes=1) == (6 * g1, 5 * (d1 - g1), a5 + a1)
+    d4 = cm.demax_cycles(197, 197, 4)  # the 16x16 core's DeMax (4 keys per beat) hides behind each q·kᵀ
+    assert d4 < g1 and cm.attention_cycles(qk, dm, av, 16, 16) == (6 * g1, 0, a5 + a1)
     assert cm.attention_chunks(6) == [1] * 6 and cm.attention_chunks(192) == [24] * 8
     assert cm.attention_chunks(10) == [2, 2, 1, 1, 1, 1, 1, 1] and cm.attention_chunks(1) == [1]
     one = cm.attention_cycles(cm.Layer("b.qk", "qk", 9, 8, 9, 1, "b", False), cm.Layer("b.demax", "demax", 0, 9, 0, 9, "b", False),

@@ -10,7 +10,7 @@ def test_port_widths_are_the_cores_payloads():
     w = port_bits(16, 16, 8)
     assert w["x_in"] == 16 * 16 + 1  # R 16-bit words + last
     assert w["w_in"] == 16 * 9 + 8  # C 9-bit lanes + the tile tag (192 tiles of max_n = 3072)
-    assert w["p_in"] == PROB_BITS + 1  # a UQ1.20 probability + last
+    assert w["p_in"] == 4 * PROB_BITS + 2 + 1  # 4 UQ1.20 probabilities (16x16: demax_lanes 4) + pad + last
 
 
 def test_a_gemm_moves_its_tiles_beats_and_its_tables():
