@@ -33,7 +33,7 @@ from uqvit.errors import UqvitError
 from ..array import SystolicArray
 from ..common import default_drain_lanes
 from ..core import DEFAULT_MAX_K, DEFAULT_MAX_N, Core, restore_k_limit
-from ..demax import DeMax, DeMaxRestore
+from ..demax import DeMax, DeMaxRestore, demax_lanes_default
 from ..normquant import NormQuant
 from ..requant import Requant
 from .gates import FF_BASE_GE, FF_ENABLE_GE, FF_RESET_GE, GE_COST, LATCH_GE
@@ -185,7 +185,7 @@ def unit_components(size: int, bits: int = BITS) -> dict:
         "normquant": lambda: NormQuant(size, bits, VECTOR_BITS),
         "requant": lambda: Requant(lanes, RESTORE_BITS, cols=size),
         "demax_restore": lambda: DeMaxRestore(lanes, bits, max_k=restore_k_limit(CORE_MAX_K, bits), cols=size),
-        "demax": lambda: DeMax(bits, DEMAX_MAX_ROW),
+        "demax": lambda: DeMax(bits, DEMAX_MAX_ROW, demax_lanes_default(size, size)),  # the core's DeMax lanes
         "core": lambda: Core(size, size, bits, max_k=CORE_MAX_K, max_n=CORE_MAX_N, max_row=DEMAX_MAX_ROW),
         "baseline_core": lambda: Core(size, size, bits, max_k=CORE_MAX_K, max_n=CORE_MAX_N, variant="int8"),
     }
@@ -193,7 +193,8 @@ def unit_components(size: int, bits: int = BITS) -> dict:
 
 def synth_size(size: int, units=None, log=print, cache: dict | None = None, timeout: float = 3600,
                failed: dict | None = None) -> dict:
-    """Synthesize the units of one array size; ``cache`` (size-independent DeMax) is reused.
+    """Synthesize the units of one array size; ``cache`` (DeMax, which depends on the size only through its
+    lanes: the same at 4x4 and 8x8) is reused.
 
     With ``failed`` (a dict), a unit whose synthesis fails or exceeds ``timeout`` is recorded there
     (``{unit: {"error", "seconds"}}``) and the others still run; without it the error propagates.
@@ -201,8 +202,9 @@ def synth_size(size: int, units=None, log=print, cache: dict | None = None, time
     out = {}
     comps = unit_components(size)
     for unit in units or comps:
-        if unit == "demax" and cache is not None and "demax" in cache:
-            out[unit] = dict(cache["demax"], reused=True)
+        ckey = f"demax_{demax_lanes_default(size, size)}"
+        if unit == "demax" and cache is not None and ckey in cache:
+            out[unit] = dict(cache[ckey], reused=True)
             continue
         t0 = time.time()
         try:
@@ -217,7 +219,7 @@ def synth_size(size: int, units=None, log=print, cache: dict | None = None, time
         log(f"  {size}x{size} {unit:14s} cells={out[unit]['cells']:8d} GE={out[unit]['ge']:10.0f} "
             f"({time.time() - t0:.1f} s)")
         if unit == "demax" and cache is not None:
-            cache["demax"] = out[unit]
+            cache[ckey] = out[unit]
     return out
 
 
@@ -277,7 +279,7 @@ def run_all(sizes=(8, 16, 32), out_json="reports/area_synth.json", units=None, l
         if old.get("tool") == data["tool"] and old.get("flow") == data["flow"]:
             old_sizes = old.get("sizes", {})
             data["sizes"].update(old_sizes)
-            # (the size-independent DeMax is synthesized once per run when asked for, never taken
+            # (DeMax is synthesized once per run and lanes when asked for, never taken
             # from the old file: its RTL may have changed)
     for s in sizes:
         key = f"{s}x{s}"

@@ -26,7 +26,7 @@ def test_the_int8_core_has_no_uqvit_ports_and_a_one_entry_input_table():
     layout_only(uq), layout_only(base)  # inspected, never elaborated
     names = lambda c: set(c.signature.members)  # noqa: E731
     assert names(uq) - names(base) == {"restore", "rs_in"}
-    assert set(base.d_out.payload.shape().members) == {"code", "last"}
+    assert set(base.d_out.payload.shape().members) == {"code", "pad", "last"}
     with pytest.raises(RTLParameterError, match="variant='fp8': choose one of uqvit, int8"):
         Core(4, 4, 8, variant="fp8")
 

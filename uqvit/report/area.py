@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rtl.common import default_drain_lanes
+from rtl.demax import demax_lanes_default
 
 from rtl.flows.memory_model import memory_ge, method_text
 from rtl.src_unit import ZP_SHAPE
@@ -39,7 +40,9 @@ def write_area_md(path: Path, area: dict, command: str) -> None:
          "requant and DeMax restore with the core's default drain width of L lanes (" +
          ", ".join(f"L = {default_drain_lanes(int(k.split('x')[0]), int(k.split('x')[0]))} at {k}" for k in area["sizes"]) +
          "; `rtl.common.default_drain_lanes`), the restore including its row-to-chunk multiplexers and the requant "
-         f"its row-assembly register; DeMax (max_row = {area['demax_max_row']}, size-independent). The core "
+         f"its row-assembly register; DeMax (max_row = {area['demax_max_row']}) with the core's default keys per beat (" +
+         ", ".join(f"{demax_lanes_default(int(k.split('x')[0]), int(k.split('x')[0]))} at {k}" for k in area["sizes"]) +
+         "; `rtl.demax.demax_lanes_default`). The core "
          f"(max_k = {area['core_max_k']}, max_n = {area['core_max_n']}) keeps its parameter tables as memories and DeMax "
          "its row, descriptor and reciprocal buffers (`rtl.common.BufferFIFO`): reported in bits in the tables below "
          "(Amaranth's own small FIFOs are mapped to flip-flops) and priced by the memory model in the section 'UQ-ViT "

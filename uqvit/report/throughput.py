@@ -235,7 +235,9 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
          f"one pipeline fill/drain (R + C + {cm.fill_drain_cycles(1, 1, 1, lanes=1) - 3} + min(max(K, R+C), R·C/L) cycles) "
          "per layer; parameter tables written before each layer "
          "(K + N cycles, one entry per cycle). Heads and Swin windows of one layer stream back to back.",
-         "* DeMax: one probability per cycle on its own port. Attention is head-pipelined as `uqvit sim` runs it: "
+         "* DeMax: P probabilities per cycle on its own port, P = R·C/64 (`rtl.demax.demax_lanes_default`: 1 at 8x8, "
+         "4 at 16x16, 16 at 32x32, 64 at 64x64; a q·kᵀ tile of a 64-dimension head yields R·C scores in 64 cycles), "
+         "a row of n keys in ceil(n/P) beats. Attention is head-pipelined as `uqvit sim` runs it: "
          f"the layer's heads (x Swin windows) are cut into at most {cm.ATT_CHUNKS} chunks; q·kᵀ of chunk i streams "
          "beside DeMax of chunk i-1, attn·v of all but the last chunk beside DeMax of the last, then attn·v of the last "
          "chunk; each step is one core operation with one fill/drain, and only the DeMax cycles beyond the GEMM "
@@ -286,11 +288,14 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
     ds = data.get("deit_small_patch16_224")
     if ds and (32, 1) in ds["runs"]:
         ex = {k: 100 * r.by_op().get("demax", 0) / r.cycles for k, r in ds["runs"].items() if k[1] == 1}
-        L += ["", "**Design note: DeMax throughput.** The DeMax unit takes one probability per cycle, so a DeiT-S "
-              "attention layer needs 6·197·197 = 232 854 DeMax cycles whatever the array size, while its q·kᵀ and "
-              "attn·v shrink with R·C. Exposed DeMax share of DeiT-S cycles (batch 1): " +
+        one = {s: cm.schedule(ds["layers"], s, s, 1, dlanes=1) for (s, b) in ds["runs"] if b == 1}
+        L += ["", "**Design note: DeMax throughput.** A DeiT-S attention layer has 6·197·197 = 232 854 probabilities "
+              "whatever the array size, while its q·kᵀ and attn·v shrink with R·C, so DeMax takes P = R·C/64 of them "
+              "per cycle. Exposed DeMax share of DeiT-S cycles (batch 1) with these lanes: " +
               ", ".join(f"{s}x{s}: {v:.1f} %" for (s, _), v in sorted(ex.items())) +
-              ". Beyond 16x16, DeMax needs more lanes (e.g. R/8 probabilities per cycle) to keep the array busy."]
+              "; with one probability per cycle (the unit before it took several) it would be " +
+              ", ".join(f"{s}x{s}: {100 * r.by_op().get('demax', 0) / r.cycles:.1f} % (utilisation "
+                        f"{100 * r.utilization:.1f} %)" for s, r in sorted(one.items())) + "."]
     if ds and (16, 1) in ds["runs"]:
         f = deit_s_large_gemm_facts(ds, 16)
         per_b = ", ".join(f"{100 * u:.1f} % at batch {b}" for b, u in f["by_batch"].items())
