@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from uqvit.contract import (ACC_BITS, PROB_BITS, RESTORE_BITS, VECTOR_BITS, check_accumulation, check_bits, code_max,
                             lane_bits, restore_bound)
 
+from .act_buffer import ActivationBuffer
 from .array import SystolicArray
 from .baseline_units import RowChunks, SoftmaxQuant
 from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
@@ -117,9 +118,9 @@ class Core(wiring.Component):
 
     Data path (GEMM ``Y = SRC_n(A @ W^T)`` with ``A = NormQuant_k(X)``)::
 
-        x_in --NormQuant(table[k])--\\
-                                      join -> SystolicArray -> join(rs_in if restore) ->
-        w_in -----------------------/                     DeMaxRestore (row -> chunks of L) -> Requant(table[n]) (chunks -> row) -> y_out
+        x_in --NormQuant(table[k])--ActivationBuffer (pass, then replay reps times)--\\
+                                                                                   join -> SystolicArray -> join(rs_in if restore) ->
+        w_in ---------------------------------------------------------------------/    DeMaxRestore (row -> chunks of L) -> Requant(table[n]) (chunks -> row) -> y_out
         p_in -> DeMax -> d_out      (attention side: codes + (m, j*, m2) per row)
 
     Command / stream interface
@@ -133,11 +134,14 @@ class Core(wiring.Component):
     lo, hi : requant clamp bounds; ``restore``: 1 = DeMax restore mode.  Static: change
           only while the core is idle.
     x_in : one k-step of an output tile: ``{x[rows] (VECTOR_BITS signed words of rows
-          m0..m0+rows-1 at channel k), last}``; ``last`` on k = K-1.  A tile is K beats;
-          the k counter restarts after ``last``.
+          m0..m0+rows-1 at channel k), last, reps}``; ``last`` on k = K-1.  A tile is K beats;
+          the k counter restarts after ``last``.  ``reps`` (the same on every beat of a tile): how many
+          of the next output tiles use the same activations (the row tile's other column tiles).  Those
+          tiles take no ``x_in`` beats: the activation buffer (:class:`rtl.act_buffer.ActivationBuffer`,
+          ``max_k`` k-steps of NormQuant lanes) replays them, so a row tile enters and is quantized once.
     w_in : the matching k-step of weights: ``{w[cols] (lane_bits(b) signed lanes of output
           channels n0..n0+cols-1 at k), ntile = n0 // cols}``.  One ``w_in`` beat pairs with
-          one ``x_in`` beat.
+          one k-step of activations, from ``x_in`` or replayed.
     rs_in : restore mode only, one beat per output row: ``{m, m2, vj[cols]}`` of that row's
           DeMax statistics and the gathered ``V[j*]`` lanes.
     y_out : one beat per output row of a tile (rows beats per tile, rows in order):
@@ -209,7 +213,9 @@ class Core(wiring.Component):
         self.chunks = cols // self.lanes
         self.n_tiles = -(-max_n // cols)  # requant table rows (tiles of cols channels)
         lb = lane_bits(bits)
-        self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1)
+        self.reps_bits = max(1, (self.n_tiles - 1).bit_length())  # x_in reps: up to n_tiles - 1 column tiles
+        self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1 + self.reps_bits)
+        self._abuf = ActivationBuffer(rows, bits, max_k, self.reps_bits)
         self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
         tb = self._array.tag_bits + 1
         if uq:
@@ -232,7 +238,7 @@ class Core(wiring.Component):
             "hi": In(signed(VECTOR_BITS)),
             **restore_ports,
             "x_in": In(stream.Signature(data.StructLayout({
-                "x": data.ArrayLayout(signed(VECTOR_BITS), rows), "last": 1}))),
+                "x": data.ArrayLayout(signed(VECTOR_BITS), rows), "last": 1, "reps": unsigned(self.reps_bits)}))),
             "w_in": In(stream.Signature(data.StructLayout({
                 "w": data.ArrayLayout(signed(lb), cols), "ntile": unsigned(self._array.tag_bits)}))),
             "y_out": Out(stream.Signature(data.StructLayout({
@@ -247,6 +253,7 @@ class Core(wiring.Component):
         m = Module()
         R, C = self.rows, self.cols
         m.submodules.nq = nq = self._nq
+        m.submodules.abuf = abuf = self._abuf
         m.submodules.array = arr = self._array
         m.submodules.restore = rst = self._restore
         m.submodules.rq = rq = self._rq
@@ -275,13 +282,13 @@ class Core(wiring.Component):
         cfg = self.cfg.payload
         # ------------------------------------------------ status: busy and the sticky error bits
         st = self.status
-        inflight = Signal(8)  # tiles whose last k-step entered x_in and whose last row has not left y_out
+        inflight = Signal(range(self.n_tiles + 16))  # tiles (replays included) announced on x_in, not yet out of y_out
         kcnt = Signal(range(self.max_k))
         gemm_busy = Signal()
         m.d.comb += gemm_busy.eq((inflight != 0) | (kcnt != 0))
         tile_in = self.x_in.valid & self.x_in.ready & self.x_in.payload.last
         tile_out = self.y_out.valid & self.y_out.ready & self.y_out.payload.last
-        m.d.sync += inflight.eq(inflight + tile_in - tile_out)
+        m.d.sync += inflight.eq(inflight + Mux(tile_in, 1 + self.x_in.payload.reps, 0) - tile_out)
         held = Signal(range(4 * self.max_row + 64))  # DeMax beats taken on p_in and not yet given on d_out
         m.d.sync += held.eq(held + (self.p_in.valid & self.p_in.ready) - (self.d_out.valid & self.d_out.ready))
         m.d.comb += st.busy.eq(gemm_busy | (held != 0))
@@ -314,7 +321,7 @@ class Core(wiring.Component):
         # the table stage registers the beat while the table entry of its k is read (synchronous read: block RAM)
         x_adv, xv, xs, (nq_p,) = table_stage(m, "xt", self.x_in.valid, self.x_in.payload, nq.i.ready,
                                               [nq_rp], kcnt)
-        m.d.comb += [self.x_in.ready.eq(x_adv), nq.i.valid.eq(xv), nq.i.payload.tag.eq(xs.last)]
+        m.d.comb += [self.x_in.ready.eq(x_adv), nq.i.valid.eq(xv), nq.i.payload.tag.eq(Cat(xs.last, xs.reps))]
         for r in range(R):
             m.d.comb += [nq.i.payload.x[r].eq(xs.x[r]), nq.i.payload.p[r].eq(nq_p)]
         k_full = kcnt == self.max_k - 1  # a further k-step would address past the NormQuant table
@@ -326,21 +333,25 @@ class Core(wiring.Component):
                 with m.If(~self.x_in.payload.last & self.restore & (kcnt == self.restore_max_k - 1)):
                     m.d.sync += st.err_restore_k.eq(1)
 
-        # ------------------------------------------------ join lanes with weights -> array
+        # ------------------------------------------------ NormQuant lanes -> activation buffer (kept for the row tile's
+        # other column tiles, replayed reps times) -> join with weights -> array
         # (through a skid buffer: the array's stall logic does not drive NormQuant's clock enables)
+        m.d.comb += [abuf.i.valid.eq(nq.o.valid), nq.o.ready.eq(abuf.i.ready),
+                     abuf.i.payload.lane.eq(nq.o.payload.lane),
+                     abuf.i.payload.last.eq(nq.o.payload.tag[0]), abuf.i.payload.reps.eq(nq.o.payload.tag[1:])]
         m.submodules.a_skid = a_skid = SkidBuffer(arr.i.payload.shape())
         wiring.connect(m, a_skid.o, arr.i)
         ai = a_skid.i
-        both = nq.o.valid & self.w_in.valid
+        both = abuf.o.valid & self.w_in.valid
         m.d.comb += [
             ai.valid.eq(both),
-            nq.o.ready.eq(ai.ready & self.w_in.valid),
-            self.w_in.ready.eq(ai.ready & nq.o.valid),
-            ai.payload.last.eq(nq.o.payload.tag),
+            abuf.o.ready.eq(ai.ready & self.w_in.valid),
+            self.w_in.ready.eq(ai.ready & abuf.o.valid),
+            ai.payload.last.eq(abuf.o.payload.last),
             ai.payload.tag.eq(self.w_in.payload.ntile),
         ]
         for r in range(R):
-            m.d.comb += ai.payload.a[r].eq(nq.o.payload.lane[r])
+            m.d.comb += ai.payload.a[r].eq(abuf.o.payload.a[r])
         for c in range(C):
             m.d.comb += ai.payload.w[c].eq(self.w_in.payload.w[c])
 

@@ -74,8 +74,7 @@ def _bins_bp(v):
 
 
 def _bins_event(v):
-    return {"reset mid-tile": v == "reset mid-tile", "reset mid-row": v == "reset mid-row",
-            "cfg while busy": v == "cfg while busy"}
+    return {b: v == b for b in ("reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed")}
 
 
 POINTS = {
@@ -108,7 +107,7 @@ BIN_NAMES = {
     "demax.row_len": ["1", "2", "197", "max_row"], "demax.row": ["tie at max", "tie at second max", "one-hot", "all zero"],
     "demax.last_beat": ["one lane", "full", "partial"],
     "backpressure.in": ["none", "random", "long bursts"], "backpressure.out": ["none", "random", "long bursts"],
-    "core.events": ["reset mid-tile", "reset mid-row", "cfg while busy"],
+    "core.events": ["reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed"],
 }
 _SAMPLERS = {name: _make(name, fn) for name, fn in POINTS.items()}
 

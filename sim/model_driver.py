@@ -273,7 +273,7 @@ class CoreSession:
         Mt, Nt = -(-M // R), -(-N // Cc)
         sx, sw, scfg = self.shapes["x_in"], self.shapes["w_in"], self.shapes["cfg"]
         fx, fw = dict(sx), dict(sw)
-        last_off, ntile_off = fx["last"].offset, fw["ntile"].offset
+        last_off, reps_off, ntile_off = fx["last"].offset, fx["reps"].offset, fw["ntile"].offset
         assert fx["x"].offset == 0 and fw["w"].offset == 0
         lb = lane_bits(b)
         xb, wb, order, rs = [], [], [], {}
@@ -285,6 +285,7 @@ class CoreSession:
             wp[:N] = w[g]
             for mt in range(Mt):
                 beats = _pack_rows(xp[mt * R:(mt + 1) * R].T, 16)  # [K] beats of R words
+                beats = [v | ((Nt - 1) << reps_off) for v in beats]  # the other Nt - 1 column tiles replay it
                 beats[-1] |= 1 << last_off
                 xb.append(beats)
             for nt in range(Nt):  # ntile: the tile's requant table row, the same for every GEMM of the batch
@@ -311,8 +312,11 @@ class CoreSession:
                 cfg.append(pack(scfg, {"sel": CFG_RQ, "addr": nn // Cc, "lane": nn % Cc,
                                        "p": {f: int(rq[f][nn]) for f in fields}}))
             self._tables = None  # until the writes have gone through
+        # the streams: a row tile's x_in beats once (its first column tile), w_in beats for every tile
+        xs = [v for gm, gn in order if gn % Nt == 0 for v in xb[gm]]
+        ws = [v for _, gn in order for v in wb[gn]]
         req = {"op": "gemm", "cfg": cfg, "lo": int(lo), "hi": int(hi), "restore": restore is not None,
-               "x": xb, "w": wb, "rs": rs, "order": order, "rows": R}
+               "xs": xs, "ws": ws, "rs": rs, "order": order, "rows": R}
         if demax is not None:
             dname, dp = demax[0], np.asarray(demax[1], dtype=np.int64)
             req["p"] = self._demax_beats(dname, dp)
@@ -343,8 +347,11 @@ class CoreSession:
         # drain-bound tiles: the array waits until the previous tile's rows * cols/lanes drain
         # cycles are over (rtl.core.Core timing contract); x_in and w_in both wait
         drain = (len(order) - 1) * max(0, R * self.comp.chunks - kt)
+        # x_in also waits while the activation buffer replays a row tile for its other column tiles: every row
+        # tile's replays but the last one's (its x_in beats are all in by then)
+        replay = (G * Mt - 1) * (Nt - 1) * K
         st = OpStat(name, "gemm", M, K, N, gemm_cycles, tiles=len(order), cfg_cycles=res["cfg_cycles"],
-                    stalls={"normquant": max(0, res["stalls"]["x_in"] - pad - drain), "pad": pad, "drain": drain,
+                    stalls={"normquant": max(0, res["stalls"]["x_in"] - pad - drain - replay), "pad": pad, "drain": drain,
                             "array": max(0, res["stalls"]["w_in"] - drain)}, exact=exact, macs=G * M * K * N,
                     bits=self.bits, count=G)
         st.utilization = st.macs / (st.cycles * R * Cc)

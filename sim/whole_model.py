@@ -121,7 +121,7 @@ def format_table(layers, rows: int, cols: int) -> str:
             f"{'util':>6s} {'stream':>6s} {'nq':>3s} {'dmx':>3s} {'pad':>4s} {'drain':>5s} {'w_wt':>4s} {'fill':>5s} exact")
     lines = [f"core {rows}x{cols}; util = MACs/(cycles*{rows}*{cols}); stream = k-steps (or DeMax beats) per cycle; "
              "b = core operand bits, x = ops summed (heads)\n"
-             "stall cycles: nq = NormQuant input (x_in) not ready beyond array padding, dmx = DeMax input not ready, "
+             "stall cycles: nq = NormQuant input (x_in) not ready beyond array padding, drain and activation-buffer replays, dmx = DeMax input not ready, "
              "pad = zero k-steps the array adds to tiles with K < rows+cols, drain = cycles the array waits for the "
              "previous tile's drain (rows*cols/lanes > max(K, rows+cols)), w_wt = weights waiting on the NormQuant "
              "pipeline (its latency at the start of each op), fill = cycles - tiles*max(K, rows+cols) - drain "

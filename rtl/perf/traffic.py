@@ -1,7 +1,8 @@
 """Bytes through the core's ports per layer: the core's input and output bandwidth, and a roofline.
 
-The core has no activation or weight buffer (:class:`rtl.core.Core`): every tile streams its K
-``x_in`` beats (R activation words) and K ``w_in`` beats (C weight lanes), restore-mode tiles add one
+The core keeps one row tile of activations on chip (:class:`rtl.act_buffer.ActivationBuffer`): a row tile
+streams its K ``x_in`` beats (R activation words) once, for its first column tile, and the buffer replays
+them for the others; every tile streams its K ``w_in`` beats (C weight lanes; no weight buffer), restore-mode tiles add one
 ``rs_in`` beat per row, every tile leaves as R ``y_out`` beats, a layer's tables enter as K + N ``cfg``
 beats, and DeMax takes one ``p_in`` beat per ``demax_lanes`` probabilities of a row and gives one ``d_out``
 beat per ``p_in`` beat.  The
@@ -51,7 +52,8 @@ class Traffic:
         return self.layer.layer.macs / (self.bytes_in + self.bytes_out)
 
 
-def layer_traffic(lc: LayerCycles, R: int, C: int, bits: int = 8) -> Traffic:
+def layer_traffic(lc: LayerCycles, R: int, C: int, bits: int = 8, act_buffer: bool = True) -> Traffic:
+    """``act_buffer=False``: as if every tile streamed its activations (the core before its activation buffer)."""
     L = lc.layer
     w = port_bits(R, C, bits)
     if L.op == "demax":
@@ -59,15 +61,16 @@ def layer_traffic(lc: LayerCycles, R: int, C: int, bits: int = 8) -> Traffic:
         beats = {"p_in": n, "d_out": n}
     else:
         tiles = L.count * gemm_tiles(L.M, L.N, R, C)
-        beats = {"cfg": (L.K + L.N) if lc.config else 0, "x_in": tiles * L.K, "w_in": tiles * L.K,
+        row_tiles = L.count * -(-L.M // R) if act_buffer else tiles
+        beats = {"cfg": (L.K + L.N) if lc.config else 0, "x_in": row_tiles * L.K, "w_in": tiles * L.K,
                  "rs_in": tiles * R if L.op == "av" else 0, "y_out": tiles * R}
     b_in = sum(n * w[p] for p, n in beats.items() if p not in ("y_out", "d_out")) / 8
     b_out = sum(n * w[p] for p, n in beats.items() if p in ("y_out", "d_out")) / 8
     return Traffic(lc, beats, b_in, b_out)
 
 
-def image_traffic(img: ImageCycles, bits: int = 8) -> list[Traffic]:
-    return [layer_traffic(lc, img.R, img.C, bits) for lc in img.layers]
+def image_traffic(img: ImageCycles, bits: int = 8, act_buffer: bool = True) -> list[Traffic]:
+    return [layer_traffic(lc, img.R, img.C, bits, act_buffer) for lc in img.layers]
 
 
 def by_op(traffic: list[Traffic]) -> dict:

@@ -63,7 +63,7 @@ def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: b
         mlt, s = quantize_multiplier(rng.uniform(0.5, 1) * 2.0 ** rng.randint(-7, -2))
         nq["mult"].append(mlt), nq["shift"].append(s), nq["bias"].append(rng.randint(-(1 << (s + 5)), 1 << (s + 5)))
     w = torch.randint(-q, q + 1, (N, K), generator=gen)
-    g = {"x": x, "w": w, "nq": nq, "restore": restore}
+    g = {"x": x, "w": w, "nq": nq, "restore": restore, "reuse": rng.random() < 0.8}
     if rng.random() < 0.5:
         g["lo"], g["hi"] = 0, q
         zps = [rng.choice([0, q, rng.randint(0, q)]) for _ in range(N)]
@@ -184,10 +184,18 @@ class CoreBench:
             vjp = torch.zeros((Mp, Np), dtype=torch.int64)
             mp[:M], m2p[:M], vjp[:M, :N] = g["m"], g["m2"], g["vj"]
         order = []
+        # the row tile's activations enter once and the activation buffer replays them for its other column
+        # tiles (reps), unless the GEMM asks for x_in on every tile (reuse=False: reps 0)
+        reuse = g.get("reuse", True)
+        if reuse and Np > C:
+            coverage.sample("core.events", "row tile replayed")
         for mi in range(0, Mp, R):
             for ni in range(0, Np, C):
+                if ni == 0 or not reuse:
+                    reps = (Np - C) // C if reuse else 0
+                    for k in range(K):
+                        self.x.put({"x": xt[k][mi:mi + R], "last": int(k == K - 1), "reps": reps})
                 for k in range(K):
-                    self.x.put({"x": xt[k][mi:mi + R], "last": int(k == K - 1)})
                     self.w.put({"w": wt[k][ni:ni + C], "ntile": ni // C})
                 if g.get("restore"):
                     for r in range(R):

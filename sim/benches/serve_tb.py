@@ -6,9 +6,9 @@ per-cycle loop.  It connects back to the host over a local socket
 (``multiprocessing.connection``; address and key from the job file) and serves requests
 until ``{"op": "close"}``:
 
-``{"op": "gemm", "cfg": [beats], "lo", "hi", "restore", "x": [[beat per k] per row tile],
-"w": [[beat per k] per column tile], "rs": {(mt, nt): [beat per row]}, "order": [(mt, nt)],
-"rows": R}`` streams the tiles in ``order`` and returns the raw ``y_out`` beats, the
+``{"op": "gemm", "cfg": [beats], "lo", "hi", "restore", "xs": [x_in beats: each row tile once, its ``reps``
+set for the column tiles that replay it], "ws": [w_in beats of every tile], "rs": {(mt, nt): [beat per row]},
+"order": [(mt, nt)], "rows": R}`` streams the tiles in ``order`` and returns the raw ``y_out`` beats, the
 data-phase cycles, the config cycles and the stall cycles (valid high, ready low) of each
 input stream.
 
@@ -139,16 +139,16 @@ async def serve(dut):
                 d.raw.clear()
                 for b in req.get("p") or []:  # DeMax rows streamed alongside the GEMM
                     p.put(b)
-                xs, ws, rss = req["x"], req["w"], req["rs"]
-                for mt, nt in req["order"]:
-                    for bx, bw in zip(xs[mt], ws[nt]):
-                        x.put(bx)
-                        w.put(bw)
-                    if req["restore"]:
-                        for b in rss[(mt, nt)]:
+                for b in req["xs"]:
+                    x.put(b)
+                for b in req["ws"]:
+                    w.put(b)
+                if req["restore"]:
+                    for o in req["order"]:
+                        for b in req["rs"][o]:
                             rs.put(b)
                 want = len(req["order"]) * req["rows"]
-                k_steps = sum(len(xs[mt]) for mt, _ in req["order"])
+                k_steps = len(req["ws"])
                 n_p = len(req.get("p") or [])
                 mons = {y: want, **({d: n_p} if n_p else {})}
                 cycles, extra, done = await _run(dut, [x, w, rs, p], mons, 40 * (k_steps + n_p + want) + 4000)

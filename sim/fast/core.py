@@ -164,12 +164,11 @@ class FastCore:
             cfg = self._run({"cfg": req["cfg"]}, {}, 10 * len(req["cfg"]) + 100)
             self._lib.uq_statics(self._h, int(req["lo"]), int(req["hi"]), int(bool(req["restore"])))
             order = [tuple(o) for o in req["order"]]
-            x = [b for mt, _ in order for b in req["x"][mt]]
-            w = [b for _, nt in order for b in req["w"][nt]]
+            x, w = req["xs"], req["ws"]
             rs = [b for o in order for b in req["rs"][o]] if req["restore"] else []
             p = req.get("p") or []  # DeMax rows streamed alongside the GEMM
             wants = {"y_out": len(order) * req["rows"], **({"d_out": len(p)} if p else {})}
-            r = self._run({"x_in": x, "w_in": w, "rs_in": rs, "p_in": p}, wants, 40 * (len(x) + len(p) + wants["y_out"]) + 4000)
+            r = self._run({"x_in": x, "w_in": w, "rs_in": rs, "p_in": p}, wants, 40 * (len(w) + len(p) + wants["y_out"]) + 4000)
             ans = {"y": r["beats"]["y_out"], "cycles": r["cycles"], "cfg_cycles": cfg["cycles"] + 1,
                    "extra_beats": r["extra"]["y_out"], "stalls": {q: r["stalls"][q] for q in ("x_in", "w_in", "rs_in")},
                    "status": self.status}

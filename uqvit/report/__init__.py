@@ -135,7 +135,8 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     }
     summary["bandwidth"] = {"size": traffic["size"], "bits": traffic["bits"],
                             "memory_bytes_per_cycle": traffic["memory_bytes_per_cycle"],
-                            **{n: {f: m[f] for f in ("in_bytes_per_cycle", "out_bytes_per_cycle", "macs_per_byte")}
+                            **{n: {f: m[f] for f in ("in_bytes_per_cycle", "in_bytes_per_cycle_without_act_buffer",
+                                                     "out_bytes_per_cycle", "macs_per_byte")}
                                for n, m in traffic["models"].items()}}
     if sim_runs:
         summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}

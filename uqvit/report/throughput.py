@@ -139,7 +139,9 @@ def traffic_data(data: dict, timing: dict | None) -> dict:
             continue
         t = image_traffic(img, TRAFFIC_BITS)
         b_in, b_out = sum(x.bytes_in for x in t), sum(x.bytes_out for x in t)
+        b_in0 = sum(x.bytes_in for x in image_traffic(img, TRAFFIC_BITS, act_buffer=False))
         out["models"][name] = {"label": d["label"], "in_bytes_per_cycle": round(b_in / img.cycles, 2),
+                               "in_bytes_per_cycle_without_act_buffer": round(b_in0 / img.cycles, 2),
                                "out_bytes_per_cycle": round(b_out / img.cycles, 2),
                                "macs_per_byte": round(img.macs / (b_in + b_out), 2), "by_op": by_op(t)}
     return out
@@ -149,16 +151,18 @@ def bandwidth_section(tr: dict) -> list[str]:
     mem = tr["memory_bytes_per_cycle"]
     L = [f"## Memory bandwidth ({tr['size']}, int8, batch 1)", "",
          "Bytes through the core's ports (`rtl.perf.traffic`: the beats of every stream times the core's own payload "
-         "widths; the core has no activation or weight buffer, so every tile re-streams its activations and weights), "
+         "widths; the activation buffer keeps a row tile on chip, so activations enter once per row tile, while every "
+         "tile streams its weights: there is no weight buffer), "
          "over the cycle model's cycles (which the RTL matches, section above). Stated memory bandwidths, in bytes per "
          "core cycle: " + "; ".join(f"{k}: {v:.1f}" for k, v in mem.items()) + ".", "",
          "The last columns: the share of the cycle-model throughput that each memory can feed when every byte comes "
          "from it (its bandwidth / the bytes per cycle needed, capped at 100 %).", "",
-         "| model | in B/cycle | out B/cycle | MACs/byte | " + " | ".join(f"fed by {k.split(' (')[0]}" for k in mem)
-         + " |", "|---|---|---|---|" + "---|" * len(mem)]
+         "| model | in B/cycle | in B/cycle without the activation buffer | out B/cycle | MACs/byte | "
+         + " | ".join(f"fed by {k.split(' (')[0]}" for k in mem) + " |", "|---|---|---|---|---|" + "---|" * len(mem)]
     for name, m in tr["models"].items():
         need = m["in_bytes_per_cycle"] + m["out_bytes_per_cycle"]
-        L.append(f"| {m['label']} | {m['in_bytes_per_cycle']:.1f} | {m['out_bytes_per_cycle']:.1f} | {m['macs_per_byte']:.2f} | "
+        L.append(f"| {m['label']} | {m['in_bytes_per_cycle']:.1f} | {m['in_bytes_per_cycle_without_act_buffer']:.1f} | "
+                 f"{m['out_bytes_per_cycle']:.1f} | {m['macs_per_byte']:.2f} | "
                  + " | ".join(f"{100 * min(1.0, v / need):.0f} %" for v in mem.values()) + " |")
     first = tr["models"].get("deit_small_patch16_224") or next(iter(tr["models"].values()), None)
     if first:
@@ -166,10 +170,10 @@ def bandwidth_section(tr: dict) -> list[str]:
                   "beside the attention GEMMs).", "", "| op | in B/cycle | out B/cycle | MACs/byte |", "|---|---|---|---|"]
         for op, o in first["by_op"].items():
             L.append(f"| {op} | {o['in_per_cycle']:.1f} | {o['out_per_cycle']:.1f} | {o['macs_per_byte']:.2f} |")
-    L += ["", "Every GEMM needs about 2R + C(b+1)/8 bytes per cycle of input (activation words of 16 bits, weight lanes "
-              "of b+1 bits): about 51 B/cycle at 16x16, more than either memory above delivers, so the core is bandwidth-"
-              "bound unless on-chip buffers reuse operands (an activation buffer holding a row tile would cut the x_in "
-              "share by the number of column tiles). ![roofline](roofline.png)", ""]
+    L += ["", "A GEMM tile needs C(b+1)/8 bytes per cycle of weights (b+1-bit lanes) and, for the first column tile of "
+              "a row tile only, 2R bytes of activation words (16 bits): the activation buffer divides the activation "
+              "share by the number of column tiles (about 19 B/cycle of weights at 16x16 remain; a weight buffer or a "
+              "larger batch would cut those). ![roofline](roofline.png)", ""]
     return L
 
 
@@ -192,7 +196,7 @@ def plot_roofline(out: Path, tr: dict) -> str:
     ax.set_yscale("log")
     ax.set_xlabel("operational intensity, MACs per byte through the core's ports")
     ax.set_ylabel("MACs per cycle")
-    ax.set_title(f"Roofline of the {tr['size']} core without operand buffers (int8)")
+    ax.set_title(f"Roofline of the {tr['size']} core with its activation buffer (int8)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return save(fig, out / "roofline.png")
