@@ -156,7 +156,8 @@ def baseline_section(area: dict) -> list[str]:
                 "Not synthesized yet: `python -m rtl.flows.area --units core,baseline_core`."]
     L = ["", "## UQ-ViT against a plain int8 core", "",
          "The cost of UQ-ViT is the difference between two cores generated from the same code (`rtl.core.Core`) with "
-         "the same array, drain width, requant tables and limits: the UQ-ViT core, and `Core(variant=\"int8\")`, "
+         "the same array, drain width, requant tables, activation buffer, DeMax-port width and limits: the UQ-ViT "
+         "core, and `Core(variant=\"int8\")`, "
          "which has what a plain per-tensor-activation int8 deployment needs: the same input scale-round-clamp lanes "
          "reading one per-tensor parameter register instead of the per-channel NormQuant table, per-channel "
          "requantization of the int32 sums (32-bit instead of 48-bit inputs), a plain uniform softmax quantizer "
