@@ -40,6 +40,9 @@ def edge_rows(L: int) -> list[list[int]]:
         [PROB_ONE, 2] + [1] * (L - 2),
         [PROB_ONE, 6] + [1, 2, 3, 5] * ((L - 2) // 4) + [3] * ((L - 2) % 4),
         [PROB_ONE >> 1, 10, 5] + [1, 3, 7, 9] * ((L - 3) // 4) + [5] * ((L - 3) % 4),
+        # several keys per beat: the maximum alone in a padded last beat, and a maximum tied across two beats
+        [3] * (L - 2) + [PROB_ONE],
+        [1] * (L // 2 - 1) + [9] + [1] * (L // 2 - 2) + [9] + [2],
     ]
     return [r for r in rows if 1 <= len(r) <= L]
 
