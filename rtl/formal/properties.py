@@ -27,6 +27,7 @@ DEFAULT_DEPTH = 12
 
 
 def _units():
+    from ..act_buffer import ActivationBuffer
     from ..array import SystolicArray
     from ..core import Core
     from ..demax import DeMax, DeMaxRestore
@@ -41,6 +42,8 @@ def _units():
         "requant": (lambda: Requant(2, RESTORE_BITS, cols=4), "Requant(lanes=2, cols=4, in=48)"),
         "array": (lambda: SystolicArray(2, 2, 2), "SystolicArray(2x2, bits=2)"),
         "demax": (lambda: DeMax(2, 4), "DeMax(bits=2, max_row=4)"),
+        "demax_lanes": (lambda: DeMax(2, 4, lanes=2), "DeMax(bits=2, max_row=4, lanes=2)"),
+        "act_buffer": (lambda: ActivationBuffer(2, 2, 4, 2), "ActivationBuffer(rows=2, bits=2, depth=4, reps up to 3)"),
         "restore": (lambda: DeMaxRestore(2, 2, max_k=4, cols=4), "DeMaxRestore(lanes=2, cols=4, bits=2)"),
         "core": (lambda: Core(2, 2, 2, max_k=4, max_n=4, max_row=4), "Core(2x2, bits=2, max_k=4, max_n=4, max_row=4)"),
     }

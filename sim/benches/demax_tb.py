@@ -19,7 +19,7 @@ from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
-from uqvit.contract import PROB_ONE, demax_codes
+from uqvit.contract import PROB_BITS, PROB_ONE, code_max, demax_codes, demax_reciprocal
 
 
 def edge_rows(L: int) -> list[list[int]]:
@@ -45,6 +45,22 @@ def edge_rows(L: int) -> list[list[int]]:
         [1] * (L // 2 - 1) + [9] + [1] * (L // 2 - 2) + [9] + [2],
     ]
     return [r for r in rows if 1 <= len(r) <= L]
+
+
+def rounding_edge_row(L: int, bits: int, rng: random.Random) -> list[int]:
+    """A row whose codes sit as close to a rounding half as UQ1.20 allows: the maximum 1.0, a second maximum m2 of
+    random bit length, then keys p = (c + 1/2) / ((2**b - 1) * R / 2**shift) for random code levels c (R, shift: the
+    contract's reciprocal of m2).  A reciprocal that is off in a low bit moves some of these codes by one; random
+    rows almost never show it."""
+    e = rng.randint(1, PROB_BITS - 1)
+    m2 = rng.randint(1 << (e - 1), (1 << e) - 1)
+    recip, shift = (int(t) for t in demax_reciprocal(torch.tensor([m2])))
+    q = code_max(bits)
+    keys = []
+    for _ in range(L - 2):
+        c = rng.randint(0, q - 1)
+        keys.append(min(m2, round((2 * c + 1) * (1 << shift) / (2 * q * recip))))
+    return [PROB_ONE, m2] + keys
 
 
 def random_row(L, rng: random.Random):
@@ -130,7 +146,7 @@ async def demax_bench(dut):
     shape_i, shape_o = payload_shape(comp, "i"), payload_shape(comp, "o")
     drv = StreamDriver(dut, "i", shape_i, rng, job.get("p_valid", 0.8))
     mon = StreamMonitor(dut, "o", shape_o, rng, job.get("p_ready", 0.7))
-    rows = edge_rows(L)
+    rows = edge_rows(L) + [rounding_edge_row(L, bits, rng) for _ in range(job["rows"] // 3)]
     rows += [random_row(L, rng) for _ in range(max(0, job["rows"] - len(rows)))]
     rows = rows[:job["rows"]]
     exp = model(rows, bits)
