@@ -25,8 +25,9 @@ class SoftmaxQuant(wiring.Component):
     Exactly :func:`uqvit.contract.uniform_prob_codes` (fixed scale ``1/(2**b - 1)`` over ``[0, 1]``); words
     above 1.0 saturate.  Ports ``i`` ``{p[lanes] (PROB_BITS unsigned), pad, last}``, ``o`` ``{code[lanes], pad,
     last}``, one beat per cycle, latency ``SOFTMAX_LATENCY``; ``i.ready = ~o.valid | o.ready``, ``o.payload``
-    held while not ready.  The same input stream as :class:`rtl.demax.DeMax` (same ``lanes``), so the cores'
-    attention ports match; pad lanes are quantized like the others (the consumer ignores them).
+    held while not ready; ``busy`` while a code waits on ``o``.  The same input stream as
+    :class:`rtl.demax.DeMax` (same ``lanes``), so the cores' attention ports match; pad lanes are quantized
+    like the others (the consumer ignores them).
     """
 
     def __init__(self, bits: int = 8, lanes: int = 1):
@@ -38,13 +39,14 @@ class SoftmaxQuant(wiring.Component):
                 "p": data.ArrayLayout(unsigned(PROB_BITS), lanes), "pad": pad, "last": 1}))),
             "o": Out(stream.Signature(data.StructLayout({
                 "code": data.ArrayLayout(unsigned(bits), lanes), "pad": pad, "last": 1}))),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         q = code_max(self.bits)
         adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv), self.busy.eq(self.o.valid)]
         with m.If(adv):
             m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.last.eq(self.i.payload.last),
                          self.o.payload.pad.eq(self.i.payload.pad)]

@@ -289,9 +289,7 @@ class Core(wiring.Component):
         tile_in = self.x_in.valid & self.x_in.ready & self.x_in.payload.last
         tile_out = self.y_out.valid & self.y_out.ready & self.y_out.payload.last
         m.d.sync += inflight.eq(inflight + Mux(tile_in, 1 + self.x_in.payload.reps, 0) - tile_out)
-        held = Signal(range(4 * self.max_row + 64))  # DeMax beats taken on p_in and not yet given on d_out
-        m.d.sync += held.eq(held + (self.p_in.valid & self.p_in.ready) - (self.d_out.valid & self.d_out.ready))
-        m.d.comb += st.busy.eq(gemm_busy | (held != 0))
+        m.d.comb += st.busy.eq(gemm_busy | self._demax.busy)  # the attention unit holds a beat
         cfg_write = Signal()
         m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy)]
         with m.If(self.cfg.valid & gemm_busy):

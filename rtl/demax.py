@@ -94,6 +94,7 @@ class DeMax(wiring.Component):
         the unit ends the row at ``max_row`` keys (that beat's ``last`` is forced) and the remaining
         beats form a new row, so nothing wraps and nothing deadlocks; the core keeps it as a sticky
         error bit (:class:`rtl.core.Core` ``status``).
+    busy : a beat taken on ``i`` has not left ``o`` yet (from the cycle after it is taken).
 
     ``lanes`` (a power of two dividing ``max_row``, default 1) sets the throughput: ``lanes``
     probabilities per cycle in and codes out (:func:`demax_lanes_default` sizes it to the array).
@@ -130,6 +131,7 @@ class DeMax(wiring.Component):
                 "code": data.ArrayLayout(unsigned(bits), lanes), "pad": pad, "last": 1,
                 "stats": stats_layout(max_row)}))),
             "row_overflow": Out(1),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -267,6 +269,8 @@ class DeMax(wiring.Component):
                          v1.eq(v0), ctl1.eq(ctl0),
                          self.o.valid.eq(v1), self.o.payload.last.eq(ctl1.last), self.o.payload.pad.eq(ctl1.pad),
                          self.o.payload.stats.eq(ctl1.stats)]
+        # busy: a beat taken on i has not left o yet (it waits in the element FIFO or is in the emit stages)
+        m.d.comb += self.busy.eq(elems.r_rdy | v0 | v1 | self.o.valid)
         half = Signal(64)
         m.d.comb += half.eq((1 << ctl1.sh) >> 1)
         for k in range(P):
@@ -358,7 +362,13 @@ class DeMaxRestore(wiring.Component):
         for i in range(L):
             lane = []
             for k, (lsb, prod) in enumerate(partial_products(m2_0, acc0[i]) + partial_products(mq0, vj0[i])):
-                r = Signal(prod.shape(), name=f"pp{k}_{i}")
+                if lsb >= RESTORE_BITS:  # lands entirely above the RESTORE_BITS sum: wrapped away
+                    continue
+                # only the bits below 2**RESTORE_BITS once shifted are registered (T is exact modulo 2**RESTORE_BITS)
+                shape = prod.shape()
+                if shape.width > RESTORE_BITS - lsb:
+                    shape = signed(RESTORE_BITS - lsb) if shape.signed else unsigned(RESTORE_BITS - lsb)
+                r = Signal(shape, name=f"pp{k}_{i}")
                 with m.If(adv):
                     m.d.sync += r.eq(prod)
                 lane.append((lsb, r))
