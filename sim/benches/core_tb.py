@@ -51,7 +51,8 @@ def model_gemm(g, bits):
 def random_gemm(R, C, bits, rng: random.Random, gen: torch.Generator, restore: bool, K: int | None = None):
     q = code_max(bits)
     M = rng.randint(1, 3 * R)
-    N = rng.randint(1, 3 * C)
+    # now and then a wide GEMM: a row tile replayed for up to 15 more column tiles (x_in reps up to 15)
+    N = rng.randint(1, 3 * C) if rng.random() < 0.9 else rng.randint(3 * C + 1, 16 * C)
     K = K or rng.choice([1, 2, R + C, rng.randint(1, 48), rng.randint(1, 48)])
     x = torch.randint(-(1 << 12), 1 << 12, (M, K), generator=gen)
     if rng.random() < 0.2:
