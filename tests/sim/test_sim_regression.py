@@ -62,7 +62,10 @@ def test_every_functional_coverage_bin_is_hit(regression):
     pts = cov["points"]
     assert set(pts["restore.t"]) >= {"2^45..2^47"} and set(pts["demax.row"]) >= {"tie at max", "tie at second max", "one-hot"}
     assert set(pts["backpressure.out"]) == {"none", "random", "long bursts"}
-    assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row", "cfg while busy"}
+    assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed"}
+    # the attention port's framing: one key per beat (the 4x4 core) and 4 keys per beat, rows ending on a full
+    # and on a padded beat (the DeMax unit bench)
+    assert set(pts["demax.last_beat"]) == {"one lane", "full", "partial"}
     # the hardware guards' edges: a tile of exactly max_k k-steps and one past it (err_k, still exact)
     assert pts["core.k"]["=max_k"] > 0 and pts["core.k"][">max_k"] > 0
     # ViT-sized work through the core: a tile of K > 1536 (DeiT-S fc2) and DeiT's 197-key DeMax rows
