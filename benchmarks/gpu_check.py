@@ -102,8 +102,9 @@ def main() -> int:
         print("scikit-learn is not installed here: digits eval on CUDA skipped", flush=True)
     dest = os.environ.get("OUT")
     if dest:
-        with open(os.path.join(dest, "gpu_check.json"), "w") as f:
-            json.dump(out, f, indent=2)
+        from uqvit.provenance import write_json
+
+        write_json(os.path.join(dest, "gpu_check.json"), out, "gpu_check", indent=2)
     ok = all(g["gemm_mismatches"] == 0 and g["linear_layer_mismatches"] == 0 for g in out["golden"])
     print("CUDA golden == CPU golden:", "yes" if ok else "NO")
     return 0 if ok else 1

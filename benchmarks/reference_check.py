@@ -18,7 +18,6 @@ import contextlib
 import copy
 import importlib
 import io
-import json
 import os
 import sys
 from pathlib import Path
@@ -219,7 +218,9 @@ def main(argv=None) -> int:
               f"uqvit {r['top1_uqvit']}; same top-1 {r['same_top1']}/{r['images']}; "
               f"alphas agree {r['alphas_agree']}/{r['alphas']}; max |diff| {r['max_abs_logit_difference']:.3g}")
     if a.json:
-        Path(a.json).write_text(json.dumps(provenance(a.ref) | {"runs": runs}, indent=2))
+        from uqvit.provenance import write_json
+
+        write_json(a.json, provenance(a.ref) | {"runs": runs}, "reference_check", indent=2)
     return 0
 
 

@@ -8,7 +8,6 @@ utilisation on the large GEMMs.  Usage: ``python benchmarks/sim_digits.py [--row
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from sim.whole_model import build_model, simulate_images
@@ -43,8 +42,9 @@ def main() -> int:
               f"wall={out['batch']['images'][0]['wall_s']:.1f} s; min utilisation on GEMMs with K,N >= 4x array "
               f"{100 * s['min_util_big_gemms']:.1f}%")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=2)
+        from uqvit.provenance import write_json
+
+        write_json(a.json, out, "sim_bench", indent=2)
     return 0 if r1["bit_exact"] and (not a.batch or out["batch"]["bit_exact"]) else 1
 
 

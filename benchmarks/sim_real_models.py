@@ -14,11 +14,12 @@ RTL cycles, the wall time, the simulated cycles per second and the cycle model's
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
+
+from uqvit.provenance import write_json
 
 MODELS = ("deit_small_patch16_224", "swin_tiny_patch4_window7_224")
 
@@ -47,7 +48,8 @@ def main(argv=None) -> int:
         for im in res["images"]:
             im.pop("logits_rtl", None)  # 1000 floats: not needed in the report
         out = Path(a.out) / f"sim_{model}.json"
-        out.write_text(json.dumps(res, indent=1))
+        write_json(out, res, "sim", f"python benchmarks/sim_real_models.py --models {model} --size {a.size} "
+                   f"--calib {a.calib} --out {a.out}")
         cmp = res["cycle_model"]
         print(f"{model}: {a.size}x{a.size} core, logits {'BIT-EXACT' if res['bit_exact'] else 'DIFFER'}; "
               f"{img['cycles']:,} cycles in {img['wall_s']:.0f} s RTL forward ({res['cycles_per_s']:,} cycles/s incl. host "

@@ -12,12 +12,10 @@ excluded), and the speed-up over cocotb.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 
 def main() -> int:
@@ -60,7 +58,9 @@ def main() -> int:
     for k, v in runs.items():
         print(f"{k:20s} {v['cycles_per_s']:>10,} cycles/s  {v['speedup_over_cocotb']:>6}x cocotb")
     if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=1))
+        from uqvit.provenance import write_json
+
+        write_json(a.json, out, "sim_speed")
         print(f"wrote {a.json}")
     return 0 if same and all(v["bit_exact"] for v in runs.values()) else 1
 

@@ -21,13 +21,13 @@ logits are bit-exact with the golden model when the RTL is.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from uqvit import contract as C
+from uqvit.provenance import write_json
 
 from . import model_driver as md
 from .rtl_executor import rtl_executor
@@ -310,8 +310,9 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
 def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int = DEMO_ROWS, cols: int = DEMO_COLS,
              w_bits: int = DEMO_BITS, a_bits: int = DEMO_BITS, calib: int = DEMO_CALIB, bits: int | None = None,
              waves=None, json_path=None, batch: bool = False, fp_model=None, log=print, backend: str | None = None,
-             checkpoint=None, pretrained: bool = False) -> dict:
-    """Quantize + compile ``model``, then :func:`simulate_images`; writes ``json_path`` if given.
+             checkpoint=None, pretrained: bool = False, command: str | None = None) -> dict:
+    """Quantize + compile ``model``, then :func:`simulate_images`; writes ``json_path`` if given (with its
+    provenance: ``command`` is the command line that regenerates it).
 
     JSON: ``{"bit_exact", "layers": [{"name", "m", "k", "n", "cycles", "utilization", ...}],
     "total_cycles", "wall_s", ...}``.
@@ -334,7 +335,7 @@ def simulate(model: str = "demo", data: str = "digits", images=(0,), rows: int =
         log(f"wrote FST waves to {waves}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(res, indent=2))
+        write_json(json_path, res, "sim", command or f"uqvit sim --model {model} --json {json_path}", indent=2)
         log(f"wrote {json_path}")
     return res
 
@@ -343,4 +344,4 @@ def demo_step(model, out_dir, log=print) -> dict:
     """The ``uqvit demo`` step: digits image 0 at W4A4 on a 16x16 core; writes ``sim_demo.json``."""
     log("== RTL simulation: one digits image through the Verilated 16x16 core (W4A4)")
     return simulate("demo", "digits", images=(0,), rows=DEMO_ROWS, cols=DEMO_COLS, w_bits=DEMO_BITS, a_bits=DEMO_BITS,
-                    fp_model=model, json_path=str(Path(out_dir) / "sim_demo.json"), log=log)
+                    fp_model=model, json_path=str(Path(out_dir) / "sim_demo.json"), log=log, command="uqvit demo")

@@ -7,51 +7,16 @@ lazy import hides a cycle from Python, not from the reader.
 """
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("uqvit", "rtl", "sim")
+from uqvit import sources
+
 MAX_LINES = 450
+PACKAGES = ("uqvit", "rtl", "sim")
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def source_modules() -> dict[str, Path]:
-    return {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
-
-
-def imports_of(name: str, path: Path, modules) -> set[str]:
-    """Project modules that ``name`` imports anywhere in its file (module level or inside functions)."""
-    is_pkg = path.name == "__init__.py"
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = name.split(".")
-                base = base[:len(base) - node.level + (1 if is_pkg else 0)]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module
-            # ``from pkg import sub`` imports the submodule when there is one
-            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in modules else mod for a in node.names]
-        else:
-            continue
-        for t in targets:
-            while t and t not in modules:  # ``import a.b.c`` where only ``a.b`` is ours
-                t = t.rpartition(".")[0]
-            if t and t != name:
-                out.add(t)
-    return out
+def source_modules():
+    return sources.source_modules(packages=PACKAGES)
 
 
 def layer(mod: str) -> str:
@@ -78,8 +43,7 @@ ALLOWED = {
 
 
 def import_graph() -> dict[str, set[str]]:
-    mods = source_modules()
-    return {m: imports_of(m, p, mods) for m, p in mods.items()}
+    return sources.import_graph(packages=PACKAGES)
 
 
 def upward_imports(graph) -> list[str]:

@@ -1,7 +1,6 @@
 """Accuracy evaluation of FP, fake-quant and integer models on digits or an ImageFolder."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -194,9 +193,13 @@ def format_table(report: dict) -> str:
     return "\n".join(rows)
 
 
-def write_json(report: dict, path: str) -> None:
+def write_json(report: dict, path: str, kind: str = "accuracy", command: str | None = None) -> None:
+    """Write an eval (or detection) report with its provenance (:func:`uqvit.provenance.stamp`)."""
+    import sys
+
+    from .provenance import write_json as write_stamped
+
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
+    write_stamped(path, report, kind, command or " ".join(["uqvit", *sys.argv[1:]]), indent=2)

@@ -1,6 +1,11 @@
 """How ``uqvit`` reports errors: the project's own errors as one line and status 2, bugs with their traceback."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 
@@ -138,3 +143,20 @@ def test_sim_of_a_timm_model_defaults_to_synthetic_images(capsys):
     assert rc == 2 and "the evaluation set of synthetic has 64 images" in capsys.readouterr().err
     rc = cli.main(["sim", "--image", "99999"])  # the demo keeps its digits set
     assert rc == 2 and "the evaluation set of digits has 4500 images" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a Linux /proc")
+def test_golden_dump_into_proc_stops_before_calibrating():
+    """``os.access`` calls /proc writable as root; the real probe does not, so the command stops in its argument
+    checks: status 2, one line, nothing on stdout (loading the model or calibrating would print there)."""
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "uqvit.cli", "golden", "dump", "--model", "demo", "--image", "0",
+                        "--out", "/proc/nope/x"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    seconds = time.monotonic() - t0
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.startswith("uqvit golden: error: --out: cannot create folder /proc/nope/x: ") and \
+        r.stderr.count("\n") == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert seconds < 30, seconds  # a generous bound (imports only, ~2 s); calibrating took 18 s

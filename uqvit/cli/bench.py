@@ -8,10 +8,10 @@ from .common import bits
 
 
 def check_bench(a) -> None:
+    if a.json:  # before --model and --device, which import torch
+        checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
     checks.model_name(a.model)
     checks.device(a.device)
-    if a.json:
-        checks.output_file(a.json, "--json")
 
 
 def cmd_bench(a) -> int:

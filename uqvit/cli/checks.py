@@ -4,12 +4,16 @@ Each check raises :class:`ArgumentError` whose message starts with the argument'
 user sees one line such as ``uqvit sim: error: --image 99999: out of range, the evaluation set
 has 4500 images (0..4499)``.  The checks are cheap: no model weights are loaded, no data set is
 decoded (an ImageFolder is listed, not read); a checkpoint is read once and its tensor shapes are
-compared with the model built on PyTorch's ``meta`` device (no memory, no weights).
+compared with the model built on PyTorch's ``meta`` device (no memory, no weights).  Every output path
+(``--out``, ``--json``, ``--waves``, ...) is proven writable by a real write, a probe file created and removed
+(:func:`probe_folder`), not by ``os.access``, which says yes as root for ``/proc`` or a read-only mount.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import tempfile
 from pathlib import Path
 
 from ..errors import UserError
@@ -89,40 +93,99 @@ def input_dir(path, arg: str) -> Path:
     return p
 
 
-def _creatable(p: Path, arg: str, what: str) -> None:
-    """``p`` does not exist: its nearest existing ancestor must be a writable folder."""
+#: the probe file's name: ``.uqvit-probe-XXXXXXXX`` (removed again before the check returns)
+PROBE_PREFIX = ".uqvit-probe-"
+
+
+def _reason(e: OSError) -> str:
+    return os.strerror(e.errno) if e.errno else (str(e) or type(e).__name__)
+
+
+def probe_folder(d) -> OSError | None:
+    """Create a file in the existing folder ``d``, write one byte, remove it: ``None``, or the ``OSError`` that
+    stopped it.  This is the write the command will do, so it fails where ``os.access`` says yes but writing does
+    not work: a pseudo file system (``/proc``), a read-only mount, a full disk, a quota; nothing is left behind."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=d)
+    except OSError as e:
+        return e
+    err = None
+    try:
+        os.write(fd, b"\0")
+    except OSError as e:
+        err = e
+    try:
+        os.close(fd)  # a network file system may report the failed write only here
+    except OSError as e:
+        err = err or e
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+    return err
+
+
+def _nearest_folder(p: Path, arg: str, what: str) -> Path:
+    """The nearest existing ancestor of the missing path ``p``; it must be a folder."""
     parent = p.parent
-    while not parent.exists():
+    while not os.path.exists(parent) and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise ArgumentError(arg, f"cannot create {what} {p}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ArgumentError(arg, f"cannot create {what} {p}: {parent} is not writable")
+    return parent
 
 
-def output_file(path, arg: str) -> Path:
-    """A file the command may (over)write: a writable file, or a new one in a writable place."""
+def _creatable(p: Path, arg: str, what: str) -> None:
+    """``p`` does not exist: a file can be created and written in its nearest existing ancestor."""
+    parent = _nearest_folder(p, arg, what)
+    if err := probe_folder(parent):
+        raise ArgumentError(arg, f"cannot create {what} {p}: writing a test file in {parent} failed "
+                                 f"({_reason(err)}); choose a place you can write to")
+
+
+def output_file(path, arg: str, parents: bool = True) -> Path:
+    """A file the command may (over)write, proven by a real write: an existing file must open for appending (not
+    truncated, nothing written), and its folder must take a new file unless only permissions refuse that (the file's
+    own permission then decides); a new file is created, written and removed in its nearest existing folder.
+    ``parents`` False: the command does not create missing folders, so the file's folder must exist."""
     p = Path(path)
-    if p.is_dir():
+    if os.path.isdir(p):
         raise ArgumentError(arg, f"{p} is a folder; give a file name")
-    if p.exists():
-        if not os.access(p, os.W_OK):
-            raise ArgumentError(arg, f"{p} is not writable")
-    else:
-        _creatable(p, arg, "file")
+    if os.path.exists(p):
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)))
+        except OSError as e:
+            raise ArgumentError(arg, f"{p} is not writable ({_reason(e)}); fix its permissions or choose another "
+                                     "file") from None
+        if os.path.isfile(p) and (err := probe_folder(p.parent)) and err.errno not in (errno.EACCES, errno.EPERM):
+            raise ArgumentError(arg, f"{p} is not writable: writing a test file in its folder {p.parent} "
+                                     f"failed ({_reason(err)}); choose another place")
+        return p
+    if not parents and not os.path.isdir(p.parent):
+        if os.path.exists(p.parent):
+            raise ArgumentError(arg, f"cannot create file {p}: {p.parent} is not a folder")
+        raise ArgumentError(arg, f"cannot create file {p}: folder {p.parent} does not exist; create it first "
+                                 f"(mkdir -p {p.parent}) or choose a file in an existing folder")
+    _creatable(p, arg, "file")
     return p
 
 
 def output_dir(path, arg: str, empty: bool = False) -> Path:
-    """A folder the command writes into: writable, or creatable; ``empty``: new or empty."""
+    """A folder the command writes into (creating it and its missing parents), proven by a real write: a probe
+    file is created, written and removed in it, or in its nearest existing ancestor; ``empty``: new or empty."""
     p = Path(path)
-    if p.exists():
-        if not p.is_dir():
+    if os.path.exists(p):
+        if not os.path.isdir(p):
             raise ArgumentError(arg, f"{p} exists and is not a folder")
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise ArgumentError(arg, f"folder {p} is not writable")
-        if empty and any(p.iterdir()):
+        try:
+            full = empty and any(p.iterdir())
+        except OSError as e:
+            raise ArgumentError(arg, f"folder {p} is not readable ({_reason(e)}); fix its permissions") from None
+        if full:
             raise ArgumentError(arg, f"folder {p} exists and is not empty; choose a new folder or empty it")
+        if err := probe_folder(p):
+            raise ArgumentError(arg, f"folder {p} is not writable: writing a test file there failed ({_reason(err)}); "
+                                     "fix its permissions or choose another folder")
     else:
         _creatable(p, arg, "folder")
     return p

@@ -21,6 +21,7 @@ def machine() -> str:
 def run_demo(out_dir: str = "reports", skip_rtl: bool = False, progress: bool = True, log=print) -> dict:
     from ..evaluate import format_table, run_eval
     from ..models import load_demo_model
+    from ..provenance import write_json
     from ..report.accuracy import write_accuracy_report
     from ..report.readme import digits_table
 
@@ -45,8 +46,8 @@ def run_demo(out_dir: str = "reports", skip_rtl: bool = False, progress: bool = 
         steps["RTL simulation of one image"] = time.time() - t
     log("\nthe README's digits table (`uqvit readme` copies it there):\n" + digits_table(json.loads(Path(paths[1]).read_text())))
     log("step times: " + "; ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
-    with open(os.path.join(out_dir, "demo_steps.json"), "w") as f:
-        json.dump({k: round(v, 2) for k, v in steps.items()}, f, indent=2)
+    write_json(os.path.join(out_dir, "demo_steps.json"), {k: round(v, 2) for k, v in steps.items()}, "demo_steps",
+               indent=2)
     return {"reports": reports, "steps": steps}
 
 

@@ -39,7 +39,7 @@ def cmd_eval_det(a) -> int:
                           progress=not a.no_progress)
     print(format_det_table(report))
     if a.json:
-        write_json(report, a.json)
+        write_json(report, a.json, "detection")
         print(f"wrote {a.json}")
     return 0
 

@@ -13,9 +13,9 @@ def check_eval(a) -> None:
         parse_methods(a.methods)
     except UnknownMethodError as e:
         raise checks.ArgumentError("--methods", str(e)) from None
-    checks.model_args(a)
-    if a.json:
+    if a.json:  # before --model and --data, which import torch
         checks.output_file(a.json, "--json")
+    checks.model_args(a)
 
 
 def cmd_eval(a) -> int:

@@ -1,7 +1,6 @@
 """``uqvit golden``: compare the integer golden model with fake-quant, dump test vectors."""
 from __future__ import annotations
 
-import json
 
 from . import checks
 from .common import add_model_args, bits
@@ -35,9 +34,9 @@ def _eval_images(ed, n: int):
 
 
 def check_compare(a) -> None:
+    if a.json:  # first: cheap, while --model and --data import torch
+        checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
     checks.model_args(a)
-    if a.json:
-        checks.output_file(a.json, "--json")
 
 
 def cmd_compare(a) -> int:
@@ -51,14 +50,16 @@ def cmd_compare(a) -> int:
         print(format_compare(res))
         out[f"W{b}A{b}"] = res
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=2)
+        from ..provenance import write_json
+
+        write_json(a.json, out, "golden_compare", "uqvit golden compare --model " + a.model + " --bits "
+                   + ",".join(map(str, a.bits)) + f" --images {a.images} --json {a.json}", indent=2)
     return 0
 
 
 def check_dump(a) -> None:
+    checks.output_dir(a.out, "--out", empty=True)  # first: cheap, while --model and --data import torch
     n = checks.model_args(a)
-    checks.output_dir(a.out, "--out", empty=True)
     checks.image_indices([a.image], n, a.data)
 
 

@@ -9,6 +9,8 @@ from . import checks
 def check_readme(a) -> None:
     checks.input_file(a.file, "--file")
     checks.input_dir(a.reports, "--reports")
+    if not a.check:  # rewritten in place
+        checks.output_file(a.file, "--file")
 
 
 def cmd_readme(a) -> int:

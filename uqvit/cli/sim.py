@@ -1,6 +1,8 @@
 """``uqvit sim``: a quantized model through the Verilated core, logits compared with the golden model."""
 from __future__ import annotations
 
+import sys
+
 from . import checks
 from .common import add_model_args, bits
 
@@ -33,7 +35,7 @@ def cmd_sim(a) -> int:
 
     res = simulate(a.model, a.data, images=a.image or [0], rows=a.rows, cols=a.cols, w_bits=a.w_bits, a_bits=a.a_bits,
                    calib=a.calib, waves=a.waves, json_path=a.json, batch=a.batch, backend=a.backend,
-                   checkpoint=a.checkpoint, pretrained=a.pretrained)
+                   checkpoint=a.checkpoint, pretrained=a.pretrained, command=" ".join(["uqvit", *sys.argv[1:]]))
     return 0 if res["bit_exact"] else 1
 
 

@@ -119,7 +119,7 @@ def run_det_demo(out: str = "reports", methods=DEMO_METHODS, bits=DEMO_BITS, pro
               "results": [r for rep in runs for r in rep["results"]]}
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
-    write_json(report, str(outp / "detection_demo.json"))
+    write_json(report, str(outp / "detection_demo.json"), "detection", "uqvit det-demo")
     write_det_md(outp / "detection_demo.md", report)
     log(f"wrote {outp / 'detection_demo.json'} and {outp / 'detection_demo.md'}")
     return report
