@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from uqvit.contract import ACC_BITS, PROB_BITS, PROB_FRAC_BITS, check_bits, code_max
 
-from .common import MAX_DIM, check_drain_lanes, check_int, chunk_bits, mux_select
+from .common import MAX_DIM, check_drain_lanes, check_int, chunk_bits, chunk_column, mux_select
 from .demax import check_attention_lanes, pad_bits
 
 #: cycles from a probability in to its code out (:class:`SoftmaxQuant`)
@@ -99,5 +99,5 @@ class RowChunks(wiring.Component):
             m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.tag.eq(self.i.payload.tag),
                          self.o.payload.chunk.eq(cnt)]
             for i in range(L):
-                m.d.sync += self.o.payload.t[i].eq(mux_select(cnt, [self.i.payload.acc[j * L + i] for j in range(D)]))
+                m.d.sync += self.o.payload.t[i].eq(mux_select(cnt, [self.i.payload.acc[chunk_column(j, i, L, D)] for j in range(D)]))
         return m

@@ -150,3 +150,9 @@ class BufferFIFO(SyncFIFO):
         with m.If(do_read & ~do_write):
             m.d.sync += self.level.eq(self.level - 1)
         return m
+
+
+def chunk_column(chunk: int, lane: int, lanes: int, chunks: int) -> int:
+    """The result column that drain lane ``lane`` carries in chunk ``chunk`` of a row: chunk ``j`` holds columns
+    ``j*lanes .. j*lanes + lanes - 1`` (the restore cuts rows so, requant re-assembles them so)."""
+    return chunk * lanes + lane

@@ -13,17 +13,15 @@ from .act_buffer import ActivationBuffer
 from .array import SystolicArray
 from .baseline_units import RowChunks, SoftmaxQuant
 from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, default_drain_lanes
-from .demax import DeMax, DeMaxRestore, check_attention_lanes, demax_lanes_default
+from .demax import DEFAULT_MAX_ROW, DeMax, DeMaxRestore, check_attention_lanes, demax_lanes_default
 from .normquant import NormQuant
 from .requant import Requant
 from .skid import SkidBuffer
+from .status import (ARRAY_PATH_TILES, STATUS_ERRORS, STATUS_LAYOUT, TABLE_LATENCY, X_PIPE_BEATS,  # noqa: F401
+                     cfg_addr_ok, status_logic)
 from .src_unit import param_layout
 
 MIN_DIM = 2
-#: cycles of the table stage in front of NormQuant and of requant: the beat is registered while its
-#: parameter-table entry is read synchronously, then beat and entry are registered once more, so that
-#: no multiplier input comes straight from a block RAM's output
-TABLE_LATENCY = 2
 CFG_NQ = 0  # cfg.sel: NormQuant table, addr = input channel k
 CFG_RQ = 1  # cfg.sel: requant table, addr = output tile n // cols, lane = n % cols
 #: ``Core(variant=...)``: the UQ-ViT core, or the plain int8 core its cost is measured against
@@ -34,18 +32,7 @@ VARIANTS = ("uqvit", "int8")
 #: 197-key rows of a 224-pixel ViT (Swin's windows have 49).  ``rtl.limits`` checks a model against them.
 DEFAULT_MAX_K = 3072
 DEFAULT_MAX_N = 3072
-DEFAULT_MAX_ROW = 256
 
-#: the core's ``status`` output.  ``busy``: a GEMM tile or a DeMax row is inside the core.  The ``err_*``
-#: bits are sticky (cleared by reset only); each names an input the core could not process correctly and
-#: kept running through (nothing wraps silently, nothing deadlocks):
-STATUS_LAYOUT = data.StructLayout({"busy": 1, "err_k": 1, "err_restore_k": 1, "err_row": 1, "err_cfg_busy": 1})
-STATUS_ERRORS = {
-    "err_k": "a tile had more than max_k k-steps (the NormQuant table ends at max_k; the k counter restarted at 0)",
-    "err_restore_k": "a restore-mode tile had more k-steps than the restore datapath holds exactly (restore_max_k)",
-    "err_row": "a DeMax row had more than max_row keys (the row was cut after max_row keys)",
-    "err_cfg_busy": "a cfg write arrived while a GEMM tile was in flight (the write was dropped)",
-}
 
 
 def restore_k_limit(max_k: int, bits: int) -> int:
@@ -132,7 +119,7 @@ class Core(wiring.Component):
           (Stored as ``lanes`` tables ``rq_tab{l}`` of ``n_tiles * cols/lanes`` entries: column
           ``c`` of tile ``t`` sits in table ``c % lanes`` at ``t*cols/lanes + c // lanes``.)
     lo, hi : requant clamp bounds; ``restore``: 1 = DeMax restore mode.  Static: change
-          only while the core is idle.
+          only while no GEMM tile is in flight (a change while one is flags ``err_mode_busy``).
     x_in : one k-step of an output tile: ``{x[rows] (VECTOR_BITS signed words of rows
           m0..m0+rows-1 at channel k), last, reps}``; ``last`` on k = K-1.  A tile is K beats;
           the k counter restarts after ``last``.  ``reps`` (the same on every beat of a tile): how many
@@ -150,11 +137,22 @@ class Core(wiring.Component):
           (default :func:`rtl.demax.demax_lanes_default`: ``rows * cols / 64``, so that DeMax keeps pace with
           the q·kᵀ GEMMs of 64-dimension heads, halved until it divides ``max_row``; :func:`rtl.demax.row_beats`
           frames a row).
-    status : ``{busy, err_k, err_restore_k, err_row, err_cfg_busy}`` (:data:`STATUS_LAYOUT`,
-          :data:`STATUS_ERRORS`): ``busy`` while a tile (from its first k-step on ``x_in`` to its last
-          row on ``y_out``) or a DeMax row is inside; the error bits are sticky until reset.  ``cfg``
-          stays ready while busy, but a write then is dropped and flags ``err_cfg_busy`` (the tables
-          in-flight tiles read never change under them).
+    status : ``{busy, err_k, err_restore_k, err_row, err_cfg_busy, err_n, err_reps, err_mode_busy}``
+          (:data:`STATUS_LAYOUT`, :data:`STATUS_ERRORS`): ``busy`` while a tile (from the cycle after its first
+          k-step is taken on ``x_in`` to its last row on ``y_out``, replayed tiles included) or a DeMax row is
+          inside; the error bits are sticky until reset.  ``cfg`` stays ready while busy, but a write then is
+          dropped and flags ``err_cfg_busy`` (the tables in-flight tiles read never change under them).
+
+    Host rules (the streams are not independent; a host that breaks these can deadlock):
+    * ``x_in`` and ``w_in`` are offered side by side: a k-step enters the array only with its weights, and
+      the core holds at most ``X_PIPE_BEATS`` (6) ``x_in`` beats ahead of their ``w_in`` beats, after which
+      ``x_in.ready`` is low until weights arrive (``x_in.ready`` follows ``w_in.valid`` combinationally then).
+      A host that sends a whole tile's activations before its first weight beat deadlocks for K > 6.
+    * In restore mode a result row leaves the array only with its ``rs_in`` beat: offer ``rs_in`` without
+      waiting for ``y_out`` (the array's clock enable follows ``rs_in.valid`` combinationally).
+    Both were kept instead of decoupling the streams with tile-deep FIFOs (K x rows words each): every host
+    here drives the streams from independent queues, and the core bench checks the first rule of its host
+    (:mod:`sim.benches.core_tb`).
 
     Overflow contract: the int32 accumulators cannot overflow for tiles of at most ``max_k``
     k-steps (``max_k * (2**b - 1) * 2**b < 2**31`` is checked at construction: lanes are
@@ -203,20 +201,20 @@ class Core(wiring.Component):
         uq = self.uqvit
         self.rows, self.cols, self.bits, self.max_k, self.max_n = rows, cols, bits, max_k, max_n
         self.max_row = max_row
-        if demax_lanes is None:  # the array's rate, halved until it divides max_row
-            demax_lanes = demax_lanes_default(rows, cols)
-            while max_row % demax_lanes:
-                demax_lanes //= 2
+        if demax_lanes is None:
+            demax_lanes = demax_lanes_default(rows, cols, max_row)
         self.demax_lanes = check_attention_lanes(demax_lanes, max_row)
         self.restore_max_k = restore_k_limit(max_k, bits)
         self.lanes = default_drain_lanes(rows, cols) if lanes is None else lanes
         self.chunks = cols // self.lanes
         self.n_tiles = -(-max_n // cols)  # requant table rows (tiles of cols channels)
         lb = lane_bits(bits)
-        self.reps_bits = max(1, (self.n_tiles - 1).bit_length())  # x_in reps: up to n_tiles - 1 column tiles
+        # x_in reps (up to n_tiles - 1 further column tiles) and w_in ntile (up to n_tiles - 1) are one bit wider than
+        # a legal value needs, so that N > max_n is always expressible and flagged (err_reps, err_n), never wrapped
+        self.reps_bits = self.n_tiles.bit_length()
         self._nq = NormQuant(rows, bits, VECTOR_BITS, tag_bits=1 + self.reps_bits)
         self._abuf = ActivationBuffer(rows, bits, max_k, self.reps_bits)
-        self._array = SystolicArray(rows, cols, bits, tag_bits=max(1, (self.n_tiles - 1).bit_length()))
+        self._array = SystolicArray(rows, cols, bits, tag_bits=self.n_tiles.bit_length())
         tb = self._array.tag_bits + 1
         if uq:
             self._restore = DeMaxRestore(self.lanes, bits, max_k=self.restore_max_k, tag_bits=tb, cols=cols)
@@ -282,18 +280,10 @@ class Core(wiring.Component):
         cfg = self.cfg.payload
         # ------------------------------------------------ status: busy and the sticky error bits
         st = self.status
-        inflight = Signal(range(self.n_tiles + 16))  # tiles (replays included) announced on x_in, not yet out of y_out
         kcnt = Signal(range(self.max_k))
-        gemm_busy = Signal()
-        m.d.comb += gemm_busy.eq((inflight != 0) | (kcnt != 0))
-        tile_in = self.x_in.valid & self.x_in.ready & self.x_in.payload.last
-        tile_out = self.y_out.valid & self.y_out.ready & self.y_out.payload.last
-        m.d.sync += inflight.eq(inflight + Mux(tile_in, 1 + self.x_in.payload.reps, 0) - tile_out)
-        m.d.comb += st.busy.eq(gemm_busy | self._demax.busy)  # the attention unit holds a beat
+        gemm_busy = status_logic(m, self, self.inflight_max, self.n_tiles)
         cfg_write = Signal()
-        m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy)]
-        with m.If(self.cfg.valid & gemm_busy):
-            m.d.sync += st.err_cfg_busy.eq(1)
+        m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy & cfg_addr_ok(self))]
         if uq:
             with m.If(self._demax.row_overflow):
                 m.d.sync += st.err_row.eq(1)
@@ -312,7 +302,7 @@ class Core(wiring.Component):
                     m.d.comb += [w_tab.eq(0), w_chunk.eq(0)]
         for lane, mem in enumerate(rq_tabs):
             wpc = mem.write_port()
-            m.d.comb += [wpc.en.eq(cfg_write & (cfg.sel == CFG_RQ) & (cfg.lane < C) & (w_tab == lane)),
+            m.d.comb += [wpc.en.eq(cfg_write & (cfg.sel == CFG_RQ) & (w_tab == lane)),
                          wpc.addr.eq(tab_addr(cfg.addr, w_chunk)), wpc.data.eq(cfg.p)]
 
         # ------------------------------------------------ x_in -> table stage -> NormQuant
@@ -389,6 +379,14 @@ class Core(wiring.Component):
             self.d_out.valid.eq(dmx.o.valid), dmx.o.ready.eq(self.d_out.ready), self.d_out.payload.eq(dmx.o.payload),
         ]
         return m
+
+    @property
+    def inflight_max(self) -> int:
+        """The most tiles the in-flight counter must hold: every x beat between ``x_in`` and the activation
+        buffer may be a whole (K = 1) tile announcing up to ``2**reps_bits`` tiles, the buffer's own row tile as
+        many, and up to ``ARRAY_PATH_TILES`` tiles past the buffer.  (Sized ``n_tiles + 16`` until an audit
+        showed it wrap with short K and wide N: ``busy`` then dropped in the middle of a GEMM.)"""
+        return (X_PIPE_BEATS + 1) * (1 << self.reps_bits) + ARRAY_PATH_TILES
 
     @property
     def uqvit(self) -> bool:

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 from uqvit.contract import (ACC_BITS, PROB_BITS, PROB_ONE, RECIP_BITS, RESTORE_BITS, check_bits, code_max,
                             lane_bits, restore_bound)
 
-from .common import (MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, check_int, chunk_bits, mux_select,
-                     partial_products)
+from .common import (MAX_DIM, BufferFIFO, RTLParameterError, check_drain_lanes, check_int, chunk_bits, chunk_column,
+                     mux_select, partial_products)
 
 #: Reciprocal R = floor(2**(e + RECIP_BITS - 1) / m2) with e = bit_length(m2).  With m2
 #: normalised to m2n = m2 << (PROB_BITS - e) (top bit set) this is floor(2**NUM_EXP / m2n):
@@ -42,13 +42,19 @@ def check_attention_lanes(lanes: int, max_row: int) -> int:
     return lanes
 
 
+def row_beat_count(row_len: int, lanes: int = 1) -> int:
+    """Beats of a row of ``row_len`` keys on a port of ``lanes`` keys per beat (the framing of :func:`row_beats`,
+    which the cycle and traffic models count with)."""
+    return -(-row_len // lanes)
+
+
 def row_beats(row, lanes: int) -> list[dict]:
     """One softmax row as the attention port's beats: ``lanes`` consecutive keys per beat, the last beat padded
     with zeros and its ``pad`` = the lanes that are not keys (host side of :class:`DeMax` / ``SoftmaxQuant``)."""
     row = [int(p) for p in row]
     if not row:
         raise ValueError("an attention row needs at least one key")
-    n = -(-len(row) // lanes)
+    n = row_beat_count(len(row), lanes)
     out = []
     for b in range(n):
         chunk = row[b * lanes:(b + 1) * lanes]
@@ -56,14 +62,23 @@ def row_beats(row, lanes: int) -> list[dict]:
     return out
 
 
-def demax_lanes_default(rows: int, cols: int) -> int:
-    """DeMax lanes of an R x C core: ``R * C / 64`` rounded down to a power of two (at least 1, at most 64).
+#: the longest attention row of the default core: DeiT/ViT's 197 keys (Swin's windows have 49)
+DEFAULT_MAX_ROW = 256
+
+
+def demax_lanes_default(rows: int, cols: int, max_row: int = DEFAULT_MAX_ROW) -> int:
+    """DeMax lanes of an R x C core: ``R * C / 64`` rounded down to a power of two (at least 1, at most 64),
+    halved until it divides ``max_row`` (a row is whole beats of keys).
 
     A q·kᵀ tile of a 64-dimension head (DeiT, ViT) gives ``R * C`` scores in 64 cycles, so with this many
     probabilities per cycle DeMax keeps pace with the array (8x8: 1, 16x16: 4, 32x32: 16, 64x64: 64).
+    The core, the cycle model and the traffic model all take their lanes from here.
     """
     n = max(1, min(64, rows * cols // 64))
-    return 1 << (n.bit_length() - 1)
+    lanes = 1 << (n.bit_length() - 1)
+    while max_row % lanes:
+        lanes //= 2
+    return lanes
 
 
 def _top2(a, b):
@@ -222,14 +237,17 @@ class DeMax(wiring.Component):
         q = Const(0, QUOT_BITS)
         for s in range(QUOT_BITS):
             nv = Signal(name=f"dv{s+1}")
-            nd = Signal.like(d, name=f"dd{s+1}")
-            nrem = Signal.like(rem, name=f"drem{s+1}")
             nq = Signal.like(q, name=f"dq{s+1}")
             r2 = Signal(PROB_BITS + 2, name=f"dr2_{s}")
             m.d.comb += r2.eq(rem << 1)
             ge = r2 >= d
-            m.d.sync += [nv.eq(v), nd.eq(d), nrem.eq(Mux(ge, r2 - d, r2)), nq.eq(Cat(ge, q[:-1]))]
-            v, d, rem, q = nv, nd, nrem, nq
+            m.d.sync += [nv.eq(v), nq.eq(Cat(ge, q[:-1]))]
+            if s < QUOT_BITS - 1:  # the last stage's divisor and remainder would be read by nothing
+                nd = Signal.like(d, name=f"dd{s+1}")
+                nrem = Signal.like(rem, name=f"drem{s+1}")
+                m.d.sync += [nd.eq(d), nrem.eq(Mux(ge, r2 - d, r2))]
+                d, rem = nd, nrem
+            v, q = nv, nq
         m.d.comb += [recips.w_en.eq(v), recips.w_data.eq(q)]
 
         # ---------------------------------------------------------------- emit pipeline
@@ -352,8 +370,9 @@ class DeMaxRestore(wiring.Component):
         with m.If(adv):
             m.d.sync += [v0.eq(self.i.valid), tag0.eq(pl.tag), chunk0.eq(cnt), m2_0.eq(pl.m2), mq0.eq(pl.m * qmax)]
             for i in range(L):
-                m.d.sync += [acc0[i].eq(mux_select(cnt, [pl.acc[j * L + i] for j in range(D)])),
-                             vj0[i].eq(mux_select(cnt, [pl.vj[j * L + i] for j in range(D)]))]
+                cols = [chunk_column(j, i, L, D) for j in range(D)]
+                m.d.sync += [acc0[i].eq(mux_select(cnt, [pl.acc[c] for c in cols])),
+                             vj0[i].eq(mux_select(cnt, [pl.vj[c] for c in cols]))]
         # stage 1: the DSP-sized partial products of m2*acc and mq*vj, each registered
         v1, tag1, chunk1 = Signal(), Signal(self.tag_bits), Signal(len(cnt))
         pps = []

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from uqvit.contract import ACC_BITS, RESTORE_BITS, VECTOR_BITS
 
-from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, chunk_bits
+from .common import MAX_DIM, RTLParameterError, check_drain_lanes, check_int, chunk_bits, chunk_column
 from .src_unit import SRCUnit, param_layout
 
 
@@ -79,11 +79,11 @@ class Requant(wiring.Component):
             self.o.payload.tag.eq(src.o.payload.tag[:tb]),
         ]
         for j in range(D - 1):  # row register: chunks 0 .. D-2
-            held = [Signal(signed(VECTOR_BITS), name=f"row{j * L + i}") for i in range(L)]
+            held = [Signal(signed(VECTOR_BITS), name=f"row{chunk_column(j, i, L, D)}") for i in range(L)]
             with m.If(src.o.valid & (chunk == j)):
                 m.d.sync += [h.eq(src.o.payload.y[i]) for i, h in enumerate(held)]
             for i, h in enumerate(held):
-                m.d.comb += self.o.payload.y[j * L + i].eq(h)
+                m.d.comb += self.o.payload.y[chunk_column(j, i, L, D)].eq(h)
         for i in range(L):
-            m.d.comb += self.o.payload.y[(D - 1) * L + i].eq(src.o.payload.y[i])
+            m.d.comb += self.o.payload.y[chunk_column(D - 1, i, L, D)].eq(src.o.payload.y[i])
         return m

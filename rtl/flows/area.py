@@ -185,7 +185,7 @@ def unit_components(size: int, bits: int = BITS) -> dict:
         "normquant": lambda: NormQuant(size, bits, VECTOR_BITS),
         "requant": lambda: Requant(lanes, RESTORE_BITS, cols=size),
         "demax_restore": lambda: DeMaxRestore(lanes, bits, max_k=restore_k_limit(CORE_MAX_K, bits), cols=size),
-        "demax": lambda: DeMax(bits, DEMAX_MAX_ROW, demax_lanes_default(size, size)),  # the core's DeMax lanes
+        "demax": lambda: DeMax(bits, DEMAX_MAX_ROW, demax_lanes_default(size, size, DEMAX_MAX_ROW)),  # the core's lanes
         "core": lambda: Core(size, size, bits, max_k=CORE_MAX_K, max_n=CORE_MAX_N, max_row=DEMAX_MAX_ROW),
         "baseline_core": lambda: Core(size, size, bits, max_k=CORE_MAX_K, max_n=CORE_MAX_N, variant="int8"),
     }
@@ -202,7 +202,7 @@ def synth_size(size: int, units=None, log=print, cache: dict | None = None, time
     out = {}
     comps = unit_components(size)
     for unit in units or comps:
-        ckey = f"demax_{demax_lanes_default(size, size)}"
+        ckey = f"demax_{demax_lanes_default(size, size, DEMAX_MAX_ROW)}"
         if unit == "demax" and cache is not None and ckey in cache:
             out[unit] = dict(cache[ckey], reused=True)
             continue

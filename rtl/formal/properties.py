@@ -18,12 +18,22 @@ from amaranth import unsigned
 
 from uqvit.contract import RESTORE_BITS
 
+from .busy import BusyHolds
 from .harness import StreamRules
 from .smtbmc import check
 from .src_equiv import SRCEquiv
 
 #: default bound (steps from reset) of the bounded check and k of the induction
 DEFAULT_DEPTH = 12
+#: bound of the busy property: deep enough for the pipeline to fill with one-k-step tiles of 8 replays each
+#: (the old counter wrapped from depth 13 on)
+BUSY_DEPTH = 20
+WIDE_N_CONFIG = "Core(2x2, bits=2, max_k=4, max_n=16: 8 column tiles, max_row=4)"
+
+
+def wide_n_core(**kw):
+    from ..core import Core
+    return Core(2, 2, 2, max_k=4, max_n=16, max_row=4, **kw)
 
 
 def _units():
@@ -56,6 +66,7 @@ class Property:
     config: str
     build: Callable  # () -> harness
     depth: int | None = None  # None: the run's depth
+    induction: bool = True  # False: the bounded check only (k-induction of a whole core does not close)
 
 
 def properties() -> list[Property]:
@@ -66,6 +77,9 @@ def properties() -> list[Property]:
            for u, (mk, cfg) in _units().items()]
     eq = LATENCY + 2  # feed-forward pipeline: induction with k > LATENCY is complete
     out += [
+        # a wide-N core (8 column tiles, reps up to 7) with one-k-step tiles: the case of the wrapped counter
+        Property("busy_holds.core_wide_n", "core", WIDE_N_CONFIG, lambda: BusyHolds(wide_n_core()), BUSY_DEPTH,
+                 induction=False),
         Property("src_equals_contract.normquant_b8", "normquant", "NormQuant(lanes=1, bits=8): full width, x 16 bits",
                  lambda: SRCEquiv(NormQuant(1, 8), "normquant"), eq),
         Property("src_equals_contract.normquant_b4", "normquant", "NormQuant(lanes=1, bits=4): full width, x 16 bits",
@@ -87,7 +101,7 @@ def prove(selected: list[str] | None = None, depth: int = DEFAULT_DEPTH, timeout
     for p in props:
         t0 = time.time()
         d = p.depth if p.depth is not None else depth
-        r = check(p.build(), d, induction=True, timeout=timeout)
+        r = check(p.build(), d, induction=p.induction, timeout=timeout)
         row = {"property": p.name, "unit": p.unit, "config": p.config, "status": r["status"], "depth": d,
                "seconds": round(time.time() - t0, 2)}
         if r["status"] == "failed":

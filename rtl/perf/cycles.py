@@ -46,7 +46,8 @@ from ..array import array_latency
 from ..common import default_drain_lanes
 from ..core import TABLE_LATENCY
 from ..demax import RESTORE_LATENCY as _RESTORE_LATENCY
-from ..demax import ROW_LATENCY, demax_lanes_default
+from ..demax import DEFAULT_MAX_ROW, ROW_LATENCY, demax_lanes_default
+from ..demax import row_beat_count as row_beats
 from ..src_unit import LATENCY as SRC_LATENCY
 from .workload import ATT_OPS, Layer
 
@@ -98,11 +99,6 @@ def gemm_cycles(M: int, K: int, N: int, R: int, C: int, count: int = 1, lanes: i
     return count * gemm_tiles(M, N, R, C) * tile_cycles(K, R, C, lanes) + fill_drain_cycles(R, C, K, lanes)
 
 
-def row_beats(row_len: int, lanes: int = 1) -> int:
-    """Beats of one attention row on a port of ``lanes`` keys per beat."""
-    return -(-row_len // lanes)
-
-
 def demax_cycles(rows: int, row_len: int, lanes: int = 1) -> int:
     """Cycles for ``rows`` softmax rows of ``row_len`` probabilities through a DeMax of ``lanes`` lanes.
 
@@ -113,9 +109,9 @@ def demax_cycles(rows: int, row_len: int, lanes: int = 1) -> int:
     return rows * b + DEMAX_ROW_LATENCY + b
 
 
-def demax_lanes(R: int, C: int, lanes: int | None = None) -> int:
-    """DeMax lanes of the core: ``lanes`` or the RTL's default for an R x C array."""
-    return demax_lanes_default(R, C) if lanes is None else lanes
+def demax_lanes(R: int, C: int, lanes: int | None = None, max_row: int = DEFAULT_MAX_ROW) -> int:
+    """DeMax lanes of the core: ``lanes`` or the RTL's default for an R x C array (and ``max_row``)."""
+    return demax_lanes_default(R, C, max_row) if lanes is None else lanes
 
 
 # ------------------------------------------------------------------------------------ attention schedule

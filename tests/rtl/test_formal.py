@@ -9,7 +9,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from rtl.core import Core
+from rtl.formal.busy import BusyHolds
 from rtl.formal.harness import StreamRules
+from rtl.formal.properties import BUSY_DEPTH, wide_n_core
 from rtl.formal.smtbmc import check
 from rtl.formal.src_equiv import SRCEquiv, src_spec
 from rtl.normquant import NormQuant
@@ -121,3 +124,20 @@ def test_cli_prove_refuses_an_unknown_property(capsys):
     assert cli.main(["rtl", "prove", "--property", "stream_rules.nothing"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--property" in err[0] and "stream_rules.skid" in err[0]
+
+
+class WrappingCountCore(Core):
+    """The core as it was before the audit: its in-flight tile count sized ``n_tiles + 16``."""
+
+    @property
+    def inflight_max(self) -> int:
+        return self.n_tiles + 15
+
+
+def test_busy_holds_through_wide_n_gemms_of_one_k_step_tiles():
+    """The bounded check finds no input sequence (free, under the stream rules) that drops ``busy`` while a
+    tile is inside the wide-N core; the same check finds the wrap of the old ``n_tiles + 16`` counter."""
+    assert check(BusyHolds(wide_n_core()), BUSY_DEPTH, induction=False)["status"] == "bounded"
+    r = check(BusyHolds(WrappingCountCore(2, 2, 2, max_k=4, max_n=16, max_row=4)), BUSY_DEPTH, induction=False)
+    assert r["status"] == "failed"
+    assert "busy.py" in r["log"]  # the busy assertion, not a stream rule
