@@ -67,16 +67,19 @@ def default_wave_file(stem: str = "sim_waves") -> str:
     return f"{stem}.{'vcd' if fst_headers_missing() else 'fst'}"
 
 
-def core_key(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None) -> str:
+def core_key(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None,
+             lanes: int | None = None) -> str:
     lim = "" if not limits or limits == CORE_LIMITS else "_" + "_".join(f"{k[4:]}{v}" for k, v in sorted(limits.items()))
-    return f"core_r{rows}_c{cols}_b{bits}" + lim + (f"_{waves}" if waves else "")
+    return f"core_r{rows}_c{cols}_b{bits}" + lim + (f"_l{lanes}" if lanes else "") + (f"_{waves}" if waves else "")
 
 
-def build_core(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None):
-    """Build (cached, under ``sim_build/<key>``) the core; ``waves`` ('vcd' or 'fst') adds tracing (a separate build)."""
+def build_core(rows: int, cols: int, bits: int, waves: str | None = None, limits: dict | None = None,
+               lanes: int | None = None):
+    """Build (cached, under ``sim_build/<key>``) the core; ``waves`` ('vcd' or 'fst') adds tracing (a separate build);
+    ``lanes``: its drain lanes (default: the core's)."""
     limits = {**CORE_LIMITS, **(limits or {})}
-    key = core_key(rows, cols, bits, waves, limits)
-    comp = Core(rows, cols, bits, **limits)
+    key = core_key(rows, cols, bits, waves, limits, lanes)
+    comp = Core(rows, cols, bits, lanes=lanes, **limits)
     layout_only(comp)
     if not waves:
         r, bdir = runner.build(key, comp, key)

@@ -77,12 +77,28 @@ def _bins_event(v):
     return {b: v == b for b in ("reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed")}
 
 
+#: the core's guards, each a bench case that checks the numbers and the status bits (sim.benches.core_guards)
+GUARDS = ("cfg in a tile's first k-steps", "cfg late in a GEMM", "max_k tile, distinct NormQuant entries",
+          "N = max_n, K <= 6", "err_n: N > max_n", "err_reps: reps past the last column tile",
+          "err_mode_busy: lo/hi changed in flight", "err_row: row > max_row", "worst-case sums at max_k",
+          "err_cfg_addr: cfg past the table")
+
+
+def _bins_guard(v):
+    return {b: v == b for b in GUARDS}
+
+
+def _bins_lanes(v):
+    return {"L = 1": v == 1, "L > 1": v > 1}
+
+
 POINTS = {
     "core.k": _bins_k, "core.m": _bins_dim, "core.n": _bins_dim, "core.zp_in": _bins_zp, "core.zp_out": _bins_zp,
     "src.zp": _bins_zp, "src.mult": _bins_mult, "src.shift": _bins_shift, "src.bias": _bins_bias,
     "restore.t": _bins_restore, "demax.row_len": _bins_row_len, "demax.row": _bins_row,
     "demax.last_beat": _bins_last_beat,
     "backpressure.in": _bins_bp, "backpressure.out": _bins_bp, "core.events": _bins_event,
+    "core.guards": _bins_guard, "core.drain_lanes": _bins_lanes,
 }
 
 
@@ -108,6 +124,7 @@ BIN_NAMES = {
     "demax.last_beat": ["one lane", "full", "partial"],
     "backpressure.in": ["none", "random", "long bursts"], "backpressure.out": ["none", "random", "long bursts"],
     "core.events": ["reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed"],
+    "core.guards": list(GUARDS), "core.drain_lanes": ["L = 1", "L > 1"],
 }
 _SAMPLERS = {name: _make(name, fn) for name, fn in POINTS.items()}
 

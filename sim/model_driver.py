@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.core import CFG_NQ, CFG_RQ, Core, check_core_params
-from rtl.demax import row_beats
+from rtl.demax import row_beat_count, row_beats
 from rtl.limits import CoreLimits
 from uqvit.contract import MULT_BITS, PROB_BITS, code_max, lane_bits
 
@@ -109,8 +109,10 @@ class CoreSession:
     """
 
     def __init__(self, rows: int, cols: int, bits: int, waves: str | os.PathLike | None = None, check: bool = True,
-                 backend: str | None = None, limits: dict | None = None, host_checks: bool = True):
+                 backend: str | None = None, limits: dict | None = None, host_checks: bool = True,
+                 lanes: int | None = None):
         self.limits = {**CORE_LIMITS, **(limits or {})}
+        self.lanes = lanes  # the core's drain lanes (None: the default for rows x cols)
         check_core_params(rows, cols, bits, self.limits["max_k"], self.limits["max_n"])
         self.fits = CoreLimits(bits=bits, **self.limits)  # the same check as sim.whole_model.check_model's
         self.host_checks = host_checks
@@ -134,7 +136,8 @@ class CoreSession:
         if self.backend == "fast":
             return self._enter_fast()
         t0 = time.time()
-        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format, self.limits)
+        self.comp, self.key, self.runner, self.bdir = build_core(self.rows, self.cols, self.bits, self.wave_format, self.limits,
+                                                                 self.lanes)
         self.build_s = time.time() - t0
         self.shapes = self._payload_shapes()
         self.tdir = Path(tempfile.mkdtemp(prefix="uqvit_sim_", dir=self.bdir))
@@ -184,8 +187,8 @@ class CoreSession:
         from .fast import FastCore
 
         t0 = time.time()
-        self.key = core_key(self.rows, self.cols, self.bits, limits=self.limits)
-        self.comp = Core(self.rows, self.cols, self.bits, **self.limits)
+        self.key = core_key(self.rows, self.cols, self.bits, limits=self.limits, lanes=self.lanes)
+        self.comp = Core(self.rows, self.cols, self.bits, lanes=self.lanes, **self.limits)
         self.shapes = self._payload_shapes()
         self._fast = FastCore(self.key, self.comp)
         self.build_s = self._fast.build_s
@@ -393,15 +396,16 @@ class CoreSession:
         """Unpack, check and log the ``d_out`` beats of rows ``p``; ``cycles``: what the DeMax stream cost."""
         n_rows, L = p.shape
         P = self.comp.demax_lanes
-        nb = -(-L // P)  # beats per row
+        nb = row_beat_count(L, P)  # beats per row
         out = [unpack(self.shapes["d_out"], v) for v in d_beats]
         codes = np.zeros((n_rows, nb * P), np.int64)
         m, j, m2 = (np.zeros(n_rows, np.int64) for _ in range(3))
+        frame = row_beats(p[0], P) if n_rows else []  # every row has L keys: the framing the host sent
         framing = extra != 0 or len(out) != n_rows * nb
         for i, bt in enumerate(out[:n_rows * nb]):
             r, t = divmod(i, nb)
             codes[r, t * P:(t + 1) * P] = bt["code"]
-            framing |= bt["last"] != int(t == nb - 1) or bt["pad"] != (nb * P - L if t == nb - 1 else 0)
+            framing |= bt["last"] != frame[t]["last"] or bt["pad"] != frame[t]["pad"]
             if t == 0:
                 m[r], j[r], m2[r] = bt["stats"]["m"], bt["stats"]["jstar"], bt["stats"]["m2"]
             else:

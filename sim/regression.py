@@ -24,7 +24,10 @@ DEMAX_LANES = 4
 #: the simulated core's table sizes: the generator's defaults (every layer of ViT-B, DeiT, Swin-T fits)
 CORE_LIMITS = {"max_k": DEFAULT_MAX_K, "max_n": DEFAULT_MAX_N, "max_row": DEFAULT_MAX_ROW}
 #: share of the transactions per bench (GEMM tiles, vectors, rows)
-SHARES = {"array": 0.06, "normquant": 0.40, "requant": 0.30, "demax": 0.14, "core": 0.10}
+SHARES = {"array": 0.06, "normquant": 0.38, "requant": 0.28, "demax": 0.14, "core": 0.10, "core_lanes": 0.04}
+#: the second core of the regression: more than one drain lane (the restore and requant time-multiplexed over L
+#: lanes, a result row in cols / L chunks), at the 16x16 default's L = 4 on an 8x8 array (D = 2 chunks per row)
+LANES_CORE = {"rows": 8, "cols": 8, "lanes": 4}
 
 
 def _cfg_key(kind: str, **kw) -> str:
@@ -49,15 +52,20 @@ def run_demax(bits, max_row, rows, seed, lanes: int = 1, **job):
                       {"bits": bits, "max_row": max_row, "lanes": lanes, "rows": rows, "seed": seed, **job})
 
 
-def _core(rows, cols, bits):
-    key = _cfg_key("core", r=rows, c=cols, b=bits)
-    return key, Core(rows, cols, bits, **CORE_LIMITS)
+def _core(rows, cols, bits, lanes: int | None = None, limits: dict | None = None, tag: str = ""):
+    limits = limits or CORE_LIMITS
+    small = {} if limits == CORE_LIMITS else {"k": limits["max_k"], "n": limits["max_n"]}
+    key = _cfg_key("core", r=rows, c=cols, b=bits, **({"l": lanes} if lanes else {}), **small) + tag
+    return key, Core(rows, cols, bits, lanes=lanes, **limits)
 
 
-def run_core(rows, cols, bits, tiles, seed, **job):
-    key, comp = _core(rows, cols, bits)
+def run_core(rows, cols, bits, tiles, seed, lanes: int | None = None, limits: dict | None = None, tag: str = "",
+             **job):
+    """The core bench on a rows x cols core (``lanes`` drain lanes; ``limits``: table sizes, default the generator's;
+    ``tag``: a suffix of the build's name, for a core built from patched RTL)."""
+    key, comp = _core(rows, cols, bits, lanes, limits, tag)
     return runner.run(key, comp, key, "core_tb", {"rows": rows, "cols": cols, "bits": bits, "tiles": tiles, "seed": seed,
-                                                  **CORE_LIMITS, **job})
+                                                  "lanes": lanes, **(limits or CORE_LIMITS), **job})
 
 
 def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols: int = 4, json_path=None,
@@ -75,6 +83,9 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
         "requant": lambda: run_src("requant", cols, bits, n["requant"], seed + 2),
         "demax": lambda: run_demax(bits, DEMAX_MAX_ROW, n["demax"], seed + 3, lanes=DEMAX_LANES),
         "core": lambda: run_core(rows, cols, bits, n["core"], seed + 4),
+        # random GEMMs only: the guards are the first core's
+        "core_lanes": lambda: run_core(LANES_CORE["rows"], LANES_CORE["cols"], bits, n["core_lanes"], seed + 5,
+                                       lanes=LANES_CORE["lanes"], pinned=False),
     }
     summary = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "seed": seed, "rows": rows, "cols": cols,
                "bits": bits, "benches": {}}

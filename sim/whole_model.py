@@ -221,8 +221,10 @@ def build_model(model: str = "demo", data: str = "digits", w_bits: int = DEMO_BI
 
 
 def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None = None, waves=None, batch: bool = False,
-                    log=print, backend: str | None = None) -> dict:
+                    log=print, backend: str | None = None, lanes: int | None = None) -> dict:
     """Run ``images`` (dataset indices) through ``im`` on the RTL and compare logits with the golden model.
+
+    ``lanes``: the core's drain lanes (``Core(lanes=)``; default :func:`rtl.common.default_drain_lanes`).
 
     ``batch``: all images in one forward (GEMM M = images x tokens), else one after another
     in the same simulator.  ``backend``: see :class:`sim.model_driver.CoreSession` (the compiled
@@ -247,7 +249,7 @@ def simulate_images(im, dataset, images, rows: int, cols: int, bits: int | None 
                 wv = Path(waves).with_name(Path(waves).stem + f"_b{b}" + Path(waves).suffix)
             elif waves:
                 wv = waves
-            cores[b] = stack.enter_context(md.CoreSession(rows, cols, b, waves=wv, backend=backend))
+            cores[b] = stack.enter_context(md.CoreSession(rows, cols, b, waves=wv, backend=backend, lanes=lanes))
         main = cores[bits]
         res["backend"] = main.backend
         for c in cores.values():

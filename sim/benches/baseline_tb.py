@@ -14,6 +14,7 @@ import cocotb
 import torch
 
 from rtl.core import Core
+from rtl.demax import row_beats
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.benches.core_tb import CoreBench, accountant, new_result, per_tensor, random_gemm
 from sim.benches.demax_tb import edge_rows, push_rows, random_row
@@ -25,11 +26,10 @@ def check_softmax(rows, beats, bits, lanes: int = 1) -> tuple[int, dict | None]:
     mism, first, i = 0, None, 0
     for ri, r in enumerate(rows):
         want = uniform_prob_codes(torch.tensor(r), bits).tolist()
-        nb = -(-len(r) // lanes)
-        for t in range(nb):
+        for t, frame in enumerate(row_beats(r, lanes)):  # the framing the host sent: last and pad per beat
             b = beats[i] if i < len(beats) else None
             keys = range(t * lanes, min(len(r), (t + 1) * lanes))
-            framing = b is None or b["last"] != int(t == nb - 1) or b["pad"] != lanes - len(keys)
+            framing = b is None or b["last"] != frame["last"] or b["pad"] != frame["pad"]
             for k in keys:
                 if framing or b["code"][k - t * lanes] != want[k]:
                     mism += 1

@@ -20,6 +20,7 @@ from cocotb.triggers import RisingEdge
 
 from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
+from sim.benches.core_guards import BusyWatch
 from sim.benches.demax_tb import check as demax_check
 from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row, sample_rows
 from sim.payload import payload_shape
@@ -129,6 +130,7 @@ class CoreBench:
         self.y = StreamMonitor(dut, "y_out", sh("y_out"), rng, p_ready)
         self.p = StreamDriver(dut, "p_in", sh("p_in"), rng, p_valid)
         self.d = StreamMonitor(dut, "d_out", sh("d_out"), rng, p_ready)
+        self.watch = BusyWatch(dut, sh("x_in"), sh("y_out"), STATUS_BIT["busy"], self.cfg)
         self.cycles = 0
 
     def streams(self):
@@ -151,25 +153,26 @@ class CoreBench:
         for _ in range(3):
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
+        self.watch.reset()
         for mon in monitors:
             mon.raw.clear()
 
-    async def gemm(self, g, abort_after: int | None = None, busy_cfg: dict | None = None) -> tuple[np.ndarray, int, int]:
+    async def gemm(self, g, abort_after: int | None = None) -> tuple[np.ndarray, int, int]:
         """Run one GEMM; returns (Y [M, N], cycles of the data phase, beat errors).  With ``abort_after``
-        the core is reset that many cycles into the data phase (returns None).  ``busy_cfg``: a cfg beat
-        written a few cycles after the core reports busy (the core must drop it)."""
+        the core is reset that many cycles into the data phase (returns None).  NormQuant entries past
+        ``max_k`` (a tile longer than the table) are not written: the core reads entry ``k % max_k`` there."""
         R, C, dut = self.R, self.C, self.dut
         x, w = g["x"], g["w"]
         M, K = x.shape
         N = w.shape[0]
         nq, rq = g["nq"], g["rq"]
-        for k in range(K):
+        for k in range(min(K, self.comp.max_k)):
             self.cfg.put({"sel": CFG_NQ, "addr": k, "lane": 0,
                           "p": {f: nq[f][k] for f in ("mult", "shift", "bias", "zp")}})
-        for n in range(N):
+        for n in range(min(N, self.comp.n_tiles * C)):  # (columns past max_n have no entry: see err_n)
             self.cfg.put({"sel": CFG_RQ, "addr": n // C, "lane": n % C,
                           "p": {f: rq[f][n] for f in ("mult", "shift", "bias", "zp")}})
-        await run_until(dut, [self.cfg], [], {}, max_cycles=20 * (K + N) + 1000)
+        await run_until(dut, [self.watch, self.cfg], [], {}, max_cycles=20 * (K + N) + 1000)
         dut.lo.value, dut.hi.value = g["lo"], g["hi"]
         if self.rs is not None:
             dut.restore.value = int(bool(g.get("restore")))
@@ -207,9 +210,8 @@ class CoreBench:
             await self.reset_after(abort_after)
             return None
         want = {self.y: len(order) * R}
-        if busy_cfg is not None:
-            cocotb.start_soon(self._put_when_busy(busy_cfg))
-        drivers = [d for d in (self.x, self.w, self.rs, self.cfg if busy_cfg else None) if d is not None]
+        # the watch first: it reads the handshakes of the edge before any driver drives the next cycle
+        drivers = [d for d in (self.watch, self.x, self.w, self.rs, self.cfg) if d is not None]
         cycles = await run_until(dut, drivers, [self.y], want,
                                  max_cycles=60 * len(order) * (K + 2 * R + 2 * C) + 2000)
         beats = self.y.beats()
@@ -223,13 +225,6 @@ class CoreBench:
                         Y[mi + r, ni:ni + C] = np.iinfo(np.int64).min  # framing error -> mismatch
                 i += 1
         return Y[:M, :N], cycles, beat_errors([self.y], want)
-
-    async def _put_when_busy(self, beat: dict) -> None:
-        while not int(self.dut.status.value) & (1 << STATUS_BIT["busy"]):
-            await RisingEdge(self.dut.clk)
-        for _ in range(3):
-            await RisingEdge(self.dut.clk)
-        self.cfg.put(beat)
 
     def status(self) -> dict:
         v = int(self.dut.status.value)
@@ -247,12 +242,13 @@ def per_tensor(g: dict) -> dict:
     return g
 
 
-def one_tile(g: dict, R: int, C: int) -> dict:
-    """The GEMM cut to one output tile (M <= R, N <= C, restore operands too) and made :func:`per_tensor`."""
+def one_tile(g: dict, R: int, C: int, per_k: bool = False) -> dict:
+    """The GEMM cut to one output tile (M <= R, N <= C, restore operands too) and made :func:`per_tensor`
+    (``per_k``: its own NormQuant entry at every k kept)."""
     g = dict(g, x=g["x"][:R], w=g["w"][:C], rq={f: v[:C] for f, v in g["rq"].items()})
     if g.get("restore"):
         g.update(m=g["m"][:R], m2=g["m2"][:R], vj=g["vj"][:R, :C])
-    return per_tensor(g)
+    return g if per_k else per_tensor(g)
 
 
 def new_result() -> dict:
@@ -279,46 +275,6 @@ def accountant(res: dict, bits: int, R: int, C: int, fail_fast: bool = False):
     return account
 
 
-async def guard_phase(tb: CoreBench, job, account, rng, gen, res) -> None:
-    """Tiles of exactly max_k and max_k + 1 k-steps (and restore_max_k, restore_max_k + 1 in restore mode), and a
-    cfg write while a tile is in flight.
-
-    With the same NormQuant entry at every k the results stay exact even past max_k (the k counter
-    restarts, the accumulation does not), so the bench checks both the numbers and the status bits:
-    max_k leaves no error, max_k + 1 sets ``err_k``, the write while busy sets ``err_cfg_busy`` and is
-    dropped (the tile still uses the old tables).  A reset clears the sticky bits after each.
-    """
-    R, C, bits, mk = tb.R, tb.C, job["bits"], job["max_k"]
-
-    def expect(flags: dict, event: str) -> None:
-        got = tb.status()
-        bad = {k: got[k] for k in flags if got[k] != flags[k]}
-        if bad:
-            res["mismatches"] += 1
-            res["first_mismatch"] = res["first_mismatch"] or {"status": got, "want": flags, "event": event}
-
-    for K, err in ((mk, 0), (mk + 1, 1)):
-        g = one_tile(random_gemm(R, C, bits, rng, gen, restore=False, K=K), R, C)
-        account(g, *await tb.gemm(g))
-        sample_gemm(g, R, C, bits, mk)
-        expect({"err_k": err, "err_cfg_busy": 0, "err_restore_k": 0, "err_row": 0}, f"K = {K}")
-        await tb.reset_after(0)
-    # restore tiles of restore_max_k and one k-step more: random data stays far below the worst-case bound
-    # the limit is made for, so the numbers are exact and only the flag tells
-    rk = tb.comp.restore_max_k  # (= max_k in a core whose tables are shorter than the restore limit)
-    for K, err in ((rk, 0), (rk + 1, 1)):
-        g = one_tile(random_gemm(R, C, bits, rng, gen, restore=True, K=K), R, C)
-        account(g, *await tb.gemm(g))
-        expect({"err_restore_k": err, "err_k": err if rk == mk else 0}, f"restore K = {K}")
-        await tb.reset_after(0)
-    g = one_tile(random_gemm(R, C, bits, rng, gen, restore=False, K=R + C + 40), R, C)
-    beat = {"sel": CFG_NQ, "addr": 0, "lane": 0, "p": {"mult": 1 << (MULT_BITS - 1), "shift": 0, "bias": 0, "zp": 0}}
-    account(g, *await tb.gemm(g, busy_cfg=beat))
-    expect({"err_cfg_busy": 1, "err_k": 0}, "cfg while busy")
-    coverage.sample("core.events", "cfg while busy")
-    await tb.reset_after(0)
-
-
 @cocotb.test()
 async def core_bench(dut):
     job = load_job()
@@ -332,12 +288,14 @@ async def core_bench(dut):
 
 async def _core_bench(dut, job, res):
     R, C, bits = job["rows"], job["cols"], job["bits"]
-    comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], max_row=job["max_row"])
+    comp = Core(R, C, bits, max_k=job["max_k"], max_n=job["max_n"], max_row=job["max_row"], lanes=job.get("lanes"))
     rng = random.Random(job["seed"])
     gen = torch.Generator().manual_seed(job["seed"])
     await start(dut, {"lo": 0, "hi": code_max(bits), "restore": 0})
     pv, pr = job.get("p_valid", 0.8), job.get("p_ready", 0.7)
     tb = CoreBench(dut, comp, rng, pv, pr)
+    tb.watch.res = res  # busy low while a tile is inside: a mismatch
+    coverage.sample("core.drain_lanes", comp.lanes)
 
     if job.get("replay"):
         tb.cfg.p_valid = tb.x.p_valid = tb.w.p_valid = tb.rs.p_valid = 1.0
@@ -394,6 +352,8 @@ async def _core_bench(dut, job, res):
             Y, cyc, lost = await tb.gemm(g)
             account(g, Y, cyc, lost)
             sample_gemm(g, R, C, bits, job["max_k"])
+        from sim.benches.core_guards import guard_phase
+
         await guard_phase(tb, job, account, rng, gen, res)
         # no back-pressure at all for one GEMM
         for st in (tb.cfg, tb.x, tb.w, tb.rs):
@@ -436,4 +396,4 @@ async def _core_bench(dut, job, res):
     res["first_mismatch"] = res["first_mismatch"] or first
     res["coverage"] = coverage.export(["core.k", "core.m", "core.n", "core.zp_in", "core.zp_out", "restore.t",
                                        "demax.row_len", "demax.row", "demax.last_beat", "backpressure.in", "backpressure.out",
-                                       "core.events"])
+                                       "core.events", "core.guards", "core.drain_lanes"])

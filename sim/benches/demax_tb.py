@@ -111,12 +111,11 @@ def check(rows, exp, beats, lanes: int = 1):
     ``last`` of every beat, the statistics on every beat; returns (mismatched keys or beats, first mismatch)."""
     mism, first, i = 0, None, 0
     for ri, (r, (codes, m, j, m2)) in enumerate(zip(rows, exp)):
-        nb = -(-len(r) // lanes)
-        for t in range(nb):
+        for t, frame in enumerate(row_beats(r, lanes)):  # the framing the host sent: last and pad per beat
             b = beats[i] if i < len(beats) else None
             keys = range(t * lanes, min(len(r), (t + 1) * lanes))
-            ok = b is not None and b["last"] == int(t == nb - 1) and b["stats"] == {"m": m, "jstar": j, "m2": m2} \
-                and b["pad"] == lanes - len(keys)
+            ok = b is not None and b["last"] == frame["last"] and b["stats"] == {"m": m, "jstar": j, "m2": m2} \
+                and b["pad"] == frame["pad"]
             bad = [k for k in keys if not ok or b["code"][k - t * lanes] != codes[k]]
             if not ok and not bad:
                 bad = [None]

@@ -53,6 +53,17 @@ def test_k_beyond_max_k_sets_err_k_and_names_the_layer():
             _gemm(s, "blocks.0.mlp.fc2", 4, 9, 4)
 
 
+def test_n_beyond_max_n_sets_err_n_and_err_reps_and_names_the_layer():
+    """N = 12 on a core with max_n = 8 (two column tiles of 4): the third tile's ntile (2) and the row tile's
+    reps (2) are one past the tables; the requant writes of its columns are dropped (err_cfg_addr)."""
+    with CoreSession(4, 4, 8, limits=SMALL, host_checks=False) as s:
+        with pytest.raises(CoreStatusError, match=r"blocks\.0\.mlp\.fc1: the core flagged err_n .*err_reps .*err_cfg_addr"):
+            _gemm(s, "blocks.0.mlp.fc1", 4, 4, 12)
+    with CoreSession(4, 4, 8, limits=SMALL) as s:
+        with pytest.raises(SimConfigError, match="N=12 exceeds"):
+            _gemm(s, "blocks.0.mlp.fc1", 4, 4, 12)
+
+
 def test_a_restore_tile_longer_than_restore_max_k_sets_err_restore_k():
     lim = {"max_k": 2100, "max_n": 8, "max_row": 4}
     rk = restore_k_limit(2100, 8)
@@ -98,7 +109,8 @@ def test_a_cfg_write_while_a_tile_is_in_flight_is_dropped_and_sets_err_cfg_busy(
 def test_every_error_bit_has_a_message_and_the_accumulator_cannot_overflow_below_max_k():
     from uqvit.contract import ACC_MAX, code_max
 
-    assert set(STATUS_ERRORS) == {"err_k", "err_restore_k", "err_row", "err_cfg_busy"}
+    assert set(STATUS_ERRORS) == {"err_k", "err_restore_k", "err_row", "err_cfg_busy", "err_n", "err_reps",
+                                  "err_mode_busy", "err_cfg_addr"}
     q = code_max(8)
     core = layout_only(Core(4, 4, 8))  # defaults: the largest legal tile cannot reach the int32 bound
     assert core.max_k * q * (q + 1) <= ACC_MAX

@@ -37,7 +37,7 @@ def test_regression_has_no_mismatch_and_no_lost_or_duplicated_beat(regression):
 
 def test_every_unit_bench_ran_transactions(regression):
     b = regression["benches"]
-    assert set(b) == {"array", "normquant", "requant", "demax", "core"}
+    assert set(b) == {"array", "normquant", "requant", "demax", "core", "core_lanes"}
     assert all(r["transactions"] > 0 and r["cycles"] > 0 for r in b.values())
 
 
@@ -63,6 +63,13 @@ def test_every_functional_coverage_bin_is_hit(regression):
     assert set(pts["restore.t"]) >= {"2^45..2^47"} and set(pts["demax.row"]) >= {"tie at max", "tie at second max", "one-hot"}
     assert set(pts["backpressure.out"]) == {"none", "random", "long bursts"}
     assert set(pts["core.events"]) == {"reset mid-tile", "reset mid-row", "cfg while busy", "row tile replayed"}
+    # the audit's holes: every guard (each status bit among them) has its bench case, and a core with more than one
+    # drain lane ran (the regression's second core: 8x8, L = 4)
+    from sim.coverage import GUARDS
+
+    assert set(pts["core.guards"]) == set(GUARDS) and all(pts["core.guards"].values())
+    assert {"err_n", "err_reps", "err_mode_busy", "err_cfg_addr", "err_row"} <= {g.split(":")[0] for g in GUARDS}
+    assert pts["core.drain_lanes"]["L > 1"] > 0 and pts["core.drain_lanes"]["L = 1"] > 0
     # the attention port's framing: one key per beat (the 4x4 core) and 4 keys per beat, rows ending on a full
     # and on a padded beat (the DeMax unit bench)
     assert set(pts["demax.last_beat"]) == {"one lane", "full", "partial"}

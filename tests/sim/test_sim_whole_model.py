@@ -32,6 +32,15 @@ def test_digits_image_logits_bit_exact_through_rtl(digits_w4a4):
     assert abs(cycle_model_check(res, model_layers_of("demo"))["error_pct"]) <= 1.0
 
 
+def test_digits_image_bit_exact_on_a_core_with_two_drain_lanes(digits_w4a4):
+    """The drain (restore and requant time-multiplexed over L lanes) at L = 2: a result row leaves the restore as
+    two chunks and is re-assembled, so a column-order error visible only at L > 1 changes the logits."""
+    im, ds = digits_w4a4
+    res = simulate_images(im, ds, [5], rows=4, cols=4, log=lambda *_: None, lanes=2)
+    assert res["bit_exact"], res["images"]
+    assert res["images"][0]["ops_exact"]
+
+
 def test_model_wider_than_core_is_refused_before_simulation(digits_w4a4):
     im, _ = digits_w4a4
     with pytest.raises(SimConfigError, match="built for 3-bit codes"):
