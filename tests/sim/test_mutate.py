@@ -3,26 +3,89 @@ mutation run; the full run is ``uqvit rtl mutate`` with its default sample, see 
 from __future__ import annotations
 
 import json
+import os
+
+import pytest
 
 from uqvit import cli
 
+SAMPLE = ["rtl", "mutate", "--units", "normquant", "--sample", "3", "--seed", "1", "--no-equiv"]
 
-def test_a_fixed_sample_of_normquant_mutants_is_killed(tmp_path):
-    out = tmp_path / "mut.json"
-    rc = cli.main(["rtl", "mutate", "--units", "normquant", "--sample", "3", "--seed", "1", "--no-equiv",
-                   "--json", str(out)])
-    s = json.loads(out.read_text())
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mut") / "mut.json"
+    rc = cli.main([*SAMPLE, "--json", str(out)])
+    return rc, json.loads(out.read_text())
+
+
+def test_a_fixed_sample_of_normquant_mutants_is_killed(serial_run):
+    rc, s = serial_run
     assert {"mutants", "killed", "survived", "equivalent", "score"} <= set(s)
     assert s["mutants"] == 3 and s["killed"] + s["survived"] + s["equivalent"] == 3
     assert s["killed"] == 3 and s["score"] == 1.0 and rc == 0, s["units"]["normquant"]["survivors"]
     d = s["units"]["normquant"]["details"]
     assert all(r["mutation"].startswith("-mode ") for r in d)
+    assert s["jobs"] == 1 and s["wall_s"] > 0 and s["complete"]
+
+
+def test_two_jobs_give_the_serial_run_s_statuses_in_its_order(serial_run, tmp_path):
+    """``--jobs 2``: the same mutants (the same Verilator build, reused), the same rows in the same order."""
+    out = tmp_path / "mut2.json"
+    assert cli.main([*SAMPLE, "--jobs", "2", "--json", str(out)]) == serial_run[0]
+    one, two = serial_run[1], json.loads(out.read_text())
+    assert two["jobs"] == 2 and two["wall_s"] > 0
+    keep = ("id", "mutation", "status", "detected_by")
+    rows = [[{k: r[k] for k in keep} for r in s["units"]["normquant"]["details"]] for s in (one, two)]
+    assert rows[0] == rows[1] and [r["id"] for r in rows[1]] == [1, 2, 3]
+    assert {k: two[k] for k in ("mutants", "killed", "survived", "equivalent", "errors", "score")} == \
+        {k: one[k] for k in ("mutants", "killed", "survived", "equivalent", "errors", "score")}
+
+
+def _square_or_die(x):
+    if x == 3:
+        os._exit(9)  # the worker process dies (as when the OOM killer ends it)
+    return x * x
+
+
+def test_a_worker_that_dies_loses_no_item_and_only_its_own_is_failed():
+    from sim.mutate_pool import WorkPool
+
+    pool = WorkPool(2)
+    try:
+        for x in range(6):
+            pool.submit(x, _square_or_die, x)
+        got = {}
+        while pool:
+            got.update({tag: (ok, v) for tag, ok, v in pool.results(block=True)})
+    finally:
+        pool.close()
+    assert sorted(got) == list(range(6))
+    assert all(got[x] == (True, x * x) for x in range(6) if x != 3), got
+    assert got[3][0] is False and "worker process died" in got[3][1]
+
+
+def test_one_job_runs_in_this_process_and_reports_an_exception_as_the_item_s_failure():
+    from sim.mutate_pool import WorkPool
+
+    pool = WorkPool(1)
+    pool.submit("a", os.getpid)
+    pool.submit("b", int, "x")
+    got = {tag: (ok, v) for tag, ok, v in pool.results(block=False)}
+    assert got["a"] == (True, os.getpid()) and got["b"][0] is False and "ValueError" in got["b"][1]
+    assert not pool
 
 
 def test_cli_mutate_refuses_an_unknown_unit(capsys):
     assert cli.main(["rtl", "mutate", "--units", "alu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--units" in err[0] and "normquant" in err[0]
+
+
+def test_cli_mutate_refuses_fewer_than_one_job(capsys):
+    assert cli.main(["rtl", "mutate", "--jobs", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--jobs" in err[0], err
 
 
 def test_the_equivalence_check_proves_a_no_op_mutant_and_refutes_a_real_one(tmp_path):

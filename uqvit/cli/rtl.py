@@ -25,14 +25,14 @@ def _check_verify(a) -> None:
     checks.array_size(a.rows, "--rows")
     checks.array_size(a.cols, "--cols")
     if a.json:
-        checks.output_file(a.json, "--json")
+        checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
 
 
 def _check_prove(a) -> None:
     from rtl.formal.properties import names
 
     if a.json:
-        checks.output_file(a.json, "--json")
+        checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
     if a.property:
         checks.name_list(a.property, names(), "--property", "property")
 
@@ -53,12 +53,12 @@ def _prove(args) -> int:
     return 0 if counts["failed"] == 0 and counts["timeout"] == 0 else 1
 
 
-MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore")
+MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore", "drain")
 
 
 def _check_mutate(a) -> None:
     if a.json:
-        checks.output_file(a.json, "--json")
+        checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
     checks.name_list(a.units, MUTATE_UNITS, "--units", "unit")
 
 
@@ -66,7 +66,12 @@ def _mutate(args) -> int:
     from sim.mutate import run_mutation
 
     units = checks.name_list(args.units, MUTATE_UNITS, "--units", "unit")
-    s = run_mutation(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv)
+    if len(args.seed) > 1:
+        from sim.mutate import run_seeds
+
+        s = run_seeds(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs)
+        return 0 if s["min_score"] >= args.target else 1
+    s = run_mutation(units, args.seed[0], args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs)
     return 0 if s["score"] >= args.target else 1
 
 
@@ -122,11 +127,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     f.set_defaults(func=_prove, validate=_check_prove)
     mu = sub.add_parser("mutate", help="mutation testing: planted single-bit bugs (yosys mutate) against the benches")
     mu.add_argument("--units", default=",".join(MUTATE_UNITS), help=f"comma list of {', '.join(MUTATE_UNITS)}")
-    mu.add_argument("--seed", type=checks.int_in(0), default=1, help="mutation sampling seed")
+    mu.add_argument("--seed", type=checks.int_list(0), default=[1],
+                    help="mutation sampling seed, or a comma list: the first seed's run is the report's, the others "
+                         "are stored beside it (seeds) and the exit status takes the lowest score")
     mu.add_argument("--sample", type=checks.int_in(1, 255), default=20, help="mutants per unit")
     mu.add_argument("--target", type=float, default=0.95, help="exit status 1 when the score is below this")
     mu.add_argument("--no-equiv", dest="equiv", action="store_false",
                     help="skip the equivalence check of survivors (faster; survivors stay 'survived')")
+    mu.add_argument("--jobs", type=checks.int_in(1), default=1,
+                    help="worker processes for the mutants' bench runs and equivalence checks (same results as 1)")
     mu.add_argument("--json", default=None, help="write {mutants, killed, survived, equivalent, score, units} here")
     mu.set_defaults(func=_mutate, validate=_check_mutate)
     return p
