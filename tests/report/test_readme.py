@@ -17,6 +17,7 @@ def test_readme_tables_match_the_reports():
     want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check",
             "detection"}
     assert want <= set(blocks(text))
+    assert "fpga-seeds" not in blocks(text) and "timing_seeds" not in text  # the seeds are in fpga-timing now
     assert render_readme(text, ROOT / "reports") == text, "README.md is out of date: run `uqvit readme`"
 
 
@@ -56,3 +57,55 @@ def test_unknown_block_and_missing_json_are_clear_errors(tmp_path):
         render_readme("<!-- generated: nope -->\n<!-- /generated -->", tmp_path)
     with pytest.raises(UserError, match="accuracy_demo.json is missing"):
         render_readme("<!-- generated: digits-accuracy -->\n<!-- /generated -->", tmp_path)
+
+
+def test_the_fpga_timing_block_gives_the_median_over_the_seeds_with_min_and_max(tmp_path):
+    import json
+
+    from timing_fixtures import multi_seed_timing
+
+    t = multi_seed_timing({"array": {1: 72.0, 2: 74.0, 3: 70.0}, "demax": {1: 88.0, 2: 80.0, 3: 79.0},
+                           "core": {1: 67.0, 2: 59.0, 3: 67.2}},
+                          failed={"requant": {"error": "x", "seconds": 12.0, "seed": 3}})
+    (tmp_path / "timing.json").write_text(json.dumps(t))
+    block = render_readme("<!-- generated: fpga-timing -->\n<!-- /generated -->", tmp_path)
+    assert "nextpnr seeds 1, 2, 3" in block and "| unit | Fmax MHz, median [min–max] over 3 seeds |" in block
+    assert "| array | 72.0 [70.0–74.0] | 100 | 50 | 4 | 0 | `synth_ecp5` |" in block
+    assert "| core | 67.0 [59.0–67.2] |" in block and "| requant | failed after 12 s (seed 3) |" in block
+    assert ("Slowest side unit over the array per seed: median 1.13x, worst 1.08x (seed 2); whole core over the array "
+            "per seed: median 0.93x, worst 0.80x (seed 2); slowest side unit by median Fmax: demax; the clock is set "
+            "by core.") in block
+    with pytest.raises(UserError, match="fpga-seeds.*no generator"):
+        render_readme("<!-- generated: fpga-seeds -->\n<!-- /generated -->", tmp_path)
+
+
+def test_the_fpga_timing_block_refuses_a_single_seed_run(tmp_path):
+    import json
+
+    from uqvit.errors import UqvitError
+
+    (tmp_path / "timing.json").write_text(json.dumps({"seed": 1, "size": "8x8", "units": {}}))
+    with pytest.raises(UqvitError, match="single-seed.*`uqvit report --timing`"):
+        render_readme("<!-- generated: fpga-timing -->\n<!-- /generated -->", tmp_path)
+
+
+def test_the_stored_timing_run_renders_in_the_readme_and_throughput_md():
+    """The stored reports/timing.json (real critical paths, failures, tool names) through the report code; a
+    single-seed run of before is read as a run at its one seed (in memory only, never written back)."""
+    import json
+
+    from timing_fixtures import as_multi_seed
+
+    from uqvit.report import timing_summary
+    from uqvit.report.readme import timing_table
+    from uqvit.report.throughput import timing_section
+
+    t = as_multi_seed(json.loads((ROOT / "reports" / "timing.json").read_text()))
+    block = timing_table(t)
+    for unit, r in t["units"].items():
+        assert f"| {unit} | {r['fmax_mhz']:.1f} [{r['fmax_min_mhz']:.1f}–{r['fmax_max_mhz']:.1f}] |" in block
+    md = "\n".join(timing_section(t, {}))
+    assert "(median over the seeds; cycle model)" in md and "worst seed" in md
+    s = timing_summary(t)
+    assert s["core"]["fmax_mhz"] == t["units"]["core"]["fmax_mhz"] and s["seeds"] == t["seeds"]
+    assert set(s["ratios"]) == {"min_side_unit_over_array", "core_over_array"}

