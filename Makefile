@@ -29,6 +29,7 @@ readme: $(STAMP)
 	$(BIN)/uqvit readme
 
 test: $(STAMP)
+	$(BIN)/uqvit report --check
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -8,6 +8,7 @@ utilisation on the large GEMMs.  Usage: ``python benchmarks/sim_digits.py [--row
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from sim.whole_model import build_model, simulate_images
@@ -44,7 +45,7 @@ def main() -> int:
     if a.json:
         from uqvit.provenance import write_json
 
-        write_json(a.json, out, "sim_bench", indent=2)
+        write_json(a.json, out, "sim_bench", " ".join(["python", *sys.argv]), indent=2)
     return 0 if r1["bit_exact"] and (not a.batch or out["batch"]["bit_exact"]) else 1
 
 

@@ -60,7 +60,7 @@ def main() -> int:
     if a.json:
         from uqvit.provenance import write_json
 
-        write_json(a.json, out, "sim_speed")
+        write_json(a.json, out, "sim_speed", " ".join(["python", *sys.argv]))
         print(f"wrote {a.json}")
     return 0 if same and all(v["bit_exact"] for v in runs.values()) else 1
 

@@ -136,21 +136,23 @@ def inputs(kind: str, root: Path = sources.ROOT, reports_dir: Path | None = None
             "reports": {r: (_digest(rdir / r) if (rdir / r).exists() else "missing") for r in spec.reports}}
 
 
-def stamp(data: dict, kind: str, command: str | None = None, reports_dir=None) -> dict:
-    """``data`` with its ``provenance`` (kind, command, machine, versions, input hashes); returns ``data``."""
+def stamp(data: dict, kind: str, command: str | None = None, reports_dir=None, root: Path = sources.ROOT) -> dict:
+    """``data`` with its ``provenance`` (kind, command, machine, versions, input hashes of the tree at ``root``);
+    returns ``data``."""
     if kind not in KINDS:
         raise KeyError(f"unknown report kind {kind!r}: add it to uqvit.provenance.KINDS")
     data["provenance"] = {
         "kind": kind, "command": command or KINDS[kind].command,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()} {platform.system()}",
-        "versions": versions(), "inputs": inputs(kind, reports_dir=reports_dir)}
+        "versions": versions(), "inputs": inputs(kind, root, reports_dir)}
     return data
 
 
-def write_json(path, data: dict, kind: str, command: str | None = None, indent: int = 1) -> None:
+def write_json(path, data: dict, kind: str, command: str | None = None, indent: int = 1,
+               root: Path = sources.ROOT) -> None:
     """Stamp ``data`` and write it to ``path`` (the one way a stored report is written)."""
     path = Path(path)
-    stamp(data, kind, command, reports_dir=path.parent)
+    stamp(data, kind, command, reports_dir=path.parent, root=root)
     path.write_text(json.dumps(data, indent=indent))
 
 

@@ -77,6 +77,8 @@ def digits_golden_table(cmp: dict) -> str:
     lines = ["| W/A | images | worst point (share of codes within 1 LSB) | top-1 agreement % | max abs logit diff |",
              "|---|---|---|---|---|"]
     for wa, r in cmp.items():
+        if wa == "provenance":
+            continue
         w = r["worst"]
         lines.append(f"| {wa} | {r['images']} | `{w['point']}` ({w['within_1lsb_pct']:.3f} %) | "
                      f"{r['prediction_agreement_pct']:.2f} | {r['logit_max_abs_diff']:.4f} |")
@@ -84,39 +86,36 @@ def digits_golden_table(cmp: dict) -> str:
             "--model demo --json reports/golden_compare_demo.json`).\n\n" + "\n".join(lines) + "\n")
 
 
-def timing_table(tm: dict) -> str:
-    """Measured FPGA clock per unit (``timing.json`` of ``uqvit report --timing``)."""
-    lines = ["| unit | Fmax MHz | LUT4 | FF | DSP | BRAM | synthesis |", "|---|---|---|---|---|---|---|"]
+def timing_table(tm: dict, where="reports/timing.json") -> str:
+    """Measured FPGA clock per unit, median over the nextpnr seeds with min and max (``timing.json`` of
+    ``uqvit report --timing``), and the two ratios' median and worst seed."""
+    from rtl.flows.timing import check_format
+
+    check_format(tm, where)  # a single-seed run of before: regenerate it with `uqvit report --timing`
+    seeds = tm["seeds"]
+    lines = [f"| unit | Fmax MHz, median [min–max] over {len(seeds)} seeds | LUT4 | FF | DSP | BRAM | synthesis |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in tm["units"].items():
-        lines.append(f"| {name} | {r['fmax_mhz']:.1f} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
-                     f"`{r.get('synth_variant', 'synth_ecp5')}` |")
+        variants = dict.fromkeys(v.get("synth_variant", "synth_ecp5") for v in r["seeds"].values())
+        lines.append(f"| {name} | {r['fmax_mhz']:.1f} [{r['fmax_min_mhz']:.1f}–{r['fmax_max_mhz']:.1f}] | {r['lut']} | "
+                     f"{r['ff']} | {r['dsp']} | {r['bram']} | " + " / ".join(f"`{v}`" for v in variants) + " |")
     for name, f in tm.get("failed", {}).items():
-        lines.append(f"| {name} | failed after {f['seconds']:.0f} s | | | | | |")
-    head = (f"{tm['size']} core on a Lattice {tm['device']}, {tm['constraint_mhz']:g} MHz constraint, "
-            + ", ".join(f"{k} {v}" for k, v in tm["tools"].items())
+        lines.append(f"| {name} | failed after {f['seconds']:.0f} s" + (f" (seed {f['seed']})" if "seed" in f else "")
+                     + " | | | | | |")
+    for name in tm.get("pending", []):
+        lines.append(f"| {name} | not timed (interrupted run) | | | | | |")
+    head = (f"{tm['size']} core on a Lattice {tm['device']}, {tm['constraint_mhz']:g} MHz constraint, nextpnr seeds "
+            + ", ".join(map(str, seeds)) + ", " + ", ".join(f"{k} {v}" for k, v in tm["tools"].items())
             + " ([reports/timing.json](reports/timing.json), `uqvit report --timing`).")
-    tail = []
-    if "min_side_unit_over_array" in tm:
-        tail.append(f"Slowest side unit: {tm['slowest_side_unit']} at {tm['min_side_unit_over_array']:.2f}x the "
-                    "array's Fmax" + (f"; whole core {tm['core_over_array']:.2f}x" if "core_over_array" in tm else "")
-                    + f"; the clock is set by {tm['clock_setting_unit']}.")
-    return head + "\n\n" + "\n".join(lines) + "\n" + ("\n" + " ".join(tail) + "\n" if tail else "")
-
-
-def timing_seeds_table(sw: dict) -> str:
-    """Fmax per nextpnr seed (``timing_seeds.json`` of ``benchmarks/timing_seeds.py``)."""
-    units = list(sw["median_fmax_mhz"])
-    ratios = list(sw["median_ratios"])
-    lines = ["| seed | " + " | ".join(f"{u} MHz" for u in units) + " | " + " | ".join(ratios) + " |",
-             "|---" * (1 + len(units) + len(ratios)) + "|"]
-    for seed, row in sw["fmax_mhz"].items():
-        lines.append(f"| {seed} | " + " | ".join(f"{row[u]:.2f}" for u in units) + " | "
-                     + " | ".join(f"{sw['ratios'][seed][k]:.3f}" for k in ratios) + " |")
-    lines.append("| median | " + " | ".join(f"{sw['median_fmax_mhz'][u]:.2f}" for u in units) + " | "
-                 + " | ".join(f"{sw['median_ratios'][k]:.3f}" for k in ratios) + " |")
-    return (f"{sw['size']} units, same flow with only nextpnr's `--seed` changed "
-            "([reports/timing_seeds.json](reports/timing_seeds.json), "
-            "`python benchmarks/timing_seeds.py --json reports/timing_seeds.json`).\n\n" + "\n".join(lines) + "\n")
+    label = {"min_side_unit_over_array": "slowest side unit over the array", "core_over_array": "whole core over the array"}
+    tail = [f"{label[k]} per seed: median {r['median']:.2f}x, worst {r['worst']:.2f}x (seed {r['worst_seed']})"
+            for k, r in tm.get("ratios", {}).items()]
+    if "slowest_side_unit" in tm:
+        tail.append(f"slowest side unit by median Fmax: {tm['slowest_side_unit']}")
+    if "clock_setting_unit" in tm:
+        tail.append(f"the clock is set by {tm['clock_setting_unit']}")
+    text = "; ".join(tail)
+    return head + "\n\n" + "\n".join(lines) + "\n" + (f"\n{text[0].upper()}{text[1:]}.\n" if tail else "")
 
 
 def _n(v) -> str:
@@ -215,20 +214,42 @@ def mutation_table(r: dict) -> str:
         lines.append(f"| {u} | {v['mutants']} | {v['killed']} | {v['survived']} | {v['equivalent']} | {v['score']:.3f} |")
     lines.append(f"| **all** | {r['mutants']} | {r['killed']} | {r['survived']} | {r['equivalent']} | **{r['score']:.3f}** |")
     surv = [f"{u}: `{s['mutation'].split(' -src')[0]}`" for u, v in r["units"].items() for s in v["survivors"]]
-    return (f"From [reports/mutation.json](reports/mutation.json) ({r.get('generated_by', 'uqvit rtl mutate')}; "
-            f"seed {r['seed']}, {r['sample']} mutants per unit).\n\n" + "\n".join(lines) + "\n"
-            + (f"\nSurvivors: {'; '.join(surv)}.\n" if surv else ""))
+    seeds = r.get("seeds", {})
+    other = ""
+    if len(seeds) > 1:  # the same benches against other samples of mutants
+        cols = list(seeds)
+        rows = ["| unit | " + " | ".join(f"score, seed {s}" for s in cols) + " |", "|---|" + "---|" * len(cols)]
+        rows += [f"| {u} | " + " | ".join(f"{seeds[s]['units'][u]['score']:.3f}" for s in cols) + " |" for u in r["units"]]
+        rows.append("| **all** | " + " | ".join(f"**{seeds[s]['score']:.3f}** ({seeds[s]['killed']} of "
+                                                 f"{seeds[s]['mutants'] - seeds[s]['equivalent']})" for s in cols) + " |")
+        other = (f"\nEvery seed ({', '.join(cols)}; lowest score {r['min_score']:.3f}):\n\n" + "\n".join(rows) + "\n")
+    prov = r.get("provenance", {})
+    made = (f"`{prov['command']}` on {prov['generated_at']}" if prov else r.get("generated_by", "uqvit rtl mutate"))
+    return (f"From [reports/mutation.json](reports/mutation.json) ({made}; seed {r['seed']}, {r['sample']} mutants "
+            f"per unit).\n\n" + "\n".join(lines) + "\n" + (f"\nSurvivors: {'; '.join(surv)}.\n" if surv else "") + other)
+
+
+def provenance_table(reports: Path) -> str:
+    """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
+    from ..provenance import dependency_table
+
+    lines = ["| report | kind | regenerated by |", "|---|---|---|"]
+    for p in sorted(Path(reports).glob("*.json")):
+        prov = json.loads(p.read_text()).get("provenance") or {}
+        lines.append(f"| [{p.name}](reports/{p.name}) | {prov.get('kind', '**none**')} | "
+                     f"`{prov.get('command', '-')}` |")
+    return "\n".join(lines) + "\n\n" + dependency_table() + "\n"
 
 
 GENERATORS = {
+    "provenance": provenance_table,
     "mutation": lambda r: mutation_table(_load(r, "mutation.json")),
     "detection": lambda r: detection_table(_load(r, "detection_demo.json")),
     "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
-    "fpga-timing": lambda r: timing_table(_load(r, "timing.json")),
-    "fpga-seeds": lambda r: timing_seeds_table(_load(r, "timing_seeds.json")),
+    "fpga-timing": lambda r: timing_table(_load(r, "timing.json"), r / "timing.json"),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
     "whole-model-rtl": lambda r: whole_model_rtl_table(_load(r, "summary.json")),
