@@ -399,6 +399,22 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
     return out
 
 
+def combine_seeds(runs: list[dict]) -> dict:
+    """The first run with every run's totals and per-unit summaries under ``seeds`` and ``min_score`` (runs of the
+    same units and sample at different seeds; :func:`run_seeds`, or finished runs put together afterwards)."""
+    first = runs[0]
+    for r in runs[1:]:
+        if list(r["units"]) != list(first["units"]) or r["sample"] != first["sample"]:
+            raise ValueError(f"seed {r['seed']}: another unit list or sample than seed {first['seed']}'s run")
+    out = {k: v for k, v in first.items() if k not in ("seeds", "min_score", "provenance")}
+    out["seeds"] = {str(r["seed"]): {**{f: r[f] for f in ("mutants", "killed", "survived", "equivalent", "errors",
+                                                          "score", "wall_s")},
+                                     "units": {u: {f: v for f, v in p.items() if f != "details"}
+                                               for u, p in r["units"].items()}} for r in runs}
+    out["min_score"] = min(s["score"] for s in out["seeds"].values())
+    return out
+
+
 def run_seeds(units: list[str], seeds: list[int], sample: int = DEFAULT_SAMPLE, json_path=None,
               check_equiv: bool = True, log=print, jobs: int = 1) -> dict:
     """:func:`run_mutation` at every seed: the first seed's result with the others beside it under ``seeds``
@@ -406,16 +422,13 @@ def run_seeds(units: list[str], seeds: list[int], sample: int = DEFAULT_SAMPLE, 
     seed only is a property of that sample, not of the benches."""
     out = run_mutation(units, seeds[0], sample, json_path=json_path, check_equiv=check_equiv, log=log, jobs=jobs)
     cmd = command(units, seeds, sample, jobs, json_path, check_equiv)
-    out["seeds"] = {}
+    runs = [out]
     for seed in seeds:
-        r = out if seed == seeds[0] else run_mutation(units, seed, sample, check_equiv=check_equiv, log=log, jobs=jobs)
-        out["seeds"][str(seed)] = {**{f: r[f] for f in ("mutants", "killed", "survived", "equivalent", "errors",
-                                                        "score", "wall_s")},
-                                   "units": {u: {f: v for f, v in p.items() if f != "details"}
-                                             for u, p in r["units"].items()}}
-        out["min_score"] = min(s["score"] for s in out["seeds"].values())
+        if seed != seeds[0]:
+            runs.append(run_mutation(units, seed, sample, check_equiv=check_equiv, log=log, jobs=jobs))
+        out = combine_seeds(runs)
         if json_path:  # after every seed: a killed run keeps the seeds it finished
-            write_json(json_path, dict(out, complete=len(out["seeds"]) == len(seeds)), "mutation", cmd, indent=2)
+            write_json(json_path, dict(out, complete=len(runs) == len(seeds)), "mutation", cmd, indent=2)
     by_seed = ", ".join(f"{s} {v['score']:.3f}" for s, v in out["seeds"].items())
     log(f"scores by seed: {by_seed}; lowest {out['min_score']:.3f}")
     return out

@@ -140,3 +140,31 @@ def test_the_restore_and_the_core_own_cells_are_separate_non_empty_samples(tmp_p
     assert len(rest) == 8 and len(own) == 8
     assert all("restore" in mutate._cell(c) for c in rest)
     assert not {mutate._cell(c) for c in rest} & {mutate._cell(c) for c in own}
+
+
+def _fake_run(seed: int, killed: int, inputs: dict) -> dict:
+    unit = {"unit": "requant", "seed": seed, "mutants": 4, "killed": killed, "survived": 4 - killed, "equivalent": 0,
+            "errors": 0, "score": killed / 4, "seconds": 1.0, "survivors": [], "details": [{"id": 1}]}
+    return {"mutants": 4, "killed": killed, "survived": 4 - killed, "equivalent": 0, "errors": 0, "score": killed / 4,
+            "seed": seed, "sample": 4, "jobs": 1, "wall_s": 1.0, "complete": True, "units": {"requant": unit},
+            "provenance": {"kind": "mutation", "command": f"uqvit rtl mutate --seed {seed}", "inputs": inputs}}
+
+
+def test_combine_puts_other_seeds_beside_the_first_and_refuses_a_run_of_another_tree(tmp_path, capsys):
+    import json
+
+    from uqvit import provenance
+    from uqvit.cli import main
+
+    inputs = provenance.inputs("mutation")
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps(_fake_run(1, 4, inputs)))
+    b.write_text(json.dumps(_fake_run(2, 3, inputs)))
+    c.write_text(json.dumps(_fake_run(3, 4, {"files": {}, "tools": {}, "reports": {}})))
+    assert main(["rtl", "mutate", "--combine", str(b), "--json", str(a)]) == 1  # 0.75 < the 0.95 target
+    out = json.loads(a.read_text())
+    assert out["seed"] == 1 and out["score"] == 1.0 and out["min_score"] == 0.75
+    assert set(out["seeds"]) == {"1", "2"} and "details" not in out["seeds"]["2"]["units"]["requant"]
+    assert out["provenance"]["inputs"] == inputs and "--seed 2" in out["provenance"]["command"]
+    assert main(["rtl", "mutate", "--combine", str(c), "--json", str(a)]) == 2
+    assert "not run on the same tree" in capsys.readouterr().err

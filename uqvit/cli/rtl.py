@@ -57,14 +57,46 @@ MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore", "dr
 
 
 def _check_mutate(a) -> None:
+    if a.combine:
+        if not a.json:
+            raise checks.ArgumentError("--combine", "needs --json: the first seed's finished run, which gets the others")
+        for p in [a.json, *a.combine.split(",")]:
+            checks.input_file(p, "--combine" if p != a.json else "--json")
+        return
     if a.json:
         checks.output_file(a.json, "--json", parents=False)  # its writer makes no folder
     checks.name_list(a.units, MUTATE_UNITS, "--units", "unit")
 
 
+def _combine(args) -> int:
+    """Put finished runs of other seeds beside ``--json``'s run (runs of one tree: the same input hashes)."""
+    import json
+    from pathlib import Path
+
+    from sim.mutate import combine_seeds
+    from uqvit.provenance import write_json
+
+    runs = [json.loads(Path(p).read_text()) for p in [args.json, *args.combine.split(",")]]
+    for p, r in zip(args.combine.split(","), runs[1:]):
+        if r.get("provenance", {}).get("inputs") != runs[0].get("provenance", {}).get("inputs"):
+            raise checks.ArgumentError("--combine", f"{p} was not run on the same tree as {args.json} (its input "
+                                       "hashes differ): rerun it")
+    try:
+        out = combine_seeds(runs)
+    except ValueError as e:
+        raise checks.ArgumentError("--combine", str(e)) from None
+    cmd = "; ".join(r["provenance"]["command"] for r in runs) + f"; uqvit rtl mutate --combine {args.combine} " \
+        f"--json {args.json}"
+    write_json(args.json, out, "mutation", cmd, indent=2)
+    print(f"seeds {', '.join(out['seeds'])}: lowest score {out['min_score']:.3f}; wrote {args.json}")
+    return 0 if out["min_score"] >= args.target else 1
+
+
 def _mutate(args) -> int:
     from sim.mutate import run_mutation
 
+    if args.combine:
+        return _combine(args)
     units = checks.name_list(args.units, MUTATE_UNITS, "--units", "unit")
     if len(args.seed) > 1:
         from sim.mutate import run_seeds
@@ -137,5 +169,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     mu.add_argument("--jobs", type=checks.int_in(1), default=1,
                     help="worker processes for the mutants' bench runs and equivalence checks (same results as 1)")
     mu.add_argument("--json", default=None, help="write {mutants, killed, survived, equivalent, score, units} here")
+    mu.add_argument("--combine", default=None, metavar="JSON[,JSON]",
+                    help="run nothing: put these finished runs (other seeds, same units and sample) beside --json's "
+                         "run under seeds, with min_score (seeds run as separate processes)")
     mu.set_defaults(func=_mutate, validate=_check_mutate)
     return p
