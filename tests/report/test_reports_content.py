@@ -97,3 +97,14 @@ def test_the_stored_full_mutation_run_covers_every_unit_and_scores_at_least_0_95
         assert len(v["details"]) == v["mutants"] and len(v["survivors"]) == v["survived"], u
     assert r["killed"] == sum(v["killed"] for v in r["units"].values())
     assert r["score"] == round(r["killed"] / (r["mutants"] - r["equivalent"]), 4) >= 0.95
+    # the score holds at another seed too (a different sample of mutants against the same benches)
+    assert len(r["seeds"]) >= 2 and str(DEFAULT_SEED) in r["seeds"]
+    for seed, s in r["seeds"].items():
+        assert set(s["units"]) == set(plans()) and s["mutants"] == s["sample"] * len(plans()) >= 70, seed
+        assert s["score"] >= 0.95, (seed, s["score"])
+    assert r["min_score"] == min(s["score"] for s in r["seeds"].values())
+    # the multi-lane drain is in the sample: the core, restore and drain mutants live in a two-lane core
+    from sim.mutate import MUT_CORE_LANES, plans as _plans
+
+    assert {"restore", "drain"} <= set(r["units"]) and MUT_CORE_LANES > 1
+    assert _plans()["drain"].design().lanes == MUT_CORE_LANES

@@ -127,7 +127,12 @@ def _build(args) -> int:
 def _verify(args) -> int:
     from sim.regression import run_regression
 
-    s = run_regression(args.transactions, args.seed, args.rows, args.cols, json_path=args.json)
+    s = run_regression(args.transactions, args.seed, args.rows, args.cols)
+    if args.json:  # with its provenance: reports/verify.json is the README's regression figure
+        from uqvit.provenance import write_json
+
+        write_json(args.json, s, "verify", f"uqvit rtl verify --transactions {args.transactions} --seed {args.seed} "
+                   f"--rows {args.rows} --cols {args.cols} --json {args.json}", indent=2)
     return 0 if s["mismatches"] == 0 and s["lost_beats"] == 0 else 1
 
 

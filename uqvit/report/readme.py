@@ -218,7 +218,8 @@ def mutation_table(r: dict) -> str:
     other = ""
     if len(seeds) > 1:  # the same benches against other samples of mutants
         cols = list(seeds)
-        rows = ["| unit | " + " | ".join(f"score, seed {s}" for s in cols) + " |", "|---|" + "---|" * len(cols)]
+        rows = ["| unit | " + " | ".join(f"score, seed {s} ({seeds[s].get('sample', r['sample'])} per unit)"
+                                         for s in cols) + " |", "|---|" + "---|" * len(cols)]
         rows += [f"| {u} | " + " | ".join(f"{seeds[s]['units'][u]['score']:.3f}" for s in cols) + " |" for u in r["units"]]
         rows.append("| **all** | " + " | ".join(f"**{seeds[s]['score']:.3f}** ({seeds[s]['killed']} of "
                                                  f"{seeds[s]['mutants'] - seeds[s]['equivalent']})" for s in cols) + " |")
@@ -227,6 +228,30 @@ def mutation_table(r: dict) -> str:
     made = (f"`{prov['command']}` on {prov['generated_at']}" if prov else r.get("generated_by", "uqvit rtl mutate"))
     return (f"From [reports/mutation.json](reports/mutation.json) ({made}; seed {r['seed']}, {r['sample']} mutants "
             f"per unit).\n\n" + "\n".join(lines) + "\n" + (f"\nSurvivors: {'; '.join(surv)}.\n" if surv else "") + other)
+
+
+def verify_line(v: dict) -> str:
+    """The stored regression (``uqvit rtl verify --json reports/verify.json``) in one paragraph."""
+    b = v["benches"]
+    cov = v["coverage"]
+    cores = f"{v['rows']}x{v['cols']} (one drain lane, with the guard phase) and 8x8 with four drain lanes"
+    return (f"From [reports/verify.json](reports/verify.json) (`{v['provenance']['command']}`): "
+            f"{_n(v['transactions'])} transactions over the array, NormQuant, requant and DeMax unit benches and two "
+            f"cores, {cores}: {v['mismatches']} mismatches, {v['lost_beats']} lost or duplicated beats; "
+            f"coverage {cov['hit']} of {cov['bins']} bins hit; array utilisation on long GEMMs "
+            f"{100 * b['array']['utilisation']:.1f} %; wall {v['wall_s']:.0f} s.\n")
+
+
+def digits_batch_line(d: dict) -> str:
+    """The digits batch run of ``benchmarks/sim_digits.py`` (``reports/sim_digits_bench.json``) in one line."""
+    b = d["batch"]
+    im, s = b["images"][0], b["summary"]
+    return (f"From [reports/sim_digits_bench.json](reports/sim_digits_bench.json) (`{d['provenance']['command']}`): "
+            f"{len(im['images'])} images in one forward on a {b['rows']}x{b['cols']} core, W{b['w_bits']}A{b['a_bits']}: "
+            f"logits {'bit-exact' if b['bit_exact'] else 'NOT bit-exact'}, {_n(b['total_cycles'])} cycles, "
+            f"{100 * s['min_util_big_gemms']:.1f} % minimum MAC utilisation on the GEMMs with K, N >= 4x the array, "
+            f"NormQuant / DeMax stall cycles {s['normquant_stall_cycles']} / {s['demax_stall_cycles']}; "
+            f"{im['wall_s']:.1f} s wall through the fast harness.\n")
 
 
 def provenance_table(reports: Path) -> str:
@@ -243,6 +268,8 @@ def provenance_table(reports: Path) -> str:
 
 GENERATORS = {
     "provenance": provenance_table,
+    "verify": lambda r: verify_line(_load(r, "verify.json")),
+    "digits-batch": lambda r: digits_batch_line(_load(r, "sim_digits_bench.json")),
     "mutation": lambda r: mutation_table(_load(r, "mutation.json")),
     "detection": lambda r: detection_table(_load(r, "detection_demo.json")),
     "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
