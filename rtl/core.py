@@ -281,9 +281,9 @@ class Core(wiring.Component):
         # ------------------------------------------------ status: busy and the sticky error bits
         st = self.status
         kcnt = Signal(range(self.max_k))
-        gemm_busy = status_logic(m, self, self.inflight_max, self.n_tiles)
+        gemm_busy = status_logic(m, self, self.inflight_max, self.n_tiles, CFG_NQ)
         cfg_write = Signal()
-        m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy & cfg_addr_ok(self))]
+        m.d.comb += [self.cfg.ready.eq(1), cfg_write.eq(self.cfg.valid & ~gemm_busy & cfg_addr_ok(self, CFG_NQ))]
         if uq:
             with m.If(self._demax.row_overflow):
                 m.d.sync += st.err_row.eq(1)

@@ -36,14 +36,12 @@ X_PIPE_BEATS = TABLE_LATENCY + SRC_LATENCY
 ARRAY_PATH_TILES = 16
 
 
-def cfg_addr_ok(core):
-    """The cfg beat addresses an entry of its table (NormQuant: ``addr < max_k``; the int8 core's one NormQuant
-    entry takes every write; requant: ``addr < n_tiles`` and ``lane < cols``)."""
-    from .core import CFG_NQ
-
+def cfg_addr_ok(core, nq_sel: int):
+    """The cfg beat addresses an entry of its table (NormQuant, ``sel == nq_sel``: ``addr < max_k``; the int8
+    core's one NormQuant entry takes every write; requant: ``addr < n_tiles`` and ``lane < cols``)."""
     cfg = core.cfg.payload
     nq_ok = (cfg.addr < core.max_k) if core.uqvit else 1
-    return Mux(cfg.sel == CFG_NQ, nq_ok, (cfg.addr < core.n_tiles) & (cfg.lane < core.cols))
+    return Mux(cfg.sel == nq_sel, nq_ok, (cfg.addr < core.n_tiles) & (cfg.lane < core.cols))
 
 
 def gemm_busy_of(inflight, entering):
@@ -51,7 +49,7 @@ def gemm_busy_of(inflight, entering):
     return (inflight != 0) | entering
 
 
-def status_logic(m, core, inflight_max: int, n_tiles: int):
+def status_logic(m, core, inflight_max: int, n_tiles: int, nq_sel: int):
     """``busy`` and the error bits the core's streams decide (``err_k``/``err_restore_k`` sit with the k counter,
     ``err_row`` with DeMax); returns ``gemm_busy``: a GEMM tile is in flight, from the cycle after its first
     k-step is taken on ``x_in`` to its last row on ``y_out`` (replayed tiles included)."""
@@ -70,7 +68,7 @@ def status_logic(m, core, inflight_max: int, n_tiles: int):
     m.d.comb += st.busy.eq(gemm_busy | core._demax.busy)  # or the attention unit holds a beat
     with m.If(core.cfg.valid & gemm_busy):  # the write is dropped (the core's cfg_write)
         m.d.sync += st.err_cfg_busy.eq(1)
-    with m.If(core.cfg.valid & ~cfg_addr_ok(core)):  # dropped too: it would land on another entry
+    with m.If(core.cfg.valid & ~cfg_addr_ok(core, nq_sel)):  # dropped too: it would land on another entry
         m.d.sync += st.err_cfg_addr.eq(1)
     # the static inputs: a change while a tile is in flight is flagged (the tile may see either value)
     statics = Cat(core.lo, core.hi, *([core.restore] if core.uqvit else []))

@@ -87,11 +87,9 @@ class BusyWatch:
             self.tiles -= 1
 
 
-def pinned_gemm(R, C, bits, K):
+def pinned_gemm(R, C, bits, K, identity_nq):
     """The largest sums the core allows: every lane ``-(2**b-1)`` times every weight ``-2**b`` over ``K`` k-steps
     (``K * (2**b-1) * 2**b``, under 2**31 for K <= max_k), requantized by 2**-24 into the output range."""
-    from sim.benches.core_tb import identity_nq
-
     q = code_max(bits)
     g = {"x": torch.full((R, K), -q), "w": torch.full((C, K), -(q + 1)), "nq": identity_nq(K, q), "restore": False,
          "lo": VECTOR_MIN, "hi": VECTOR_MAX}
@@ -100,9 +98,10 @@ def pinned_gemm(R, C, bits, K):
     return g
 
 
-async def guard_phase(tb, job, account, rng, gen, res) -> None:
+async def guard_phase(tb, job, account, rng, gen, res, stim) -> None:
     """One case per guard (see :data:`sim.coverage.GUARDS`); a reset clears the sticky bits after each."""
-    from sim.benches.core_tb import one_tile, random_gemm, sample_gemm
+    # the core bench's stimulus functions, handed over by the bench (this module is imported by it, not the reverse)
+    one_tile, random_gemm, sample_gemm = stim.one_tile, stim.random_gemm, stim.sample_gemm
 
     R, C, bits, mk = tb.R, tb.C, job["bits"], job["max_k"]
     nt = tb.comp.n_tiles
@@ -143,7 +142,7 @@ async def guard_phase(tb, job, account, rng, gen, res) -> None:
         g = one_tile(random_gemm(R, C, bits, rng, gen, restore=True, K=K), R, C)
         await case(g, {"err_restore_k": err, "err_k": err if rk == mk else 0}, None)
     # the largest sums through the whole core (an accumulator narrower than 32 bits wraps here)
-    await case(pinned_gemm(R, C, bits, mk), {}, "worst-case sums at max_k")
+    await case(pinned_gemm(R, C, bits, mk, stim.identity_nq), {}, "worst-case sums at max_k")
 
     # wide N with short K: two row tiles, each replayed for every column tile of a max_n-wide GEMM (the case in
     # which the old in-flight count wrapped and busy dropped); BusyWatch checks busy on every cycle

@@ -10,6 +10,7 @@ and the cycle count back.
 from __future__ import annotations
 
 import random
+import sys
 
 import cocotb
 import numpy as np
@@ -20,7 +21,7 @@ from cocotb.triggers import RisingEdge
 
 from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
-from sim.benches.core_guards import BusyWatch
+from sim.benches.core_guards import BusyWatch, guard_phase
 from sim.benches.demax_tb import check as demax_check
 from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row, sample_rows
 from sim.payload import payload_shape
@@ -352,9 +353,7 @@ async def _core_bench(dut, job, res):
             Y, cyc, lost = await tb.gemm(g)
             account(g, Y, cyc, lost)
             sample_gemm(g, R, C, bits, job["max_k"])
-        from sim.benches.core_guards import guard_phase
-
-        await guard_phase(tb, job, account, rng, gen, res)
+        await guard_phase(tb, job, account, rng, gen, res, sys.modules[__name__])
         # no back-pressure at all for one GEMM
         for st in (tb.cfg, tb.x, tb.w, tb.rs):
             st.p_valid = 1.0
