@@ -16,6 +16,7 @@ calibrates unit by unit (a unit is a transformer block or a Swin PatchMerging):
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
@@ -23,11 +24,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..contract import check_bits
+from ..threads import ThreadPolicy
 from .demax import DeMaxQuantizer
 from .layers import QAttention, QConv2d, QLinear, QModule, QuantPoint, UnsupportedModelError
 from .logquant import LogQuantizer
 from .methods import Method, get_method
 from .normquant import POSTGELU_ALPHAS, POSTLN_ALPHAS
+from .replay import replay_prefix
 from .twin import TwinGeluQuantizer, TwinSoftmaxQuantizer
 from .uniform import CalibrationError, UniformQuantizer, check_finite
 
@@ -198,11 +201,12 @@ def calibrate_unit(unit: nn.Module, x_q: torch.Tensor, y_fp: torch.Tensor, m: Me
             if not (m.alpha_search and isinstance(q, QLinear) and q.in_mode in ("postln", "postgelu")):
                 continue
             errs = {}
-            for alpha in _alpha_grid(q, x_q.shape[0]):
-                q.set_alpha(alpha)
-                for g in group[1:]:
-                    g.reset()
-                errs[alpha] = (unit(x_q) - y_fp).pow(2).mean().item()
+            with replay_prefix(unit, q) as run:  # what runs before q is computed on the first alpha only
+                for alpha in _alpha_grid(q, x_q.shape[0]):
+                    q.set_alpha(alpha)
+                    for g in group[1:]:
+                        g.reset()
+                    errs[alpha] = (run(x_q) - y_fp).pow(2).mean().item()
             best = min(errs, key=lambda a: (errs[a], -1 if a is None else a))
             q.set_alpha(best)
             for g in group[1:]:
@@ -230,15 +234,25 @@ def _check_inputs(model, calib_images, method, w_bits, a_bits):
     return m
 
 
+def _policy(threads):
+    """``threads`` as an entered :class:`ThreadPolicy`: one passed in is used as it is."""
+    return contextlib.nullcontext(threads) if isinstance(threads, ThreadPolicy) else ThreadPolicy(threads)
+
+
 @torch.no_grad()
 def calibrate_backbone(qm: nn.Module, images: torch.Tensor, m: Method, progress: bool = True, runner=None,
-                       desc: str = "calibrate") -> dict:
+                       desc: str = "calibrate", threads=None) -> dict:
     """Calibrate the patch embedding and every unit of the swapped timm model ``qm``, block by block.
 
     ``runner(images)`` must call ``qm``'s units in order (default: ``qm`` itself); a detector
     passes its Swin feature extractor.  Everything is enabled at the end; returns the alphas.
+    ``threads``: the thread policy (:mod:`uqvit.threads`), re-applied before every unit.
     """
-    runner = runner or qm
+    with _policy(threads) as policy:
+        return _calibrate_backbone(qm, images, m, progress, runner or qm, desc, policy)
+
+
+def _calibrate_backbone(qm, images, m, progress, runner, desc, policy: ThreadPolicy) -> dict:
     units = calibration_units(qm)
     set_enabled(qm, False)
     x_fp = capture_input(runner, units[0][1], images)
@@ -248,6 +262,7 @@ def calibrate_backbone(qm: nn.Module, images: torch.Tensor, m: Method, progress:
     set_calibrating(qm.patch_embed, False)
     alphas = {}
     for name, unit in tqdm(units, desc=desc, disable=not progress, leave=False):
+        policy.update()
         y_fp = unit(x_fp)
         alphas.update(calibrate_unit(unit, x_q, y_fp, m))
         x_q, x_fp = unit(x_q), y_fp
@@ -271,18 +286,26 @@ def frozen_copy(model: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def quantize(model: nn.Module, calib_images: torch.Tensor, method: str = "uqvit", w_bits: int = 4,
-             a_bits: int = 4, progress: bool = True) -> nn.Module:
-    """Return a quantized copy of a timm ViT/DeiT/Swin ``model`` calibrated on ``calib_images``."""
+             a_bits: int = 4, progress: bool = True, threads=None) -> nn.Module:
+    """Return a quantized copy of a timm ViT/DeiT/Swin ``model`` calibrated on ``calib_images``.
+
+    ``threads``: torch's CPU threads while calibrating, ``"auto"`` (the cores no other process is
+    using; the default, or ``$UQVIT_THREADS``), ``"torch"`` (torch's own setting) or a number;
+    see :mod:`uqvit.threads`.  It changes how long calibration takes, never its result.
+    """
     m = _check_inputs(model, calib_images, method, w_bits, a_bits)
-    qm = frozen_copy(model)
-    qm.uqvit_roles = swap_modules(qm, m, w_bits, a_bits)
-    dev = next(qm.parameters()).device
-    images = calib_images.to(dev, next(qm.parameters()).dtype)
-    alphas = calibrate_backbone(qm, images, m, progress, desc=f"calibrate {method} W{w_bits}A{a_bits}")
-    set_calibrating(qm, True)
-    try:
-        qm(images)  # calibrates the head (and anything after the last unit)
-    finally:
-        set_calibrating(qm, False)
+    with ThreadPolicy(threads) as policy:
+        qm = frozen_copy(model)
+        qm.uqvit_roles = swap_modules(qm, m, w_bits, a_bits)
+        dev = next(qm.parameters()).device
+        images = calib_images.to(dev, next(qm.parameters()).dtype)
+        alphas = calibrate_backbone(qm, images, m, progress, desc=f"calibrate {method} W{w_bits}A{a_bits}",
+                                    threads=policy)
+        policy.update()
+        set_calibrating(qm, True)
+        try:
+            qm(images)  # calibrates the head (and anything after the last unit)
+        finally:
+            set_calibrating(qm, False)
     mark_quantized(qm, method, w_bits, a_bits, alphas, calib_images.shape[0])
     return qm

@@ -101,6 +101,7 @@ class QLinear(QModule):
         self.register_buffer("bias_folded", torch.zeros(self.out_features))
         self.register_buffer("w_hat", linear.weight.detach().clone())
         self.stats = None
+        self._s_hat = None  # NormQuant's weight observer: computed once, reused for every alpha
         self._w_ready = False
 
     @property
@@ -124,8 +125,10 @@ class QLinear(QModule):
             if self.stats is None:
                 fn = normquant.postln_stats if self.in_mode == "postln" else normquant.postgelu_stats
                 self.stats = fn(x, self.a_bits, self.name, self.stats_method)
+            if self._s_hat is None:
+                self._s_hat = normquant.weight_scale_ratio(w, self.w_bits)
             fn = normquant.postln_factors if self.in_mode == "postln" else normquant.postgelu_factors
-            r, b = fn(self.stats, w, self.w_bits, self.alpha)
+            r, b = fn(self.stats, w, self.w_bits, self.alpha, self._s_hat)
         else:
             r = torch.ones(self.in_features, device=w.device)
             b = torch.zeros(self.in_features, device=w.device)

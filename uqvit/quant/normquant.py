@@ -38,7 +38,9 @@ def input_channel_weight_scale(weight: torch.Tensor, w_bits: int) -> torch.Tenso
     return symmetric_rows(weight.detach().t().contiguous(), w_bits)
 
 
-def _s_hat(weight: torch.Tensor, w_bits: int) -> torch.Tensor:
+def weight_scale_ratio(weight: torch.Tensor, w_bits: int) -> torch.Tensor:
+    """``s_hat``: the per-input-channel weight scale over its mean.  It depends on the weight alone,
+    so a caller searching alpha computes it once and passes it to the ``*_factors`` functions."""
     s = input_channel_weight_scale(weight, w_bits)
     return (s / s.mean()).clamp(min=_EPS)
 
@@ -48,9 +50,9 @@ def postln_stats(x: torch.Tensor, a_bits: int, name: str = "", method: str = "pe
     return {"delta": delta, "zp": zp}
 
 
-def postln_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: float):
+def postln_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: float, s_hat: torch.Tensor | None = None):
     delta, zp = stats["delta"], stats["zp"]
-    s_hat = _s_hat(weight, w_bits).to(delta)
+    s_hat = (weight_scale_ratio(weight, w_bits) if s_hat is None else s_hat).to(delta)
     r = (delta / delta.mean()).pow(1 - alpha) / s_hat.pow(alpha)
     target_min = -zp.mean() * delta.mean()  # the reference's shift target (not mean(-z * delta))
     b = (-zp * delta) / r - target_min
@@ -67,11 +69,12 @@ def postgelu_stats(x: torch.Tensor, a_bits: int, name: str = "", method: str = "
     return {"m": m}
 
 
-def postgelu_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: float):
+def postgelu_factors(stats: dict, weight: torch.Tensor, w_bits: int, alpha: float,
+                     s_hat: torch.Tensor | None = None):
     m = stats["m"]
     m_bar = m.mean().clamp(min=_EPS)
     m = torch.maximum(m, m_bar)
-    s_hat = _s_hat(weight, w_bits).to(m)
+    s_hat = (weight_scale_ratio(weight, w_bits) if s_hat is None else s_hat).to(m)
     r = torch.clamp((m / m_bar).pow(1 - alpha) / s_hat.pow(alpha), min=1.0)
     return r, torch.zeros_like(r)
 
