@@ -22,7 +22,7 @@ def source_modules():
 def layer(mod: str) -> str:
     if mod == "uqvit.errors":
         return "errors"
-    if mod == "uqvit.contract":
+    if mod in ("uqvit.contract", "uqvit.vector"):  # the vector side is part of the one contract
         return "contract"
     for top in ("uqvit.cli", "uqvit.report"):
         if mod == top or mod.startswith(top + "."):

@@ -91,6 +91,9 @@ KINDS: dict[str, Kind] = {
                       "python benchmarks/sim_speed.py --json reports/sim_speed.json",
                       ("benchmarks.sim_speed", "sim.fast.core", "sim.benches.serve_tb"), (WEIGHTS, HARNESS),
                       ("torch", "timm")),
+    "calib_speed": Kind("calibration seconds: uqvit vs the authors' pipeline, idle vs beside a busy process",
+                        "python benchmarks/calib_speed.py --ref <checkout>/classification --json reports/calib_speed.json",
+                        ("benchmarks.calib_speed", "benchmarks.reference_check"), (WEIGHTS,), ("torch", "timm")),
     "summary": Kind("summary.json (throughput, area, timing, whole-model figures)", "uqvit report",
                     ("uqvit.report",), (), (), SUMMARY_INPUTS),
 }

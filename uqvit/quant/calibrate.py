@@ -183,8 +183,9 @@ def _searched_with(unit: nn.Module) -> dict:
 
 
 @torch.no_grad()
-def calibrate_unit(unit: nn.Module, x_q: torch.Tensor, y_fp: torch.Tensor, m: Method) -> dict:
-    """Calibrate one unit in execution order; return the chosen alphas."""
+def calibrate_unit(unit: nn.Module, x_q: torch.Tensor, y_fp: torch.Tensor, m: Method) -> tuple[dict, torch.Tensor]:
+    """Calibrate one unit in execution order; return the chosen alphas and the calibrated unit's
+    output on ``x_q`` (the next unit's input)."""
     chosen = {}
     companions = _searched_with(unit) if m.alpha_search else {}
     done = set()
@@ -212,10 +213,10 @@ def calibrate_unit(unit: nn.Module, x_q: torch.Tensor, y_fp: torch.Tensor, m: Me
             for g in group[1:]:
                 g.reset()
             chosen[q.name] = best
-        unit(x_q)  # calibrate whatever is still pending
+        out = unit(x_q)  # calibrates whatever is still pending, then quantizes as every later pass will
     finally:
         set_calibrating(unit, False)
-    return chosen
+    return chosen, out
 
 
 def _check_inputs(model, calib_images, method, w_bits, a_bits):
@@ -264,8 +265,9 @@ def _calibrate_backbone(qm, images, m, progress, runner, desc, policy: ThreadPol
     for name, unit in tqdm(units, desc=desc, disable=not progress, leave=False):
         policy.update()
         y_fp = unit(x_fp)
-        alphas.update(calibrate_unit(unit, x_q, y_fp, m))
-        x_q, x_fp = unit(x_q), y_fp
+        chosen, x_q = calibrate_unit(unit, x_q, y_fp, m)
+        alphas.update(chosen)
+        x_fp = y_fp
     set_enabled(qm, True)
     return alphas
 

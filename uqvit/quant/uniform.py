@@ -115,8 +115,8 @@ def order_statistics(rows: torch.Tensor, ranks: list[int]) -> dict[int, torch.Te
 
 
 def row_quantiles(rows: torch.Tensor, levels: torch.Tensor, interpolation: str) -> torch.Tensor:
-    """``torch.quantile(rows, levels, dim=1, interpolation=...)`` for finite 2-D ``rows``, bit for bit, in
-    ``O(n)`` per row instead of a sort, and without ``torch.quantile``'s limit of 2**24 elements.
+    """``torch.quantile(rows, levels, dim=1, interpolation=...)`` for finite 2-D ``rows``, bit for bit,
+    from two partial selections per row instead of a sort.
 
     Same ranks as torch: ``levels * (n - 1)``, rounded half to even (``nearest``), or the two
     neighbours blended with ``torch.lerp`` by the fractional part (``linear``).

@@ -183,6 +183,26 @@ def reference_table(ref: dict) -> str:
             + "\n".join(lines) + "\n")
 
 
+def calib_speed_table(c: dict) -> str:
+    """Calibration seconds (``calib_speed.json`` of benchmarks/calib_speed.py)."""
+    lines = ["| what | uqvit s | compared with | s | ratio |", "|---|---|---|---|---|"]
+    for r in c.get("reference", []):
+        lines.append(f"| digits W{r['bits']}A{r['bits']}, 512 images | {r['uqvit_s']:.1f} | the authors' pipeline "
+                     f"(logits bit-identical: {'yes' if r['logits_bit_identical'] else '**no**'}) | "
+                     f"{r['reference_s']:.1f} | {r['speedup']:.2f}x faster |")
+    if "load" in c:
+        ld = c["load"]
+        lines.append(f"| digits W4A4 beside one busy process | {ld['busy_s']:.1f} | the same, machine idle | "
+                     f"{ld['idle_s']:.1f} | {ld['ratio']:.2f}x slower |")
+        lines.append(f"| digits W4A4 beside one busy process, `UQVIT_THREADS=torch` | {ld['busy_torch_threads_s']:.1f} | "
+                     f"the same, machine idle | {ld['idle_s']:.1f} | {ld['ratio_torch_threads']:.2f}x slower |")
+    if "deit_small" in c:
+        d = c["deit_small"]
+        lines.append(f"| DeiT-S W{d['bits']}A{d['bits']}, {d['calib_images']} images | {d['uqvit_s']:.1f} | - | - | - |")
+    return (f"From [reports/calib_speed.json](reports/calib_speed.json): {c['data']}; {c['weights']}; "
+            f"machine: {c['machine']}; all runs in one process, one after another.\n\n" + "\n".join(lines) + "\n")
+
+
 def detection_table(det: dict) -> str:
     """The shapes detection demo (``detection_demo.json`` of ``uqvit det-demo``): AP and backbone fidelity per method."""
     rows = det["results"]
@@ -273,6 +293,7 @@ GENERATORS = {
     "mutation": lambda r: mutation_table(_load(r, "mutation.json")),
     "detection": lambda r: detection_table(_load(r, "detection_demo.json")),
     "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
+    "calib-speed": lambda r: calib_speed_table(_load(r, "calib_speed.json")),
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),

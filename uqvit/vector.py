@@ -1,0 +1,166 @@
+"""The integer vector side: residual adds, LayerNorm, softmax and GELU on fixed-point words.
+
+These extend the integer contract (:mod:`uqvit.contract`) to the operations that today run on a
+float host between the core's GEMMs; they are part of the one contract (the layering test puts
+them beside it, where ``rtl`` may import them).  Not yet wired into the golden model: issue 27.  Everything here is integer arithmetic on int64 tensors; the
+only floats are the tables and constants, computed once per layer from its scales (what a host
+would load into the hardware's tables).  Each function states its error against float and a test
+(``tests/test_vector.py``) shows that the bound holds, the edges included (a constant row,
+all-equal logits, the largest words, saturation).
+
+Words are ``VECTOR_BITS``-bit signed fixed point with a per-tensor number of fraction bits ``F``
+(:func:`uqvit.contract.to_fixed`), the format the core's requantization already hands back.
+
+* :func:`residual_add` aligns two words to the output's ``F`` (a left shift is exact, a right
+  shift rounds half up) and saturates to the word range: error <= 1 output LSB when nothing
+  saturates, and the number of saturated words is returned, never hidden.
+* :func:`layernorm` normalises a row with integer mean and variance and an integer inverse square
+  root.  With ``D = C*x - sum(x)`` (``C`` times the centred word, exact) and
+  ``Q = C*sum(x**2) - sum(x)**2 + round(eps * C**2 * 4**F)`` (exact), the normalised value is
+  ``D / sqrt(Q)``; ``sqrt(Q)`` is taken as an integer square root of ``Q`` scaled to 62 bits, its
+  reciprocal as a 62-bit division, so the result, with ``LN_FRAC_BITS`` fraction bits, is within
+  ``0.5 + |n| * 2**(LN_FRAC_BITS - 29)`` LSB of the float value for the same words (< 0.51 LSB
+  for ``|n| <= 64``).  A constant row (variance 0)
+  gives exactly 0.  The per-channel affine (and NormQuant's factors, where the next layer has
+  them) is then one scale-round-clamp per channel on these integers (:func:`uqvit.contract.make_src`).
+* :func:`softmax` takes logit words, subtracts the row maximum, and reads ``exp`` from two
+  256-entry tables (the high and the low byte of the distance to the maximum, multiplied):
+  each table entry is rounded to ``EXP_FRAC_BITS``, so every ``exp`` is within 1.5 units of
+  ``2**-EXP_FRAC_BITS`` of the float value.  The probabilities are divided out exactly (rounded
+  half up) into DeMax's UQ1.20 format (:data:`uqvit.contract.PROB_FRAC_BITS`): within
+  :func:`softmax_bound` of the float softmax of the same words (0.79 LSB for 197 keys).  Tables, not a polynomial: a logit
+  word has at most 2**16 distances to its row maximum, two 256-entry tables cover them all exactly
+  to their stated precision, and the error does not grow with the distance as I-BERT's i-exp's does.
+* :func:`gelu` is I-BERT's i-GELU (a second-order polynomial for erf on the clipped input, all
+  integer): ``GELU_ABS_BOUND`` from float GELU on inputs in [-8, 8], relative to the input's scale
+  the error of the erf approximation itself; its output is an integer with a stated positive scale
+  that the post-GELU NormQuant's scale-round-clamp takes as it is.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .contract import PROB_FRAC_BITS, VECTOR_MAX, VECTOR_MIN, ContractError, _i64, round_shift
+
+#: fraction bits of LayerNorm's normalised output (|n| <= sqrt(C): 21 bits for C <= 4096)
+LN_FRAC_BITS = 14
+#: widest row LayerNorm takes: ``C * sum(x**2)`` must fit int64 for 16-bit words
+LN_MAX_CHANNELS = 4096
+#: fraction bits of the softmax exp tables (and of every exp value): 30, so that the sum of a row's
+#: table roundings stays under one probability LSB up to 680 keys (two 512 x 31-bit tables and a
+#: 31 x 31-bit multiplier in hardware)
+EXP_FRAC_BITS = 30
+#: |i-GELU - GELU| on [-8, 8] (I-BERT's erf polynomial; measured 0.0187, stated with margin)
+GELU_ABS_BOUND = 0.02
+# I-BERT's erf polynomial: erf(x) ~ sign(x) * (a * (min(|x|, -b) + b)**2 + 1)
+_ERF_A, _ERF_B = -0.2888, -1.769
+
+
+def _check_words(x: torch.Tensor, what: str) -> torch.Tensor:
+    x = _i64(x)
+    if x.numel() and (int(x.min()) < VECTOR_MIN or int(x.max()) > VECTOR_MAX):
+        raise ContractError(f"{what}: words outside the {VECTOR_MIN}..{VECTOR_MAX} range of a vector word")
+    return x
+
+
+def _align(x: torch.Tensor, f_in: int, f_out: int) -> torch.Tensor:
+    return x << (f_out - f_in) if f_out >= f_in else round_shift(x, f_in - f_out)
+
+
+def residual_add(a, fa: int, b, fb: int, f_out: int) -> tuple[torch.Tensor, int]:
+    """``a * 2**-fa + b * 2**-fb`` as words with ``f_out`` fraction bits, saturating; returns
+    ``(words, number of saturated words)``."""
+    a, b = _check_words(a, "residual add"), _check_words(b, "residual add")
+    s = _align(a, fa, f_out) + _align(b, fb, f_out)
+    sat = int(((s < VECTOR_MIN) | (s > VECTOR_MAX)).sum())
+    return s.clamp(VECTOR_MIN, VECTOR_MAX), sat
+
+
+def isqrt(q: torch.Tensor) -> torch.Tensor:
+    """``floor(sqrt(q))`` of non-negative int64 values below 2**62, exactly."""
+    q = _i64(q)
+    if q.numel() and (int(q.min()) < 0 or int(q.max()) >= 1 << 62):
+        raise ContractError("isqrt takes values in 0 .. 2**62 - 1")
+    s = torch.sqrt(q.to(torch.float64)).floor().to(torch.int64)
+    for _ in range(2):  # the float estimate is within one of the answer; settle it with integers
+        s = torch.where(s * s > q, s - 1, s)
+        s = torch.where((s + 1) * (s + 1) <= q, s + 1, s)
+    return s
+
+
+def _bit_length(v: torch.Tensor) -> torch.Tensor:
+    n = torch.zeros_like(v)
+    for k in (32, 16, 8, 4, 2, 1):
+        big = (v >> (n + k)) > 0
+        n = torch.where(big, n + k, n)
+    return torch.where(v > 0, n + 1, torch.zeros_like(v))
+
+
+def layernorm(x, frac_bits: int, eps: float = 1e-6, out_frac_bits: int = LN_FRAC_BITS) -> torch.Tensor:
+    """``(x - mean) / sqrt(var + eps)`` over the last dimension of words ``x`` (``frac_bits``), as
+    integers with ``out_frac_bits`` fraction bits (see the module docstring for the bound)."""
+    x = _check_words(x, "layernorm")
+    c = x.shape[-1]
+    if not 1 <= c <= LN_MAX_CHANNELS:
+        raise ContractError(f"layernorm over {c} channels: the integer LayerNorm takes 1..{LN_MAX_CHANNELS}")
+    if not math.isfinite(eps) or eps < 0:
+        raise ContractError(f"layernorm eps {eps!r} must be finite and >= 0")
+    s1 = x.sum(-1, keepdim=True)
+    d = c * x - s1  # c * 2**F * (x - mean), exact
+    q = c * (x * x).sum(-1, keepdim=True) - s1 * s1 + round(eps * c * c * 4.0**frac_bits)
+    # scale q to [2**60, 2**62) (an even shift g, so sqrt scales by 2**(g/2)), take its integer root
+    g = ((62 - _bit_length(q)) // 2).clamp(min=0)
+    root = isqrt(q << (2 * g))  # ~ sqrt(q) * 2**g, 31 bits
+    root = torch.where(root > 0, root, torch.ones_like(root))  # q == 0: d is 0 too
+    recip = (1 << 62) // root  # ~ 2**62 / (sqrt(q) * 2**g), 31-32 bits
+    # n * 2**K = d * 2**(K + g) / root = d * recip * 2**(K + g - 62)
+    return round_shift(d * recip, 62 - out_frac_bits - g)
+
+
+def exp_tables(frac_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(high, low)``: ``round(2**EXP_FRAC_BITS * exp(-i * 256 * 2**-F))`` and ``... exp(-i * 2**-F)``
+    for ``i`` in 0..255: one layer's two softmax tables for logit words with ``F`` fraction bits."""
+    i = torch.arange(256, dtype=torch.float64)  # high byte: distances of 16-bit words are < 2**16
+    one = 2.0**EXP_FRAC_BITS
+    hi = torch.round(one * torch.exp(-i * 256 * 2.0**-frac_bits))
+    lo = torch.round(one * torch.exp(-i * 2.0**-frac_bits))
+    return hi.to(torch.int64), lo.to(torch.int64)
+
+
+def softmax(logits, frac_bits: int) -> torch.Tensor:
+    """Softmax over the last dimension of logit words, as UQ1.20 probabilities (DeMax's input)."""
+    x = _check_words(logits, "softmax")
+    if x.shape[-1] == 0:
+        raise ContractError("softmax needs at least one key along the last dimension")
+    hi_t, lo_t = exp_tables(frac_bits)
+    dist = x.max(-1, keepdim=True).values - x  # 0 .. 2**16 - 1 for 16-bit words
+    e = round_shift(hi_t[dist >> 8] * lo_t[dist & 255], EXP_FRAC_BITS)  # exp(-dist), EXP_FRAC_BITS
+    total = e.sum(-1, keepdim=True)  # >= 2**EXP_FRAC_BITS: the maximum's own exp is exactly 1
+    return (e * (1 << (PROB_FRAC_BITS + 1)) + total) // (2 * total)  # round half up of e * 2**20 / total
+
+
+def softmax_bound(n_keys: int, p=1.0):
+    """Largest |integer softmax - float softmax| of a probability ``p`` in a row of ``n_keys`` keys:
+    half an output LSB for the division, plus the exp roundings (1.5 units each) of the entry and,
+    weighted by ``p``, of the row's sum, in units of ``2**-EXP_FRAC_BITS``."""
+    return 2.0**-PROB_FRAC_BITS * 0.5 + 1.5 * (1 + n_keys * p) * 2.0**-EXP_FRAC_BITS
+
+
+def gelu_params(frac_bits: int) -> dict:
+    """The integer constants of i-GELU for input words with ``F`` fraction bits, and its output scale."""
+    s = 2.0**-frac_bits / math.sqrt(2.0)  # the scale of x / sqrt(2)
+    a_s2 = _ERF_A * s * s
+    return {"clip": math.floor(-_ERF_B / s), "q_b": math.floor(_ERF_B / s), "q_c": math.floor(1.0 / a_s2),
+            "out_scale": -a_s2 * 2.0**-frac_bits / 2.0}
+
+
+def gelu(x, frac_bits: int) -> tuple[torch.Tensor, float]:
+    """i-GELU of words ``x`` (``frac_bits``): ``(y, scale)`` with ``GELU(x) ~ y * scale``."""
+    x = _check_words(x, "gelu")
+    p = gelu_params(frac_bits)
+    m = x.abs().clamp(max=p["clip"])
+    poly = (m + p["q_b"]) ** 2 + p["q_c"]  # erf(|x| / sqrt 2) ~ a s^2 * poly
+    y = -x * (torch.sign(x) * poly + p["q_c"])  # x (1 + erf) / 2 = y * out_scale
+    return y, p["out_scale"]
