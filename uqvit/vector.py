@@ -69,6 +69,14 @@ def _align(x: torch.Tensor, f_in: int, f_out: int) -> torch.Tensor:
     return x << (f_out - f_in) if f_out >= f_in else round_shift(x, f_in - f_out)
 
 
+def rescale(x, f_in: int, f_out: int) -> tuple[torch.Tensor, int]:
+    """Words with ``f_in`` fraction bits as words with ``f_out`` (round half up, saturating):
+    ``(words, number of saturated words)``."""
+    y = _align(_check_words(x, "rescale"), f_in, f_out)
+    sat = int(((y < VECTOR_MIN) | (y > VECTOR_MAX)).sum())
+    return y.clamp(VECTOR_MIN, VECTOR_MAX), sat
+
+
 def residual_add(a, fa: int, b, fb: int, f_out: int) -> tuple[torch.Tensor, int]:
     """``a * 2**-fa + b * 2**-fb`` as words with ``f_out`` fraction bits, saturating; returns
     ``(words, number of saturated words)``."""
@@ -129,12 +137,13 @@ def exp_tables(frac_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
     return hi.to(torch.int64), lo.to(torch.int64)
 
 
-def softmax(logits, frac_bits: int) -> torch.Tensor:
-    """Softmax over the last dimension of logit words, as UQ1.20 probabilities (DeMax's input)."""
+def softmax(logits, frac_bits: int, tables: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Softmax over the last dimension of logit words, as UQ1.20 probabilities (DeMax's input).
+    ``tables``: the layer's :func:`exp_tables` (made here from ``frac_bits`` when not given)."""
     x = _check_words(logits, "softmax")
     if x.shape[-1] == 0:
         raise ContractError("softmax needs at least one key along the last dimension")
-    hi_t, lo_t = exp_tables(frac_bits)
+    hi_t, lo_t = exp_tables(frac_bits) if tables is None else (t.to(x.device) for t in tables)
     dist = x.max(-1, keepdim=True).values - x  # 0 .. 2**16 - 1 for 16-bit words
     e = round_shift(hi_t[dist >> 8] * lo_t[dist & 255], EXP_FRAC_BITS)  # exp(-dist), EXP_FRAC_BITS
     total = e.sum(-1, keepdim=True)  # >= 2**EXP_FRAC_BITS: the maximum's own exp is exactly 1
