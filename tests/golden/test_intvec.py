@@ -55,10 +55,20 @@ def test_a_random_vit_runs_with_the_integer_vector_side():
     assert torch.isfinite(b).all() and torch.nn.functional.cosine_similarity(a, b, dim=1).min() > 0.98
 
 
-def test_swin_is_refused_with_a_clear_error():
+def test_a_random_swin_runs_with_the_integer_vector_side():
     model = small_swin()
-    cal = torch.randn(2, 3, 56, 56)
+    g = torch.Generator().manual_seed(3)
+    cal, x = torch.randn(16, 3, 56, 56, generator=g), torch.randn(8, 3, 56, 56, generator=g)
     qm = uqvit.quantize(model, cal, "uqvit-hw", 8, 8, progress=False)
     im = IntegerModel.from_quantized(qm, cal)
-    with pytest.raises(GoldenError, match="ViT/DeiT so far"):
-        IntVectorModel(im, qm, cal)
+    a, b = im(x), IntVectorModel(im, qm, cal)(x)
+    assert torch.isfinite(b).all() and torch.nn.functional.cosine_similarity(a, b, dim=1).min() > 0.98
+
+
+def test_a_feature_map_that_needs_window_padding_is_refused():
+    model = small_swin()
+    cal = torch.randn(4, 3, 56, 56)
+    qm = uqvit.quantize(model, cal, "uqvit-hw", 8, 8, progress=False)
+    iv = IntVectorModel(IntegerModel.from_quantized(qm, cal), qm, cal)
+    with pytest.raises(GoldenError, match="windows"):
+        iv(torch.randn(1, 3, 48, 48))

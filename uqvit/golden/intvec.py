@@ -30,29 +30,55 @@ from .gemm import int_gemm
 from .layers import GoldenError, IntAttention, _batched
 
 
-def _signed_src(scale: torch.Tensor, offset: torch.Tensor, zp: int, bits: int, what: str):
+def _signed_src(scale: torch.Tensor, offset: torch.Tensor, zp: int, lo: int, hi: int, what: str):
     """Scale-round-clamp for per-channel real scales of either sign: ``(sign, SRCParams)``; the input
     is multiplied by ``sign`` (exact) before the unsigned-multiplier SRC.  A zero scale keeps the offset."""
     sign = torch.sign(scale).to(torch.int64)
     mag = torch.where(scale != 0, scale.abs(), torch.ones_like(scale))
-    return sign, C.make_src(mag, offset, zp, 0, C.code_max(bits), what=what)
+    return sign, C.make_src(mag, offset, zp, lo, hi, what=what)
+
+
+def _ln_affine(ln: nn.LayerNorm, name: str):
+    if ln.weight is None or ln.bias is None:
+        raise GoldenError(f"{name}: LayerNorm without an affine is not supported by the integer vector side")
+    return ln.weight.detach().double().cpu(), ln.bias.detach().double().cpu(), float(ln.eps)
 
 
 class _LNQuant:
     """LayerNorm fused with the next layer's input quantizer: words -> that layer's lanes."""
 
     def __init__(self, ln: nn.LayerNorm, q, frac_in: int, name: str):
-        if ln.weight is None or ln.bias is None:
-            raise GoldenError(f"{name}: LayerNorm without an affine is not supported by the integer vector side")
-        self.frac_in, self.eps, self.zp = frac_in, float(ln.eps), int(q.in_q.zp)
+        g, beta, self.eps = _ln_affine(ln, name)
+        self.frac_in, self.zp = frac_in, int(q.in_q.zp)
         r, b, delta = q.r.double().cpu(), q.b.double().cpu(), float(q.in_q.delta)
-        g, beta = ln.weight.detach().double().cpu(), ln.bias.detach().double().cpu()
         scale = g / (r * delta * 2.0**V.LN_FRAC_BITS)
-        self.sign, self.src = _signed_src(scale, (beta / r - b) / delta, self.zp, q.a_bits, f"{name} LayerNorm")
+        self.sign, self.src = _signed_src(scale, (beta / r - b) / delta, self.zp, 0, C.code_max(q.a_bits),
+                                          f"{name} LayerNorm")
+
+    def normalise(self, words: torch.Tensor) -> torch.Tensor:
+        return V.layernorm(words, self.frac_in, self.eps)
+
+    def quantize(self, n: torch.Tensor) -> torch.Tensor:
+        """Normalised integers -> the next layer's lanes (the affine and its input quantizer, fused)."""
+        return self.src.apply(n * self.sign.to(n.device)) - self.zp
+
+    def __call__(self, words: torch.Tensor) -> torch.Tensor:
+        return self.quantize(self.normalise(words))
+
+
+class _LNWords:
+    """A LayerNorm that feeds the residual stream (Swin's patch embedding): words -> words at ``frac_out``."""
+
+    def __init__(self, ln: nn.LayerNorm, frac_in: int, frac_out: int, name: str):
+        g, beta, self.eps = _ln_affine(ln, name)
+        self.frac_in = frac_in
+        k = 2.0**frac_out
+        self.sign, self.src = _signed_src(g * k / 2.0**V.LN_FRAC_BITS, beta * k, 0, C.VECTOR_MIN, C.VECTOR_MAX,
+                                          f"{name} LayerNorm")
 
     def __call__(self, words: torch.Tensor) -> torch.Tensor:
         n = V.layernorm(words, self.frac_in, self.eps)
-        return self.src.apply(n * self.sign.to(n.device)) - self.zp
+        return self.src.apply(n * self.sign.to(n.device))
 
 
 class _IntQuant:
@@ -72,61 +98,55 @@ def _gemm_words(lanes: torch.Tensor, lin) -> torch.Tensor:
     return lin.out_src.apply(int_gemm(lanes, lin.w_lanes))
 
 
+def _patch_words(pe, images: torch.Tensor) -> torch.Tensor:
+    """The image quantizer (the only float in), the patch GEMM and its words: ``[B, h, w, D]``."""
+    lanes = pe.nq(images.reshape(-1, 1)).reshape(images.shape)
+    cols = nn.functional.unfold(lanes.to(torch.float64), pe.kernel, stride=pe.stride).to(torch.int64)
+    words = pe.out_src.apply(int_gemm(cols.transpose(1, 2), pe.w_lanes))  # [B, L, D]
+    h, w = images.shape[2] // pe.stride[0], images.shape[3] // pe.stride[1]
+    return words.reshape(words.shape[0], h, w, -1)
+
+
+def _round_div(x: torch.Tensor, n: int) -> torch.Tensor:
+    return (2 * x + n).div(2 * n, rounding_mode="floor")  # x / n rounded half up
+
+
 class IntVectorModel(nn.Module):
-    """The integer-vector golden model of a ViT/DeiT: ``forward(images) -> logits`` (float, dequantized)."""
+    """The integer-vector golden model of a ViT/DeiT or Swin: ``forward(images) -> logits`` (float,
+    dequantized from the head's words)."""
 
     def __init__(self, im, qmodel: nn.Module, calib_images: torch.Tensor):
         super().__init__()
-        m = im.model
-        if model_family(m) != "vit":
-            raise GoldenError("the integer vector side covers ViT/DeiT so far; Swin (windows, relative position "
-                              "bias, shift masks, PatchMerging) still runs with the float vector side")
-        if getattr(m, "reg_token", None) is not None or getattr(m, "no_embed_class", False) or m.cls_token is None:
-            raise GoldenError("the integer vector side takes ViTs with a class token and the position embedding "
-                              "over all tokens (no register tokens)")
-        if m.global_pool != "token" or not isinstance(m.fc_norm, nn.Identity) or not isinstance(m.norm_pre, nn.Identity):
-            raise GoldenError("the integer vector side takes class-token pooling without fc_norm or norm_pre")
-        for i, blk in enumerate(m.blocks):
-            if not (isinstance(blk.ls1, nn.Identity) and isinstance(blk.ls2, nn.Identity)):
-                raise GoldenError(f"blocks.{i}: LayerScale is not supported by the integer vector side")
-        self.im = im
-        fr = self._observe(calib_images[:128])
-        self.f_embed = fr["embed"]
-        self.cls = C.to_fixed(m.cls_token.detach().reshape(-1).double().cpu(), self.f_embed)
-        self.pos = C.to_fixed(m.pos_embed.detach()[0].double().cpu(), self.f_embed)
-        self.blocks = []
-        f_x = self.f_embed
-        for i, blk in enumerate(m.blocks):
-            att, mlp, name = blk.attn, blk.mlp, f"blocks.{i}"
-            q_qkv, q_proj = qmodel.get_submodule(f"{name}.attn.qkv"), qmodel.get_submodule(f"{name}.attn.proj")
-            q_fc1, q_fc2 = qmodel.get_submodule(f"{name}.mlp.fc1"), qmodel.get_submodule(f"{name}.mlp.fc2")
-            f_mid, f_out = fr[f"{name}.mid"], fr[f"{name}.out"]
-            gp = V.gelu_params(mlp.fc1.out_frac)
-            self.blocks.append({
-                "att": att, "mlp": mlp, "exp": V.exp_tables(att.logits.out_frac), "f_in": f_x, "f_mid": f_mid, "f_out": f_out,
-                "ln1": _LNQuant(blk.norm1, q_qkv, f_x, f"{name}.norm1"),
-                "proj_in": _IntQuant(q_proj, 2.0**-att.restore.out_frac, f"{name}.attn.proj NormQuant"),
-                "ln2": _LNQuant(blk.norm2, q_fc1, f_mid, f"{name}.norm2"),
-                "fc2_in": _IntQuant(q_fc2, gp["out_scale"], f"{name}.mlp.fc2 NormQuant"),
-            })
-            f_x = f_out
-        self.head_in = _LNQuant(m.norm, qmodel.get_submodule("head"), f_x, "norm")
-        self.head = m.head
+        self.im, self.family = im, model_family(im.model)
+        self.frac = self._observe(calib_images[:128])
+        self._q = qmodel.get_submodule
+        (self._build_vit if self.family == "vit" else self._build_swin)(im.model)
 
+    # ---------------------------------------------------------------- observation
     @torch.no_grad()
     def _observe(self, images: torch.Tensor) -> dict:
-        """Fraction bits of every residual point, from the float-vector model's ranges."""
+        """Fraction bits of every residual point, from the float-vector model's ranges on ``images``."""
         m, amax, hooks = self.im.model, {}, []
 
-        def keep(key):
+        def keep(key, pre=False):
             def hook(_mod, args, out=None):
-                t = args[0] if out is None else out
+                t = args[0] if pre else out
                 amax[key] = max(amax.get(key, 0.0), float(t.abs().max()))
             return hook
-        hooks.append(m.blocks[0].register_forward_pre_hook(keep("embed")))
-        for i, blk in enumerate(m.blocks):
-            hooks.append(blk.norm2.register_forward_pre_hook(keep(f"blocks.{i}.mid")))
-            hooks.append(blk.register_forward_hook(keep(f"blocks.{i}.out")))
+
+        if self.family == "vit":
+            hooks.append(m.blocks[0].register_forward_pre_hook(keep("embed", True)))
+            blocks = [(f"blocks.{i}", b) for i, b in enumerate(m.blocks)]
+        else:
+            hooks.append(m.patch_embed.register_forward_hook(keep("embed")))
+            blocks = []
+            for si, st in enumerate(m.layers):
+                if not isinstance(st.downsample, nn.Identity):
+                    hooks.append(st.downsample.register_forward_hook(keep(f"layers.{si}.downsample")))
+                blocks += [(f"layers.{si}.blocks.{bi}", b) for bi, b in enumerate(st.blocks)]
+        for name, blk in blocks:
+            hooks.append(blk.norm2.register_forward_pre_hook(keep(f"{name}.mid", True)))
+            hooks.append(blk.register_forward_hook(keep(f"{name}.out")))
         try:
             self.im(images)
         finally:
@@ -134,38 +154,149 @@ class IntVectorModel(nn.Module):
                 h.remove()
         return {k: C.fixed_frac_bits(v) for k, v in amax.items()}
 
-    def _attention(self, att: IntAttention, tables, lanes: torch.Tensor, B: int, N: int) -> torch.Tensor:
+    # ---------------------------------------------------------------- building
+    def _block(self, blk, name: str, f_in: int) -> dict:
+        att, mlp = blk.attn, blk.mlp
+        if not (isinstance(getattr(blk, "ls1", nn.Identity()), nn.Identity)
+                and isinstance(getattr(blk, "ls2", nn.Identity()), nn.Identity)):
+            raise GoldenError(f"{name}: LayerScale is not supported by the integer vector side")
+        gelu_scale = V.gelu_params(mlp.fc1.out_frac)["out_scale"]
+        return {"blk": blk, "att": att, "mlp": mlp, "exp": V.exp_tables(att.logits.out_frac),
+                "f_in": f_in, "f_mid": self.frac[f"{name}.mid"], "f_out": self.frac[f"{name}.out"],
+                "ln1": _LNQuant(blk.norm1, self._q(f"{name}.attn.qkv"), f_in, f"{name}.norm1"),
+                "proj_in": _IntQuant(self._q(f"{name}.attn.proj"), 2.0**-att.restore.out_frac,
+                                     f"{name}.attn.proj NormQuant"),
+                "ln2": _LNQuant(blk.norm2, self._q(f"{name}.mlp.fc1"), self.frac[f"{name}.mid"], f"{name}.norm2"),
+                "fc2_in": _IntQuant(self._q(f"{name}.mlp.fc2"), gelu_scale, f"{name}.mlp.fc2 NormQuant")}
+
+    def _build_vit(self, m) -> None:
+        if getattr(m, "reg_token", None) is not None or getattr(m, "no_embed_class", False) or m.cls_token is None:
+            raise GoldenError("the integer vector side takes ViTs with a class token and the position embedding "
+                              "over all tokens (no register tokens)")
+        if m.global_pool != "token" or not isinstance(m.fc_norm, nn.Identity) or not isinstance(m.norm_pre, nn.Identity):
+            raise GoldenError("the integer vector side takes class-token pooling without fc_norm or norm_pre")
+        self.f_embed = self.frac["embed"]
+        self.cls = C.to_fixed(m.cls_token.detach().reshape(-1).double().cpu(), self.f_embed)
+        self.pos = C.to_fixed(m.pos_embed.detach()[0].double().cpu(), self.f_embed)
+        self.blocks, f_x = [], self.f_embed
+        for i, blk in enumerate(m.blocks):
+            self.blocks.append(self._block(blk, f"blocks.{i}", f_x))
+            f_x = self.blocks[-1]["f_out"]
+        self.head_in, self.head = _LNQuant(m.norm, self._q("head"), f_x, "norm"), m.head
+
+    def _build_swin(self, m) -> None:
+        if getattr(m, "absolute_pos_embed", None) is not None:
+            raise GoldenError("Swin with an absolute position embedding is not supported by the integer vector side")
+        if getattr(m.head.global_pool, "pool_type", None) != "avg":
+            raise GoldenError("the integer vector side takes Swin with average pooling before the head")
+        pe = m.patch_embed
+        self.f_embed = self.frac["embed"]
+        self.embed_norm = None if isinstance(pe.norm, nn.Identity) else \
+            _LNWords(pe.norm, pe.proj.out_frac, self.f_embed, "patch_embed.norm")
+        self.stages, f_x = [], self.f_embed
+        for si, st in enumerate(m.layers):
+            down = None
+            if not isinstance(st.downsample, nn.Identity):
+                red = st.downsample.reduction
+                down = {"ln": _LNQuant(st.downsample.norm, self._q(f"layers.{si}.downsample.reduction"), f_x,
+                                       f"layers.{si}.downsample.norm"), "lin": red,
+                        "f_out": self.frac[f"layers.{si}.downsample"]}
+                f_x = down["f_out"]
+            blocks = []
+            for bi, blk in enumerate(st.blocks):
+                b = self._block(blk, f"layers.{si}.blocks.{bi}", f_x)
+                f = b["att"].logits.out_frac
+                b["bias"] = C.to_fixed(b["att"].rel_pos_bias().detach().double().cpu(), f)
+                b["mask"] = None if blk.attn_mask is None else C.to_fixed(blk.attn_mask.double().cpu(), f)
+                blocks.append(b)
+                f_x = b["f_out"]
+            self.stages.append((down, blocks))
+        self.head_in, self.head = _LNQuant(m.norm, self._q("head.fc"), f_x, "norm"), m.head.fc
+
+    # ---------------------------------------------------------------- running
+    def _attention(self, b: dict, lanes: torch.Tensor) -> torch.Tensor:
+        """Attention of ``lanes`` [B_, N, C] (qkv's input lanes): words [B_, N, C] at the restore's F."""
+        att = b["att"]
+        B, N, _ = lanes.shape
         codes = att.qkv.codes_src.apply(int_gemm(lanes, att.qkv.w_lanes))
         q, k, v = codes.reshape(B, N, 3, att.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         zq, zk, zv = att.zp
         vl = v - zv
+        f = att.logits.out_frac
         logits = att.logits.out_src.apply(_batched(q - zq, k - zk))
-        p = V.softmax(logits, att.logits.out_frac, tables)
+        if b.get("bias") is not None:  # Swin: relative position bias and shift mask, saturating integer adds
+            logits, _ = V.residual_add(logits, f, b["bias"].to(logits.device).expand_as(logits), f, f)
+            if b["mask"] is not None:
+                nw = b["mask"].shape[0]
+                lv = logits.view(-1, nw, *logits.shape[1:])
+                mask = b["mask"].to(logits.device)[None, :, None].expand_as(lv)
+                logits = V.residual_add(lv, f, mask, f, f)[0].view_as(logits)
+        p = V.softmax(logits, f, b["exp"])
         dcodes, mx, jstar, m2 = C.demax_codes(p, att.bits)
         acc = _batched(dcodes, vl.transpose(-1, -2))
         v_j = torch.gather(vl, 2, jstar.unsqueeze(-1).expand(*jstar.shape, vl.shape[-1]))
         out = att.restore.out_src.apply(C.demax_restore(acc, mx, m2, v_j, att.bits))
-        return out.transpose(1, 2).reshape(B, N, -1)  # words at att.restore.out_frac
+        return out.transpose(1, 2).reshape(B, N, -1)
 
-    @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def _mlp(self, b: dict, x: torch.Tensor) -> torch.Tensor:
+        """``x + mlp(norm2(x))`` on words at ``f_mid``: words at ``f_out``."""
+        mlp = b["mlp"]
+        g, _ = V.gelu(_gemm_words(b["ln2"](x), mlp.fc1), mlp.fc1.out_frac)
+        y = _gemm_words(b["fc2_in"](g), mlp.fc2)
+        return V.residual_add(x, b["f_mid"], y, mlp.fc2.out_frac, b["f_out"])[0]
+
+    def _vit(self, images: torch.Tensor) -> torch.Tensor:
         pe = self.im.model.patch_embed.proj
-        lanes = pe.nq(images.reshape(-1, 1)).reshape(images.shape)  # the image quantizer: the only float in
-        cols = nn.functional.unfold(lanes.to(torch.float64), pe.kernel, stride=pe.stride).to(torch.int64)
-        patches = pe.out_src.apply(int_gemm(cols.transpose(1, 2), pe.w_lanes))  # [B, L, D] words
+        patches = _patch_words(pe, images).flatten(1, 2)
         B = patches.shape[0]
         tok = torch.cat([self.cls.to(patches.device).expand(B, 1, -1),
                          V.rescale(patches, pe.out_frac, self.f_embed)[0]], 1)
         x, _ = V.residual_add(tok, self.f_embed, self.pos.to(tok.device).expand_as(tok), self.f_embed, self.f_embed)
-        N = x.shape[1]
         for b in self.blocks:
-            att, mlp = b["att"], b["mlp"]
-            a = self._attention(att, b["exp"], b["ln1"](x), B, N)
-            y = _gemm_words(b["proj_in"](a), att.proj)
-            x, _ = V.residual_add(x, b["f_in"], y, att.proj.out_frac, b["f_mid"])
-            h = _gemm_words(b["ln2"](x), mlp.fc1)
-            g, _ = V.gelu(h, mlp.fc1.out_frac)
-            y = _gemm_words(b["fc2_in"](g), mlp.fc2)
-            x, _ = V.residual_add(x, b["f_mid"], y, mlp.fc2.out_frac, b["f_out"])
-        logits = _gemm_words(self.head_in(x[:, 0]), self.head)
-        return C.from_fixed(logits, self.head.out_frac)
+            y = _gemm_words(b["proj_in"](self._attention(b, b["ln1"](x))), b["att"].proj)
+            x, _ = V.residual_add(x, b["f_in"], y, b["att"].proj.out_frac, b["f_mid"])
+            x = self._mlp(b, x)
+        return self.head_in(x[:, 0])
+
+    def _swin_block(self, b: dict, x: torch.Tensor) -> torch.Tensor:
+        from timm.models.swin_transformer import window_partition, window_reverse
+
+        blk = b["blk"]
+        B, H, W, Cc = x.shape
+        ws, sh = blk.window_size, blk.shift_size
+        if H % ws[0] or W % ws[1]:
+            raise GoldenError(f"a {H}x{W} feature map is not a whole number of {ws[0]}x{ws[1]} windows; the integer "
+                              "vector side does not pad windows")
+        lanes = b["ln1"](x)
+        if any(sh):
+            lanes = torch.roll(lanes, shifts=(-sh[0], -sh[1]), dims=(1, 2))
+        a = self._attention(b, window_partition(lanes, ws).reshape(-1, ws[0] * ws[1], Cc))
+        y = _gemm_words(b["proj_in"](a), b["att"].proj)
+        y = window_reverse(y.reshape(-1, ws[0], ws[1], Cc), ws, H, W)
+        if any(sh):
+            y = torch.roll(y, shifts=sh, dims=(1, 2))
+        x, _ = V.residual_add(x, b["f_in"], y, b["att"].proj.out_frac, b["f_mid"])
+        return self._mlp(b, x.reshape(B, H * W, Cc)).reshape(B, H, W, Cc)
+
+    def _swin(self, images: torch.Tensor) -> torch.Tensor:
+        pe = self.im.model.patch_embed.proj
+        x = _patch_words(pe, images)
+        x = self.embed_norm(x) if self.embed_norm is not None else V.rescale(x, pe.out_frac, self.f_embed)[0]
+        f_x = self.f_embed
+        for down, blocks in self.stages:
+            if down is not None:
+                B, H, W, Cc = x.shape
+                if H % 2 or W % 2:
+                    raise GoldenError(f"PatchMerging of an odd {H}x{W} map: the integer vector side does not pad")
+                x = x.reshape(B, H // 2, 2, W // 2, 2, Cc).permute(0, 1, 3, 4, 2, 5).flatten(3)
+                x, _ = V.rescale(_gemm_words(down["ln"](x), down["lin"]), down["lin"].out_frac, down["f_out"])
+            for b in blocks:
+                x = self._swin_block(b, x)
+        # average pooling of the normalised integers, then the head's affine and input quantizer
+        n = self.head_in.normalise(x).flatten(1, 2)
+        return self.head_in.quantize(_round_div(n.sum(1), n.shape[1]))
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        lanes = self._vit(images) if self.family == "vit" else self._swin(images)
+        return C.from_fixed(_gemm_words(lanes, self.head), self.head.out_frac)
