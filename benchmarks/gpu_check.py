@@ -5,6 +5,9 @@
    every linear layer (NormQuant -> GEMM -> requantization) gives identical words.
 2. The bench table (fp32 / fp16 / bf16 / fake-quant / int golden) for DeiT-S at batch 256.
 3. If scikit-learn is present: digits eval on CUDA vs CPU (fp, uqvit, uqvit-int).
+4. The integer-vector golden model (uqvit.golden.intvec, no float between the image quantizer and the
+   logits): calibrated and compiled on the CPU, run on the CPU and on CUDA; the logits must be the same
+   bits (asserted: the check fails otherwise).
 """
 from __future__ import annotations
 
@@ -77,6 +80,31 @@ def check_golden(bits: int, out: dict) -> None:
     out.setdefault("golden", []).append(res)
 
 
+def check_intvec(bits: int, out: dict) -> bool:
+    """Integer-vector golden logits on CUDA == on the CPU, bit for bit (DeiT-S, random weights)."""
+    import timm
+
+    from uqvit.golden import IntegerModel
+    from uqvit.golden.intvec import IntVectorModel
+    from uqvit.quant import quantize
+    from uqvit.quant.methods import INT_TWIN
+
+    torch.manual_seed(0)
+    model = timm.create_model(MODEL, pretrained=False, **MODEL_KW).eval()
+    cal, x = torch.randn(8, 3, 224, 224), torch.randn(4, 3, 224, 224)
+    qm = quantize(model, cal, INT_TWIN, bits, bits, progress=False)
+    iv = IntVectorModel(IntegerModel.from_quantized(qm, cal), qm, cal)
+    t = time.time()
+    cpu = iv(x)
+    iv.im.to(DEV)  # in place: the model's layers move; its tables follow the input's device
+    dev = iv(x.to(DEV)).cpu()
+    res = {"bits": bits, "model": MODEL, "logits_bit_identical_cpu_vs_device": bool(torch.equal(cpu, dev)),
+           "logit_max_abs_diff": float((cpu - dev).abs().max()), "seconds": round(time.time() - t, 1)}
+    print(json.dumps(res), flush=True)
+    out.setdefault("intvec", []).append(res)
+    return res["logits_bit_identical_cpu_vs_device"]
+
+
 def main() -> int:
     if DEV == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: this check needs a GPU machine")
@@ -85,6 +113,7 @@ def main() -> int:
     print(f"device: {out['device']}, torch {out['torch']}", flush=True)
     for bits in (8, 4):
         check_golden(bits, out)
+    intvec_ok = all([check_intvec(bits, out) for bits in (8, 4)])
     from uqvit.bench import format_bench, run_bench
 
     rep = run_bench("deit_small_patch16_224", "cuda", batch=256, iters=10, calib=32)
@@ -107,7 +136,8 @@ def main() -> int:
         write_json(os.path.join(dest, "gpu_check.json"), out, "gpu_check", indent=2)
     ok = all(g["gemm_mismatches"] == 0 and g["linear_layer_mismatches"] == 0 for g in out["golden"])
     print("CUDA golden == CPU golden:", "yes" if ok else "NO")
-    return 0 if ok else 1
+    print("integer-vector logits, CUDA == CPU bit for bit:", "yes" if intvec_ok else "NO")
+    return 0 if ok and intvec_ok else 1
 
 
 if __name__ == "__main__":

@@ -106,3 +106,24 @@ def test_gelu_is_within_its_bound_on_every_word(f):
     big = xr >= 4
     assert ((y.double() * scale - xr).abs()[big] <= V.GELU_ABS_BOUND).all()  # GELU(x) ~ x far right
     assert ((y.double() * scale).abs()[xr <= -4] <= V.GELU_ABS_BOUND).all()  # ~ 0 far left
+
+
+def test_softmax_takes_logit_words_up_to_logit_bits_and_refuses_wider():
+    lo, hi = -(1 << (V.LOGIT_BITS - 1)), (1 << (V.LOGIT_BITS - 1)) - 1
+    x = torch.tensor([[hi, lo, hi - 5000, 0]])
+    p = V.softmax(x, 12)
+    ref = torch.softmax(x.double() * 2.0**-12, -1)
+    assert ((p.double() / PROB_ONE - ref).abs() <= V.softmax_bound(4, ref)).all() and p[0, 1].item() == 0
+    with pytest.raises(ContractError, match="wider"):
+        V.softmax(torch.tensor([[hi + 1, 0]]), 12)
+
+
+def test_softmax_leaves_masked_keys_out():
+    x = torch.tensor([[100, 5000, 20, 3]])
+    masked = torch.tensor([[False, True, False, False]])
+    p = V.softmax(x, 8, masked=masked)
+    ref = torch.softmax(torch.tensor([100.0, 20.0, 3.0], dtype=torch.float64) / 256, -1)
+    assert p[0, 1].item() == 0
+    assert ((p[0, [0, 2, 3]].double() / PROB_ONE - ref).abs() <= V.softmax_bound(3, ref)).all()
+    with pytest.raises(ContractError, match="all masked"):
+        V.softmax(x, 8, masked=torch.ones_like(masked))

@@ -94,6 +94,9 @@ KINDS: dict[str, Kind] = {
     "calib_speed": Kind("calibration seconds: uqvit vs the authors' pipeline, idle vs beside a busy process",
                         "python benchmarks/calib_speed.py --ref <checkout>/classification --json reports/calib_speed.json",
                         ("benchmarks.calib_speed", "benchmarks.reference_check"), (WEIGHTS,), ("torch", "timm")),
+    "intvec": Kind("integer-vector golden model vs float-vector golden model",
+                   "python benchmarks/intvec_check.py --json reports/intvec_demo.json",
+                   ("benchmarks.intvec_check",), (WEIGHTS,), ("torch", "timm")),
     "summary": Kind("summary.json (throughput, area, timing, whole-model figures)", "uqvit report",
                     ("uqvit.report",), (), (), SUMMARY_INPUTS),
 }

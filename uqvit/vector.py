@@ -23,14 +23,13 @@ Words are ``VECTOR_BITS``-bit signed fixed point with a per-tensor number of fra
   for ``|n| <= 64``).  A constant row (variance 0)
   gives exactly 0.  The per-channel affine (and NormQuant's factors, where the next layer has
   them) is then one scale-round-clamp per channel on these integers (:func:`uqvit.contract.make_src`).
-* :func:`softmax` takes logit words, subtracts the row maximum, and reads ``exp`` from two
-  256-entry tables (the high and the low byte of the distance to the maximum, multiplied):
-  each table entry is rounded to ``EXP_FRAC_BITS``, so every ``exp`` is within 1.5 units of
+* :func:`softmax` takes logit words (``LOGIT_BITS`` wide), subtracts the row maximum, and reads
+  ``exp`` of the distance from three tables, one per byte of it (64, 256 and 256 entries, multiplied):
+  each entry is rounded to ``EXP_FRAC_BITS``, so every ``exp`` is within 2.5 units of
   ``2**-EXP_FRAC_BITS`` of the float value.  The probabilities are divided out exactly (rounded
   half up) into DeMax's UQ1.20 format (:data:`uqvit.contract.PROB_FRAC_BITS`): within
-  :func:`softmax_bound` of the float softmax of the same words (0.79 LSB for 197 keys).  Tables, not a polynomial: a logit
-  word has at most 2**16 distances to its row maximum, two 256-entry tables cover them all exactly
-  to their stated precision, and the error does not grow with the distance as I-BERT's i-exp's does.
+  :func:`softmax_bound` of the float softmax of the same words (0.98 LSB for 197 keys).  Tables, not a polynomial: three small
+  tables cover every distance to the row maximum exactly to their precision, and the error does not grow with the distance as I-BERT's i-exp's does.
 * :func:`gelu` is I-BERT's i-GELU (a second-order polynomial for erf on the clipped input, all
   integer): ``GELU_ABS_BOUND`` from float GELU on inputs in [-8, 8], relative to the input's scale
   the error of the erf approximation itself; its output is an integer with a stated positive scale
@@ -49,9 +48,13 @@ LN_FRAC_BITS = 14
 #: widest row LayerNorm takes: ``C * sum(x**2)`` must fit int64 for 16-bit words
 LN_MAX_CHANNELS = 4096
 #: fraction bits of the softmax exp tables (and of every exp value): 30, so that the sum of a row's
-#: table roundings stays under one probability LSB up to 680 keys (two 512 x 31-bit tables and a
-#: 31 x 31-bit multiplier in hardware)
+#: exp errors stays under one probability LSB up to 400 keys (576 31-bit table entries and a
+#: 31 x 31-bit multiplier, used twice, in hardware)
 EXP_FRAC_BITS = 30
+#: width of the logit words softmax takes: the q k^T requantization hands it 6 more fraction bits than a
+#: 16-bit word would hold (on the digits ViT at W8A8, 16-bit logit words moved 1 % of the DeMax codes by
+#: more than 1 LSB, 19-bit words 0.11 %, 22-bit words 0.02 %)
+LOGIT_BITS = 22
 #: |i-GELU - GELU| on [-8, 8] (I-BERT's erf polynomial; measured 0.0187, stated with margin)
 GELU_ABS_BOUND = 0.02
 # I-BERT's erf polynomial: erf(x) ~ sign(x) * (a * (min(|x|, -b) + b)**2 + 1)
@@ -127,34 +130,46 @@ def layernorm(x, frac_bits: int, eps: float = 1e-6, out_frac_bits: int = LN_FRAC
     return round_shift(d * recip, 62 - out_frac_bits - g)
 
 
-def exp_tables(frac_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(high, low)``: ``round(2**EXP_FRAC_BITS * exp(-i * 256 * 2**-F))`` and ``... exp(-i * 2**-F)``
-    for ``i`` in 0..255: one layer's two softmax tables for logit words with ``F`` fraction bits."""
-    i = torch.arange(256, dtype=torch.float64)  # high byte: distances of 16-bit words are < 2**16
+def exp_tables(frac_bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One layer's softmax tables for logit words with ``F`` fraction bits: ``round(2**EXP_FRAC_BITS *
+    exp(-i * 2**(8k) * 2**-F))`` for the three bytes ``k`` = 2, 1, 0 of a distance (64, 256, 256 entries:
+    a ``LOGIT_BITS``-bit word is less than 2**22 from its row maximum)."""
     one = 2.0**EXP_FRAC_BITS
-    hi = torch.round(one * torch.exp(-i * 256 * 2.0**-frac_bits))
-    lo = torch.round(one * torch.exp(-i * 2.0**-frac_bits))
-    return hi.to(torch.int64), lo.to(torch.int64)
+
+    def table(n, step):
+        return torch.round(one * torch.exp(-torch.arange(n, dtype=torch.float64) * step * 2.0**-frac_bits)).to(torch.int64)
+    return table(1 << (LOGIT_BITS - 16), 1 << 16), table(256, 256), table(256, 1)
 
 
-def softmax(logits, frac_bits: int, tables: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def softmax(logits, frac_bits: int, tables=None, masked: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax over the last dimension of logit words, as UQ1.20 probabilities (DeMax's input).
-    ``tables``: the layer's :func:`exp_tables` (made here from ``frac_bits`` when not given)."""
-    x = _check_words(logits, "softmax")
+    ``tables``: the layer's :func:`exp_tables` (made here from ``frac_bits`` when not given);
+    ``masked``: keys that take no part (Swin's shift mask): probability 0, and the row maximum is that of
+    the other keys (every row needs one)."""
+    x = _i64(logits)
+    if masked is not None:
+        if bool(masked.all(-1).any()):
+            raise ContractError("softmax: a row whose keys are all masked")
+        x = torch.where(masked, torch.full_like(x, -(1 << (LOGIT_BITS - 1))), x)
+    if x.numel() and (int(x.min()) < -(1 << (LOGIT_BITS - 1)) or int(x.max()) >= 1 << (LOGIT_BITS - 1)):
+        raise ContractError(f"softmax: logit words wider than {LOGIT_BITS} bits")
     if x.shape[-1] == 0:
         raise ContractError("softmax needs at least one key along the last dimension")
-    hi_t, lo_t = exp_tables(frac_bits) if tables is None else (t.to(x.device) for t in tables)
-    dist = x.max(-1, keepdim=True).values - x  # 0 .. 2**16 - 1 for 16-bit words
-    e = round_shift(hi_t[dist >> 8] * lo_t[dist & 255], EXP_FRAC_BITS)  # exp(-dist), EXP_FRAC_BITS
+    t2, t1, t0 = exp_tables(frac_bits) if tables is None else (t.to(x.device) for t in tables)
+    dist = x.max(-1, keepdim=True).values - x  # 0 .. 2**LOGIT_BITS - 1
+    e = round_shift(t2[dist >> 16] * t1[(dist >> 8) & 255], EXP_FRAC_BITS)
+    e = round_shift(e * t0[dist & 255], EXP_FRAC_BITS)  # exp(-dist), EXP_FRAC_BITS fraction bits
+    if masked is not None:
+        e = torch.where(masked, torch.zeros_like(e), e)
     total = e.sum(-1, keepdim=True)  # >= 2**EXP_FRAC_BITS: the maximum's own exp is exactly 1
     return (e * (1 << (PROB_FRAC_BITS + 1)) + total) // (2 * total)  # round half up of e * 2**20 / total
 
 
 def softmax_bound(n_keys: int, p=1.0):
     """Largest |integer softmax - float softmax| of a probability ``p`` in a row of ``n_keys`` keys:
-    half an output LSB for the division, plus the exp roundings (1.5 units each) of the entry and,
-    weighted by ``p``, of the row's sum, in units of ``2**-EXP_FRAC_BITS``."""
-    return 2.0**-PROB_FRAC_BITS * 0.5 + 1.5 * (1 + n_keys * p) * 2.0**-EXP_FRAC_BITS
+    half an output LSB for the division, plus the exp errors (2.5 units each: three table entries, two
+    products) of the entry and, weighted by ``p``, of the row's sum, in units of ``2**-EXP_FRAC_BITS``."""
+    return 2.0**-PROB_FRAC_BITS * 0.5 + 2.5 * (1 + n_keys * p) * 2.0**-EXP_FRAC_BITS
 
 
 def gelu_params(frac_bits: int) -> dict:

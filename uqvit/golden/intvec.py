@@ -30,6 +30,23 @@ from .gemm import int_gemm
 from .layers import GoldenError, IntAttention, _batched
 
 
+LOGIT_MIN, LOGIT_MAX = -(1 << (V.LOGIT_BITS - 1)), (1 << (V.LOGIT_BITS - 1)) - 1
+
+
+def _logit_words(x: torch.Tensor, frac: int) -> torch.Tensor:
+    """Constant logit terms (Swin's position bias, shift mask) as saturated logit words."""
+    return torch.round(x.double() * 2.0**frac).clamp(LOGIT_MIN, LOGIT_MAX).to(torch.int64)
+
+
+def _shift_mask(mask: torch.Tensor, name: str) -> torch.Tensor:
+    """Swin's shift mask (0 where two tokens may attend, a large negative number where not) as the keys to
+    leave out of the softmax: the integer softmax gives them probability 0 (float: about e**-100)."""
+    if not bool(((mask == 0) | (mask <= -30)).all()):
+        raise GoldenError(f"{name}: the shift mask holds values other than 0 and large negatives; the integer "
+                          "vector side takes it as a mask")
+    return mask < 0
+
+
 def _signed_src(scale: torch.Tensor, offset: torch.Tensor, zp: int, lo: int, hi: int, what: str):
     """Scale-round-clamp for per-channel real scales of either sign: ``(sign, SRCParams)``; the input
     is multiplied by ``sign`` (exact) before the unsigned-multiplier SRC.  A zero scale keeps the offset."""
@@ -161,7 +178,11 @@ class IntVectorModel(nn.Module):
                 and isinstance(getattr(blk, "ls2", nn.Identity()), nn.Identity)):
             raise GoldenError(f"{name}: LayerScale is not supported by the integer vector side")
         gelu_scale = V.gelu_params(mlp.fc1.out_frac)["out_scale"]
-        return {"blk": blk, "att": att, "mlp": mlp, "exp": V.exp_tables(att.logits.out_frac),
+        f_l = att.logits.out_frac + V.LOGIT_BITS - C.VECTOR_BITS
+        k = 2.0**f_l
+        lsrc = C.make_src(att.logits.scale * k, att.logits.offset * k, 0, LOGIT_MIN, LOGIT_MAX, f"{name} logits")
+        return {"name": name, "blk": blk, "att": att, "mlp": mlp, "exp": V.exp_tables(f_l), "f_logit": f_l,
+                "logit_src": lsrc,
                 "f_in": f_in, "f_mid": self.frac[f"{name}.mid"], "f_out": self.frac[f"{name}.out"],
                 "ln1": _LNQuant(blk.norm1, self._q(f"{name}.attn.qkv"), f_in, f"{name}.norm1"),
                 "proj_in": _IntQuant(self._q(f"{name}.attn.proj"), 2.0**-att.restore.out_frac,
@@ -205,13 +226,50 @@ class IntVectorModel(nn.Module):
             blocks = []
             for bi, blk in enumerate(st.blocks):
                 b = self._block(blk, f"layers.{si}.blocks.{bi}", f_x)
-                f = b["att"].logits.out_frac
-                b["bias"] = C.to_fixed(b["att"].rel_pos_bias().detach().double().cpu(), f)
-                b["mask"] = None if blk.attn_mask is None else C.to_fixed(blk.attn_mask.double().cpu(), f)
+                bias = b["att"].rel_pos_bias().detach().cpu()
+                # the logit words must hold q k^T and the bias: fewer fraction bits if the bias is the wider
+                b["f_logit"] = min(b["f_logit"], C.fixed_frac_bits(float(bias.abs().max())) + V.LOGIT_BITS - C.VECTOR_BITS)
+                b["exp"] = V.exp_tables(b["f_logit"])
+                k = 2.0**b["f_logit"]
+                b["logit_src"] = C.make_src(b["att"].logits.scale * k, b["att"].logits.offset * k, 0, LOGIT_MIN,
+                                            LOGIT_MAX, f"{b['name']} logits")
+                b["bias"] = _logit_words(bias, b["f_logit"])
+                b["mask"] = None if blk.attn_mask is None else _shift_mask(blk.attn_mask.cpu(), b["name"])
                 blocks.append(b)
                 f_x = b["f_out"]
             self.stages.append((down, blocks))
         self.head_in, self.head = _LNQuant(m.norm, self._q("head.fc"), f_x, "norm"), m.head.fc
+
+    # ---------------------------------------------------------------- structure (for the comparison)
+    def block_list(self) -> list[dict]:
+        return self.blocks if self.family == "vit" else [b for _, blocks in self.stages for b in blocks]
+
+    def downsamples(self) -> list[tuple[str, dict]]:
+        if self.family == "vit":
+            return []
+        return [(f"layers.{si}.downsample", down) for si, (down, _) in enumerate(self.stages) if down is not None]
+
+    def attention_lanes(self, b: dict, x: torch.Tensor) -> torch.Tensor:
+        """norm1 of residual words ``x`` and qkv's input quantizer: lanes ``[B_, N, C]`` (Swin: shifted
+        and partitioned into windows, as the attention takes them)."""
+        lanes = b["ln1"](x)
+        if self.family == "vit":
+            return lanes
+        from timm.models.swin_transformer import window_partition
+
+        blk, (H, W) = b["blk"], x.shape[1:3]
+        ws, sh = blk.window_size, blk.shift_size
+        if H % ws[0] or W % ws[1]:
+            raise GoldenError(f"a {H}x{W} feature map is not a whole number of {ws[0]}x{ws[1]} windows; the integer "
+                              "vector side does not pad windows")
+        if any(sh):
+            lanes = torch.roll(lanes, shifts=(-sh[0], -sh[1]), dims=(1, 2))
+        return window_partition(lanes, ws).reshape(-1, ws[0] * ws[1], x.shape[-1])
+
+    @staticmethod
+    def residual(x: torch.Tensor, fx: int, y: torch.Tensor, fy: int, f_out: int) -> torch.Tensor:
+        """Float values through a residual add on words (``y`` reshaped to ``x``): words at ``f_out``."""
+        return V.residual_add(C.to_fixed(x, fx), fx, C.to_fixed(y.reshape(x.shape), fy), fy, f_out)[0]
 
     # ---------------------------------------------------------------- running
     def _attention(self, b: dict, lanes: torch.Tensor) -> torch.Tensor:
@@ -222,16 +280,16 @@ class IntVectorModel(nn.Module):
         q, k, v = codes.reshape(B, N, 3, att.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         zq, zk, zv = att.zp
         vl = v - zv
-        f = att.logits.out_frac
-        logits = att.logits.out_src.apply(_batched(q - zq, k - zk))
-        if b.get("bias") is not None:  # Swin: relative position bias and shift mask, saturating integer adds
-            logits, _ = V.residual_add(logits, f, b["bias"].to(logits.device).expand_as(logits), f, f)
+        f = b["f_logit"]
+        logits = b["logit_src"].apply(_batched(q - zq, k - zk))
+        masked = None
+        if b.get("bias") is not None:  # Swin: relative position bias (a saturating integer add), shift mask
+            logits = (logits + b["bias"].to(logits.device)).clamp(LOGIT_MIN, LOGIT_MAX)
             if b["mask"] is not None:
                 nw = b["mask"].shape[0]
-                lv = logits.view(-1, nw, *logits.shape[1:])
-                mask = b["mask"].to(logits.device)[None, :, None].expand_as(lv)
-                logits = V.residual_add(lv, f, mask, f, f)[0].view_as(logits)
-        p = V.softmax(logits, f, b["exp"])
+                masked = b["mask"].to(logits.device)[None, :, None].expand(B // nw, -1, logits.shape[1], -1, -1)
+                masked = masked.reshape(logits.shape)
+        p = V.softmax(logits, f, b["exp"], masked)
         dcodes, mx, jstar, m2 = C.demax_codes(p, att.bits)
         acc = _batched(dcodes, vl.transpose(-1, -2))
         v_j = torch.gather(vl, 2, jstar.unsqueeze(-1).expand(*jstar.shape, vl.shape[-1]))
@@ -259,18 +317,12 @@ class IntVectorModel(nn.Module):
         return self.head_in(x[:, 0])
 
     def _swin_block(self, b: dict, x: torch.Tensor) -> torch.Tensor:
-        from timm.models.swin_transformer import window_partition, window_reverse
+        from timm.models.swin_transformer import window_reverse
 
         blk = b["blk"]
         B, H, W, Cc = x.shape
         ws, sh = blk.window_size, blk.shift_size
-        if H % ws[0] or W % ws[1]:
-            raise GoldenError(f"a {H}x{W} feature map is not a whole number of {ws[0]}x{ws[1]} windows; the integer "
-                              "vector side does not pad windows")
-        lanes = b["ln1"](x)
-        if any(sh):
-            lanes = torch.roll(lanes, shifts=(-sh[0], -sh[1]), dims=(1, 2))
-        a = self._attention(b, window_partition(lanes, ws).reshape(-1, ws[0] * ws[1], Cc))
+        a = self._attention(b, self.attention_lanes(b, x))
         y = _gemm_words(b["proj_in"](a), b["att"].proj)
         y = window_reverse(y.reshape(-1, ws[0], ws[1], Cc), ws, H, W)
         if any(sh):

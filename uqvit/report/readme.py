@@ -203,6 +203,18 @@ def calib_speed_table(c: dict) -> str:
             f"machine: {c['machine']}; all runs in one process, one after another.\n\n" + "\n".join(lines) + "\n")
 
 
+def intvec_table(r: dict) -> str:
+    """Integer-vector vs float-vector golden model (``intvec_demo.json`` of benchmarks/intvec_check.py)."""
+    lines = ["| model | W/A | images | top-1 % float-vector / integer-vector | same top-1 % | logit cosine mean (min) "
+             "| max logit difference |", "|---|---|---|---|---|---|---|"]
+    for x in r["runs"]:
+        top = f"{x['top1_float_vector']:.2f} / {x['top1_integer_vector']:.2f}" if "top1_float_vector" in x else "-"
+        lines.append(f"| {x['model']} | W{x['bits']}A{x['bits']} | {x['images']} | {top} | {x['same_top1_pct']:.2f} | "
+                     f"{x['logit_cosine_mean']:.4f} ({x['logit_cosine_min']:.4f}) | {x['max_abs_logit_difference']:.3f} |")
+    return (f"From [reports/intvec_demo.json](reports/intvec_demo.json): {r['data']}; {r['weights']}; "
+            f"{r['method']}; machine: {r['machine']}.\n\n" + "\n".join(lines) + "\n")
+
+
 def detection_table(det: dict) -> str:
     """The shapes detection demo (``detection_demo.json`` of ``uqvit det-demo``): AP and backbone fidelity per method."""
     rows = det["results"]
@@ -294,6 +306,7 @@ GENERATORS = {
     "detection": lambda r: detection_table(_load(r, "detection_demo.json")),
     "reference-check": lambda r: reference_table(_load(r, "reference_check_demo.json")),
     "calib-speed": lambda r: calib_speed_table(_load(r, "calib_speed.json")),
+    "intvec": lambda r: intvec_table(_load(r, "intvec_demo.json")),
     "digits-accuracy": lambda r: digits_table(_load(r, "accuracy_demo.json")),
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
