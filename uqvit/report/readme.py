@@ -208,8 +208,10 @@ def intvec_table(r: dict) -> str:
     lines = ["| model | W/A | images | top-1 % float-vector / integer-vector | same top-1 % | logit cosine mean (min) "
              "| max logit difference |", "|---|---|---|---|---|---|---|"]
     for x in r["runs"]:
-        top = f"{x['top1_float_vector']:.2f} / {x['top1_integer_vector']:.2f}" if "top1_float_vector" in x else "-"
-        lines.append(f"| {x['model']} | W{x['bits']}A{x['bits']} | {x['images']} | {top} | {x['same_top1_pct']:.2f} | "
+        labelled = "top1_float_vector" in x  # random-weight models: top-1 means nothing
+        top = f"{x['top1_float_vector']:.2f} / {x['top1_integer_vector']:.2f}" if labelled else "-"
+        same = f"{x['same_top1_pct']:.2f}" if labelled else "-"
+        lines.append(f"| {x['model']} | W{x['bits']}A{x['bits']} | {x['images']} | {top} | {same} | "
                      f"{x['logit_cosine_mean']:.4f} ({x['logit_cosine_min']:.4f}) | {x['max_abs_logit_difference']:.3f} |")
     return (f"From [reports/intvec_demo.json](reports/intvec_demo.json): {r['data']}; {r['weights']}; "
             f"{r['method']}; machine: {r['machine']}.\n\n" + "\n".join(lines) + "\n")
