@@ -45,20 +45,11 @@ def test_integer_vector_logits_are_the_same_bits_at_one_and_two_threads_and_any_
     assert torch.equal(torch.cat([iv(x[:7]), iv(x[7:])]), one)
 
 
-def test_a_random_vit_runs_with_the_integer_vector_side():
-    model = small_vit()
+@pytest.mark.parametrize("family", ["vit", "swin"])
+def test_a_random_model_runs_with_the_integer_vector_side(family):
+    model, size = (small_vit(), 32) if family == "vit" else (small_swin(), 56)
     g = torch.Generator().manual_seed(3)
-    cal, x = torch.randn(16, 3, 32, 32, generator=g), torch.randn(8, 3, 32, 32, generator=g)
-    qm = uqvit.quantize(model, cal, "uqvit-hw", 8, 8, progress=False)
-    im = IntegerModel.from_quantized(qm, cal)
-    a, b = im(x), IntVectorModel(im, qm, cal)(x)
-    assert torch.isfinite(b).all() and torch.nn.functional.cosine_similarity(a, b, dim=1).min() > 0.98
-
-
-def test_a_random_swin_runs_with_the_integer_vector_side():
-    model = small_swin()
-    g = torch.Generator().manual_seed(3)
-    cal, x = torch.randn(16, 3, 56, 56, generator=g), torch.randn(8, 3, 56, 56, generator=g)
+    cal, x = torch.randn(16, 3, size, size, generator=g), torch.randn(8, 3, size, size, generator=g)
     qm = uqvit.quantize(model, cal, "uqvit-hw", 8, 8, progress=False)
     im = IntegerModel.from_quantized(qm, cal)
     a, b = im(x), IntVectorModel(im, qm, cal)(x)
