@@ -133,7 +133,7 @@ def test_report_checks_the_stored_whole_model_runs_against_the_cycle_model(tmp_p
 def test_area_md_and_summary_compare_the_uqvit_core_with_the_int8_core(tmp_path):
     from rtl.flows.memory_model import SRAM_GE_PER_BIT, ff_ge_per_bit
     from uqvit import report
-    (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
+    _cached_inputs(tmp_path)  # stored cycle measurements: without them generate() would simulate the RTL (minutes)
     js = report.generate(tmp_path, eval_paths=[], models={"DeiT-T": "deit_tiny_patch16_224"}, sizes=(16,),
                          command="pytest", log=lambda *a: None)
     a = js["area"]["16x16"]
