@@ -4,7 +4,7 @@
    one inference recomputed on CUDA (torch._int_mm int8 kernels) equals the CPU result, and
    every linear layer (NormQuant -> GEMM -> requantization) gives identical words.
 2. The bench table (fp32 / fp16 / bf16 / fake-quant / int golden) for DeiT-S at batch 256.
-3. If scikit-learn is present: digits eval on CUDA vs CPU (fp, uqvit, uqvit-int).
+3. If scikit-learn is present: digits eval on CUDA vs CPU (fp, uqvit, uqvit-int-fv, uqvit-int).
 4. The integer-vector golden model (uqvit.golden.intvec, no float between the image quantizer and the
    logits): calibrated and compiled on the CPU, run on the CPU and on CUDA; the logits must be the same
    bits (asserted: the check fails otherwise).
@@ -124,7 +124,7 @@ def main() -> int:
         from uqvit.evaluate import format_table, run_eval
 
         for dev in ("cuda", "cpu"):
-            r = run_eval("demo", "digits", ["fp", "uqvit", "uqvit-hw", "uqvit-int"], 4, 4, device=dev, progress=False)
+            r = run_eval("demo", "digits", ["fp", "uqvit", "uqvit-hw", "uqvit-int-fv", "uqvit-int"], 4, 4, device=dev, progress=False)
             print(format_table(r), flush=True)
             out[f"digits_{dev}"] = r
     except ImportError:

@@ -95,17 +95,28 @@ def test_softmax_edges():
         V.softmax(torch.zeros(2, 0, dtype=torch.int64), 8)
 
 
-@pytest.mark.parametrize("f", [6, 8, 10, 12])
+@pytest.mark.parametrize("f", [3, 5, 6, 8, 10, 12, 15, 22])
 def test_gelu_is_within_its_bound_on_every_word(f):
     x = torch.arange(VECTOR_MIN, VECTOR_MAX + 1)
-    y, scale = V.gelu(x, f)
+    y, g = V.gelu(x, f)
+    assert g == max(f, V.GELU_FRAC_BITS)
     xr = x.double() * 2.0**-f
-    err = (y.double() * scale - torch.nn.functional.gelu(xr)).abs()
-    assert scale > 0 and (err[xr.abs() <= 8] <= V.GELU_ABS_BOUND).all()
-    assert y[x == 0].item() == 0
-    big = xr >= 4
-    assert ((y.double() * scale - xr).abs()[big] <= V.GELU_ABS_BOUND).all()  # GELU(x) ~ x far right
-    assert ((y.double() * scale).abs()[xr <= -4] <= V.GELU_ABS_BOUND).all()  # ~ 0 far left
+    err = (y.double() * 2.0**-g - torch.nn.functional.gelu(xr)).abs()
+    assert float(err.max()) <= V.GELU_ABS_BOUND
+    assert y[x == 0].item() == 0 and bool((y[x > 0] > 0).all())
+    # far right exactly x (the table ends at 8), far left exactly 0: the largest words are no edge case
+    assert torch.equal(y[xr >= 8], x[xr >= 8] << (g - f)) and bool((y[xr <= -8] == 0).all())
+
+
+def test_gelu_table_is_what_the_hardware_loads():
+    t = V.gelu_table(10)
+    assert t.shape == (V.GELU_TABLE_SIZE + 1,) and t.dtype == torch.int64 and int(t[0]) == 0 and int(t.min()) >= 0
+    # its peak is h(0.75) = 0.75 * Phi(-0.75) = 0.1699 at 20 fraction bits
+    assert int(t.argmax()) == 24 and abs(int(t.max()) * 2.0**-20 - 0.16997) < 1e-4
+    x = torch.arange(-3000, 3000)
+    assert torch.equal(V.gelu(x, 10, t)[0], V.gelu(x, 10)[0])
+    with pytest.raises(ContractError, match="gelu: words outside"):
+        V.gelu(torch.tensor([VECTOR_MAX + 1]), 10)
 
 
 def test_softmax_takes_logit_words_up_to_logit_bits_and_refuses_wider():

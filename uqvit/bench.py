@@ -53,7 +53,7 @@ def run_bench(model_name: str = "demo", device: str = "cpu", batch: int = 64, it
     if dev.type == "cuda":
         variants.append(("fp16", copy.deepcopy(model).half(), x.half()))
         variants.append(("bf16", copy.deepcopy(model).bfloat16(), x.bfloat16()))
-    variants += [(f"{INT_TWIN} fake-quant W{w_bits}A{a_bits}", fq, x), (f"uqvit-int golden W{w_bits}A{a_bits}", im, x)]
+    variants += [(f"{INT_TWIN} fake-quant W{w_bits}A{a_bits}", fq, x), (f"uqvit-int-fv golden W{w_bits}A{a_bits}", im, x)]
     rows = []
     for name, m, inp in variants:
         s = _time(m, inp, iters, dev)

@@ -15,7 +15,10 @@ from .distributed import UnpaddedDistributedSampler, all_sum, world
 from .models import DEMO_NAME, create_model
 from .quant.methods import INT_TWIN, METHOD_NAMES, UnknownMethodError
 
-INT_METHODS = ("uqvit-int",)
+#: the golden models of ``INT_TWIN``: ``uqvit-int`` integer end to end (:class:`uqvit.golden.intvec.IntVectorModel`),
+#: ``uqvit-int-fv`` with the float vector side (:class:`uqvit.golden.IntegerModel`: LayerNorm, softmax, GELU and
+#: the residual adds in float32 between the core's integer GEMMs, the boundary the RTL harness implements)
+INT_METHODS = ("uqvit-int", "uqvit-int-fv")
 ALL_METHODS = METHOD_NAMES + INT_METHODS
 DEFAULT_CALIB = 512
 
@@ -130,12 +133,22 @@ def build(fp_model, method: str, calib_images, w_bits: int, a_bits: int, progres
 
     if method == "fp":
         return fp_model
-    if method == "uqvit-int":
-        from .golden import IntegerModel
-
-        fq = quantize(fp_model, calib_images, INT_TWIN, w_bits, a_bits, progress=progress)
-        return IntegerModel.from_quantized(fq, calib_images)
+    if method in INT_METHODS:
+        return golden_model(method, quantize(fp_model, calib_images, INT_TWIN, w_bits, a_bits, progress=progress),
+                            calib_images)
     return quantize(fp_model, calib_images, method, w_bits, a_bits, progress=progress)
+
+
+def golden_model(method: str, fq, calib_images):
+    """The golden model ``method`` (one of :data:`INT_METHODS`) of ``fq``, an ``INT_TWIN`` fake-quant model."""
+    from .golden import IntegerModel
+
+    im = IntegerModel.from_quantized(fq, calib_images)
+    if method == "uqvit-int-fv":
+        return im
+    from .golden.intvec import IntVectorModel
+
+    return IntVectorModel(im, fq, calib_images)
 
 
 def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits: int, calib: int = DEFAULT_CALIB,
@@ -160,16 +173,16 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
     results = []
     cache = {}
     fp_pred = None
+    preds = {}
     for method in methods:
-        key = INT_TWIN if method == "uqvit-int" else method
-        if method == "uqvit-int" and INT_TWIN in cache:
-            from .golden import IntegerModel
-
-            m = IntegerModel.from_quantized(cache[INT_TWIN], ed.calib_images)
+        if method in INT_METHODS:  # the golden models of one INT_TWIN calibration
+            if INT_TWIN not in cache:
+                cache[INT_TWIN] = build(model, INT_TWIN, ed.calib_images, w_bits, a_bits, progress)
+            m = golden_model(method, cache[INT_TWIN], ed.calib_images)
         else:
-            m = build(model, method, ed.calib_images, w_bits, a_bits, progress)
-            cache[key] = m
+            m = cache[method] = build(model, method, ed.calib_images, w_bits, a_bits, progress)
         pred, y = predict(m, ed.loader, dev, f"eval {method}", progress)
+        preds[method] = pred
         fp = method == "fp"
         if fp_pred is None:
             fp_pred = pred if fp else predict(model, ed.loader, dev, "eval fp (reference)", progress)[0]
@@ -178,16 +191,19 @@ def run_eval(model_name: str, data: str, methods: list[str], w_bits: int, a_bits
                         "top1": round(100.0 * correct / max(total, 1), 4), "n_images": total,
                         "calib_images": 0 if fp else int(ed.calib_images.shape[0]),
                         "agree_fp": round(100.0 * same / max(total, 1), 4)})
+    if "uqvit-int" in preds and "uqvit-int-fv" in preds:  # what the integer vector side changes
+        same, total = all_sum([int((preds["uqvit-int"] == preds["uqvit-int-fv"]).sum()), int(y.numel())], dev)
+        next(r for r in results if r["method"] == "uqvit-int")["agree_float_vector"] = round(100.0 * same / max(total, 1), 4)
     return {"model": model_name, "data": ed.name, "device": str(dev), "processes": n_proc, "results": results}
 
 
 def format_table(report: dict) -> str:
     rows = [f"model {report['model']} on {report['data']}",
-            f"{'method':<10} {'W':>3} {'A':>3} {'top-1 %':>8} {'=FP %':>7} {'images':>7} {'calib':>6}"]
+            f"{'method':<13} {'W':>3} {'A':>3} {'top-1 %':>8} {'=FP %':>7} {'images':>7} {'calib':>6}"]
     for r in report["results"]:
         w = "-" if r["w_bits"] is None else r["w_bits"]
         a = "-" if r["a_bits"] is None else r["a_bits"]
-        rows.append(f"{r['method']:<10} {w:>3} {a:>3} {r['top1']:>8.2f} {r['agree_fp']:>7.2f} {r['n_images']:>7} "
+        rows.append(f"{r['method']:<13} {w:>3} {a:>3} {r['top1']:>8.2f} {r['agree_fp']:>7.2f} {r['n_images']:>7} "
                     f"{r['calib_images']:>6}")
     rows.append("=FP %: share of images whose top-1 prediction equals the FP model's")
     return "\n".join(rows)

@@ -41,11 +41,11 @@ def test_backbone_stage_cosine_is_reported_for_every_quantized_method(report):
 
 
 def test_golden_swin_backbone_agrees_with_fake_quant_within_one_lsb(report):
-    g = next(r for r in report["results"] if r["method"] == "uqvit-int")["golden_backbone"]
+    g = next(r for r in report["results"] if r["method"] == "uqvit-int-fv")["golden_backbone"]
     assert g["points"] > 40  # q, k, v, softmax, every linear input of 8 blocks + merges + patch embed
     assert g["worst_within_1lsb_pct"] >= 99.9
     cos_fq = next(r for r in report["results"] if r["method"] == "uqvit-hw")["backbone_cosine"]  # its fake-quant twin
-    cos_int = next(r for r in report["results"] if r["method"] == "uqvit-int")["backbone_cosine"]
+    cos_int = next(r for r in report["results"] if r["method"] == "uqvit-int-fv")["backbone_cosine"]
     assert all(abs(cos_fq[k] - cos_int[k]) < 0.01 for k in cos_fq)
 
 

@@ -24,7 +24,7 @@ def _run(trained, methods, bits):
 
 @pytest.fixture(scope="module")
 def w4(trained):
-    return _run(trained, ["fp", "minmax", "uqvit", "uqvit-hw", "uqvit-int"], 4)
+    return _run(trained, ["fp", "minmax", "uqvit", "uqvit-hw", "uqvit-int-fv"], 4)
 
 
 def test_trained_detector_finds_the_shapes(w4):
@@ -40,14 +40,14 @@ def test_uqvit_w4a4_backbone_is_closer_to_fp_than_minmax_and_keeps_most_ap(w4):
 
 
 def test_integer_backbone_detector_matches_fake_quant(w4):
-    g = w4["uqvit-int"]["golden_backbone"]
+    g = w4["uqvit-int-fv"]["golden_backbone"]
     assert g["worst_within_1lsb_pct"] >= 99.9
-    ci, cf = w4["uqvit-int"]["backbone_cosine"], w4["uqvit-hw"]["backbone_cosine"]  # its fake-quant twin
+    ci, cf = w4["uqvit-int-fv"]["backbone_cosine"], w4["uqvit-hw"]["backbone_cosine"]  # its fake-quant twin
     assert all(abs(ci[k] - cf[k]) < 0.002 for k in cf), (ci, cf)
     # detections themselves are chaotic on 32 images (a 1-LSB difference can flip a box), so AP is
     # only held to the same floor as the fake-quant model's
-    assert w4["uqvit-int"]["box_ap"] >= w4["fp"]["box_ap"] - 15
-    assert w4["uqvit-int"]["box_ap50"] >= w4["fp"]["box_ap50"] - 3
+    assert w4["uqvit-int-fv"]["box_ap"] >= w4["fp"]["box_ap"] - 15
+    assert w4["uqvit-int-fv"]["box_ap50"] >= w4["fp"]["box_ap50"] - 3
 
 
 def test_uqvit_w8a8_keeps_the_fp_ap(trained, w4):

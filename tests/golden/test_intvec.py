@@ -63,3 +63,17 @@ def test_a_feature_map_that_needs_window_padding_is_refused():
     iv = IntVectorModel(IntegerModel.from_quantized(qm, cal), qm, cal)
     with pytest.raises(GoldenError, match="windows"):
         iv(torch.randn(1, 3, 48, 48))
+
+
+def test_uqvit_eval_runs_the_integer_vector_side_as_uqvit_int(demo_model, capsys):
+    """`uqvit-int` is the golden model integer end to end, `uqvit-int-fv` the float-vector one; both reuse one
+    uqvit-hw calibration, and the uqvit-int row says how often its top-1 is the float-vector model's."""
+    from uqvit.evaluate import format_table, parse_methods, run_eval
+
+    rep = run_eval("demo", "digits", ["uqvit-hw", "uqvit-int-fv", "uqvit-int"], 8, 8, calib=64, limit=300,
+                   progress=False, model=demo_model, log=lambda *_: None)
+    r = {x["method"]: x for x in rep["results"]}
+    assert r["uqvit-int"]["agree_float_vector"] >= 98.0 and "agree_float_vector" not in r["uqvit-int-fv"]
+    assert abs(r["uqvit-int"]["top1"] - r["uqvit-int-fv"]["top1"]) <= 1.0 and r["uqvit-int"]["n_images"] == 300
+    assert "uqvit-int-fv " in format_table(rep)
+    assert parse_methods("uqvit-hw,uqvit-int") == ["uqvit-hw", "uqvit-int"]

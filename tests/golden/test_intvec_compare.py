@@ -5,8 +5,7 @@ import torch
 import uqvit
 from uqvit.golden import IntegerModel
 from uqvit.golden.intvec import IntVectorModel
-from uqvit.golden.intvec_compare import IGelu, compare_vector_points, vector_twin
-from uqvit.vector import GELU_ABS_BOUND, gelu
+from uqvit.golden.intvec_compare import compare_vector_points
 
 from model_factories import small_swin
 
@@ -16,7 +15,7 @@ KINDS = ("norm1", "attn.softmax", "residual1", "norm2", "mlp.gelu", "residual2")
 def _points(fp, cal, images, bits):
     qm = uqvit.quantize(fp, cal, "uqvit-hw", bits, bits, progress=False)
     iv = IntVectorModel(IntegerModel.from_quantized(qm, cal), qm, cal)
-    return compare_vector_points(vector_twin(qm), iv, images)
+    return compare_vector_points(qm, iv, images)
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -36,11 +35,3 @@ def test_swin_vector_points_include_the_masked_softmax_and_patch_merging():
     assert "layers.0.blocks.1.attn.softmax" in names and "layers.1.downsample.norm" in names  # shifted windows
     worst = min(rows, key=lambda r: r["within_1lsb_pct"])
     assert worst["within_1lsb_pct"] >= 99.9, worst
-
-
-def test_the_twin_gelu_is_the_integer_gelu_in_float():
-    x = torch.arange(-2**15, 2**15)
-    y, scale = gelu(x, 10)
-    twin = IGelu()(x.double() * 2.0**-10)
-    assert (y.double() * scale - twin).abs().max() < 2e-3  # only the integer constants' rounding
-    assert (twin - torch.nn.functional.gelu(x.double() * 2.0**-10)).abs().max() <= GELU_ABS_BOUND

@@ -23,16 +23,29 @@ def test_readme_tables_match_the_reports():
 
 def _acc(top1_fp=96.0):
     def run(bits):
-        return {"model": "demo", "data": "digits", "results": [
-            {"method": "fp", "w_bits": None, "a_bits": None, "top1": top1_fp, "n_images": 4500, "agree_fp": 100.0},
-            {"method": "uqvit", "w_bits": bits, "a_bits": bits, "top1": 95.1234, "n_images": 4500, "agree_fp": 97.5}]}
-    return {"generated_by": "uqvit demo", "machine": "test machine", "runs": [run(4), run(6)]}
+        rows = [{"method": "fp", "w_bits": None, "a_bits": None, "top1": top1_fp, "n_images": 4500, "agree_fp": 100.0},
+                {"method": "uqvit", "w_bits": bits, "a_bits": bits, "top1": 95.1234, "n_images": 4500, "agree_fp": 97.5},
+                {"method": "uqvit-int-fv", "w_bits": bits, "a_bits": bits, "top1": 95.0, "n_images": 4500, "agree_fp": 97.0},
+                {"method": "uqvit-int", "w_bits": bits, "a_bits": bits, "top1": 94.8 + bits / 100, "n_images": 4500,
+                 "agree_fp": 96.0, "agree_float_vector": 98.5 + bits / 10}]
+        return {"model": "demo", "data": "digits", "results": rows}
+    return {"generated_by": "uqvit demo", "machine": "test machine", "runs": [run(4), run(6), run(8)]}
 
 
 def test_digits_table_rounds_to_two_places():
     t = digits_table(_acc())
-    assert "| fp | 96.00 | 100 | 96.00 | - |" in t and "| uqvit | 95.12 | 97.50 | 95.12 | none, except" in t
+    assert "| fp | 96.00 | 100 | 96.00 | 96.00 | - |" in t and "| uqvit | 95.12 | 97.50 | 95.12 | 95.12 | none, except" in t
     assert "4 500 images" in t and "test machine" in t
+    assert "| uqvit-int (golden, integer end to end) | 94.84 | 96.00 | 94.86 | 94.88 |" in t
+    assert ("`uqvit-int` against `uqvit-int-fv`): W4A4 -0.16 points, same top-1 98.90 %; W6A6 -0.14 points, same "
+            "top-1 99.10 %; W8A8 -0.12 points, same top-1 99.30 %.") in t
+
+
+def test_digits_table_needs_all_three_bit_widths():
+    acc = _acc()
+    acc["runs"] = acc["runs"][:2]
+    with pytest.raises(UserError, match="W8A8 run"):
+        digits_table(acc)
 
 
 def test_a_stale_block_is_rewritten_and_the_rest_kept(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from . import checks
 
-DEMO_METHODS = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int"]
+DEMO_METHODS = ["fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int-fv", "uqvit-int"]
+DEMO_BITS = (4, 6, 8)
 
 
 def machine() -> str:
@@ -30,7 +31,7 @@ def run_demo(out_dir: str = "reports", skip_rtl: bool = False, progress: bool = 
     model = load_demo_model(log=log)
     steps["model (train or load)"] = time.time() - t0
     reports = []
-    for bits in (4, 6):
+    for bits in DEMO_BITS:
         t = time.time()
         r = run_eval("demo", "digits", DEMO_METHODS, bits, bits, progress=progress, log=log, model=model)
         steps[f"accuracy W{bits}A{bits}"] = time.time() - t

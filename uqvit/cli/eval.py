@@ -45,7 +45,8 @@ def register(sub) -> None:
     e = sub.add_parser("eval", help="quantize and evaluate top-1 accuracy")
     add_model_args(e)
     e.add_argument("--methods", default="fp,minmax,repq,ptq4vit,fqvit,uqvit",
-                   help="comma list of fp,minmax,repq,ptq4vit,fqvit,uqvit,uqvit-hw,uqvit-int")
+                   help="comma list of fp,minmax,repq,ptq4vit,fqvit,uqvit,uqvit-hw,uqvit-int,uqvit-int-fv (uqvit-int: the "
+                        "golden model integer end to end; uqvit-int-fv: with the float vector side)")
     e.add_argument("--w-bits", type=bits, default=4)
     e.add_argument("--a-bits", type=bits, default=4)
     e.add_argument("--calib", type=checks.int_in(1), default=512, help="calibration images (default 512, as the original)")

@@ -41,11 +41,13 @@ def check_compare(a) -> None:
 
 def cmd_compare(a) -> int:
     from ..golden.compare import compare_codes, format_compare
+    from ..golden.intvec_compare import add_vector_points
 
     out = {}
     for b in a.bits:
         qm, im, ed = build_golden(a.model, a.data, b, b, a.calib, a.device, a.checkpoint, not a.no_progress)
-        res = compare_codes(qm, im, _eval_images(ed, a.images).to(a.device))
+        images = _eval_images(ed, a.images).to(a.device)
+        res = add_vector_points(compare_codes(qm, im, images), qm, im, ed.calib_images, images)
         print(f"== W{b}A{b}")
         print(format_compare(res))
         out[f"W{b}A{b}"] = res

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DET_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int")
+DET_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int-fv")
 DEFAULT_CALIB = 16
 UNANNOTATED = ("error", "keep", "skip")
 

@@ -24,7 +24,7 @@ from .synthetic import make_shapes_coco
 SHAPES_DATA = dict(train=512, val=64, size=64, train_seed=1, val_seed=2, version="1")
 SHAPES_TRAIN = dict(steps=600, batch=8, lr=1e-3, weight_decay=0.05, seed=0, version="2")
 DEMO_DETECTOR = "maskrcnn_swin_mini"
-DEMO_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int")
+DEMO_METHODS = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw", "uqvit-int-fv")
 DEMO_BITS = ((4, 4), (6, 6), (8, 8))
 DEMO_CALIB = 32
 

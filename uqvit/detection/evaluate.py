@@ -75,7 +75,7 @@ def run_eval_det(model_name: str, images_dir, ann_file, methods, w_bits: int = 4
         extra = {}
         if method == "fp":
             m = det
-        elif method == "uqvit-int":
+        elif method == "uqvit-int-fv":  # the integer vector side takes no detection backbone
             if INT_TWIN not in cache:
                 cache[INT_TWIN] = quantize_detector(det, calib_imgs, INT_TWIN, w_bits, a_bits, progress)
             m = integer_backbone_detector(cache[INT_TWIN])

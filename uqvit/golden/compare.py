@@ -114,4 +114,15 @@ def format_compare(res: dict) -> str:
     else:
         lines.append(f"end to end: pooled-feature cosine similarity with fake-quant {res['feature_cosine']:.6f} "
                      f"on {res['images']} images")
+    if res.get("vector_points"):  # uqvit.golden.intvec_compare.add_vector_points
+        lines.append("integer vector side (LayerNorm, softmax, GELU, residual adds), each fed the fake-quant value:")
+        lines += [f"{r['point']:<34} {r['elements']:>9} {r['exact_pct']:>8.3f} {r['within_1lsb_pct']:>10.3f} "
+                  f"{r['max_lsb']:>4}" for r in res["vector_points"]]
+        w = res["vector_worst"]
+        lines.append(f"worst vector point: {w['point']} ({w['within_1lsb_pct']:.3f} % within 1 LSB)")
+        lines.append(f"end to end, integer vector side: top-1 agreement with fake-quant "
+                     f"{res['vector_prediction_agreement_pct']:.2f} %; max |logit difference| "
+                     f"{res['vector_logit_max_abs_diff']:.4f}")
+    elif "vector_skipped" in res:
+        lines.append(f"integer vector side: not run ({res['vector_skipped']})")
     return "\n".join(lines)

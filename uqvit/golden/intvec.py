@@ -11,8 +11,8 @@ its output words) and the fake-quant model it came from (NormQuant's ``r``, ``b`
   quantizer (NormQuant at qkv and fc1, the head's plain quantizer after the final norm): one
   scale-round-clamp per channel from the normalised integers to the next GEMM's codes;
 * softmax is :func:`uqvit.vector.softmax` on the logit words, straight into DeMax's UQ1.20 input;
-* GELU is :func:`uqvit.vector.gelu` on fc1's output words; the post-GELU NormQuant takes its integer
-  output with its stated scale;
+* GELU is :func:`uqvit.vector.gelu` (a per-layer table of ``relu(x) - GELU(x)``, interpolated) on fc1's
+  output words; the post-GELU NormQuant takes its output words with their stated scale;
 * proj's NormQuant takes the DeMax restore's words directly.
 
 Everything else (the GEMMs, DeMax, the restore, the requantizations) is the float-vector golden
@@ -177,18 +177,25 @@ class IntVectorModel(nn.Module):
         if not (isinstance(getattr(blk, "ls1", nn.Identity()), nn.Identity)
                 and isinstance(getattr(blk, "ls2", nn.Identity()), nn.Identity)):
             raise GoldenError(f"{name}: LayerScale is not supported by the integer vector side")
-        gelu_scale = V.gelu_params(mlp.fc1.out_frac)["out_scale"]
         f_l = att.logits.out_frac + V.LOGIT_BITS - C.VECTOR_BITS
+        bias = mask = None
+        if getattr(att, "window", False):  # Swin: relative position bias and shift mask on the logit words
+            bias = att.rel_pos_bias().detach().cpu()
+            # the logit words must hold q k^T and the bias: fewer fraction bits if the bias is the wider
+            f_l = min(f_l, C.fixed_frac_bits(float(bias.abs().max())) + V.LOGIT_BITS - C.VECTOR_BITS)
+            bias = _logit_words(bias, f_l)
+            mask = None if blk.attn_mask is None else _shift_mask(blk.attn_mask.cpu(), name)
         k = 2.0**f_l
         lsrc = C.make_src(att.logits.scale * k, att.logits.offset * k, 0, LOGIT_MIN, LOGIT_MAX, f"{name} logits")
+        f_gelu = V.gelu_frac_bits(mlp.fc1.out_frac)
         return {"name": name, "blk": blk, "att": att, "mlp": mlp, "exp": V.exp_tables(f_l), "f_logit": f_l,
-                "logit_src": lsrc,
+                "logit_src": lsrc, "bias": bias, "mask": mask, "gelu": V.gelu_table(mlp.fc1.out_frac),
                 "f_in": f_in, "f_mid": self.frac[f"{name}.mid"], "f_out": self.frac[f"{name}.out"],
                 "ln1": _LNQuant(blk.norm1, self._q(f"{name}.attn.qkv"), f_in, f"{name}.norm1"),
                 "proj_in": _IntQuant(self._q(f"{name}.attn.proj"), 2.0**-att.restore.out_frac,
                                      f"{name}.attn.proj NormQuant"),
                 "ln2": _LNQuant(blk.norm2, self._q(f"{name}.mlp.fc1"), self.frac[f"{name}.mid"], f"{name}.norm2"),
-                "fc2_in": _IntQuant(self._q(f"{name}.mlp.fc2"), gelu_scale, f"{name}.mlp.fc2 NormQuant")}
+                "fc2_in": _IntQuant(self._q(f"{name}.mlp.fc2"), 2.0**-f_gelu, f"{name}.mlp.fc2 NormQuant")}
 
     def _build_vit(self, m) -> None:
         if getattr(m, "reg_token", None) is not None or getattr(m, "no_embed_class", False) or m.cls_token is None:
@@ -226,15 +233,6 @@ class IntVectorModel(nn.Module):
             blocks = []
             for bi, blk in enumerate(st.blocks):
                 b = self._block(blk, f"layers.{si}.blocks.{bi}", f_x)
-                bias = b["att"].rel_pos_bias().detach().cpu()
-                # the logit words must hold q k^T and the bias: fewer fraction bits if the bias is the wider
-                b["f_logit"] = min(b["f_logit"], C.fixed_frac_bits(float(bias.abs().max())) + V.LOGIT_BITS - C.VECTOR_BITS)
-                b["exp"] = V.exp_tables(b["f_logit"])
-                k = 2.0**b["f_logit"]
-                b["logit_src"] = C.make_src(b["att"].logits.scale * k, b["att"].logits.offset * k, 0, LOGIT_MIN,
-                                            LOGIT_MAX, f"{b['name']} logits")
-                b["bias"] = _logit_words(bias, b["f_logit"])
-                b["mask"] = None if blk.attn_mask is None else _shift_mask(blk.attn_mask.cpu(), b["name"])
                 blocks.append(b)
                 f_x = b["f_out"]
             self.stages.append((down, blocks))
@@ -283,7 +281,7 @@ class IntVectorModel(nn.Module):
         f = b["f_logit"]
         logits = b["logit_src"].apply(_batched(q - zq, k - zk))
         masked = None
-        if b.get("bias") is not None:  # Swin: relative position bias (a saturating integer add), shift mask
+        if b["bias"] is not None:  # Swin: relative position bias (a saturating integer add), shift mask
             logits = (logits + b["bias"].to(logits.device)).clamp(LOGIT_MIN, LOGIT_MAX)
             if b["mask"] is not None:
                 nw = b["mask"].shape[0]
@@ -299,7 +297,7 @@ class IntVectorModel(nn.Module):
     def _mlp(self, b: dict, x: torch.Tensor) -> torch.Tensor:
         """``x + mlp(norm2(x))`` on words at ``f_mid``: words at ``f_out``."""
         mlp = b["mlp"]
-        g, _ = V.gelu(_gemm_words(b["ln2"](x), mlp.fc1), mlp.fc1.out_frac)
+        g, _ = V.gelu(_gemm_words(b["ln2"](x), mlp.fc1), mlp.fc1.out_frac, b["gelu"])
         y = _gemm_words(b["fc2_in"](g), mlp.fc2)
         return V.residual_add(x, b["f_mid"], y, mlp.fc2.out_frac, b["f_out"])[0]
 

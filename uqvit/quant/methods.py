@@ -16,7 +16,7 @@ authors' pipeline (their calibration, observer, shift target, α search and floa
 operation order; one intended change: one-hot DeMax rows come back exact instead of
 NaN).  ``uqvit-hw`` changes one thing for integer hardware: every range holds 0, so
 every zero point lies in ``[0, 2**b - 1]`` and ``code - z`` fits the core's
-``b + 1``-bit lane; the integer golden model (``uqvit-int``) runs it.
+``b + 1``-bit lane; the integer golden models (``uqvit-int``, ``uqvit-int-fv``) run it.
 
 The baselines are configurations of this harness, not their authors' pipelines;
 :data:`DEVIATIONS` names what differs.  All methods: per-output-channel asymmetric
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from ..errors import UqvitError
 
 METHOD_NAMES = ("fp", "minmax", "repq", "ptq4vit", "fqvit", "uqvit", "uqvit-hw")
-#: the fake-quant method whose integer golden model ``uqvit-int`` is
+#: the fake-quant method whose golden models ``uqvit-int`` and ``uqvit-int-fv`` are
 INT_TWIN = "uqvit-hw"
 
 
@@ -67,7 +67,8 @@ DEVIATIONS = {
     "fqvit": "log2 softmax only: no power-of-two factor for LayerNorm inputs; this harness's percentile calibration",
     "uqvit": "none, except one-hot DeMax rows (exact here, NaN in the reference)",
     "uqvit-hw": "uqvit with 0 kept in every range, so zero points lie in [0, 2^b-1] (the integer core's lanes)",
-    "uqvit-int": "the integer golden model of uqvit-hw (what the core computes)",
+    "uqvit-int": "the golden model of uqvit-hw, integer end to end (LayerNorm, softmax, GELU, residual adds on words)",
+    "uqvit-int-fv": "the golden model of uqvit-hw with the float vector side (integer GEMMs; what the RTL harness runs)",
     "fp": "-",
 }
 

@@ -61,7 +61,7 @@ class _Recorder:
 def replay_prefix(unit: nn.Module, site: nn.Module):
     """Yield ``run(x)``: ``unit(x)``, where from the second call on the modules that finish before
     ``site`` starts return their first-call outputs.  Every call must pass the same ``x``."""
-    state = {"recorder": None, "frozen": None, "x": None}
+    state = {"frozen": None, "x": None}
     patched: list[nn.Module] = []
     calls: dict[str, int] = {}
 

@@ -17,7 +17,8 @@ from ..quant.methods import deviation
 BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.S)
 #: the digits table's rows, in order, with the label the README gives them
 DIGITS_METHODS = (("fp", "fp"), ("minmax", "minmax"), ("repq", "repq"), ("ptq4vit", "ptq4vit"), ("fqvit", "fqvit"),
-                  ("uqvit", "uqvit"), ("uqvit-hw", "uqvit-hw"), ("uqvit-int", "uqvit-int (golden)"))
+                  ("uqvit", "uqvit"), ("uqvit-hw", "uqvit-hw"), ("uqvit-int-fv", "uqvit-int-fv (golden, float vector side)"),
+                  ("uqvit-int", "uqvit-int (golden, integer end to end)"))
 
 
 def _load(reports: Path, name: str) -> dict:
@@ -35,25 +36,31 @@ def _pct(v) -> str:
 
 
 def digits_table(acc: dict) -> str:
-    """The digits accuracy table (``accuracy_demo.json`` of ``uqvit demo``): W4A4 and W6A6 side by side."""
+    """The digits accuracy table (``accuracy_demo.json`` of ``uqvit demo``): W4A4, W6A6 and W8A8 side by side,
+    and what the integer vector side changes (``uqvit-int`` against ``uqvit-int-fv``) per bit-width."""
     by_bits = {}
     for run in acc["runs"]:
         wb = next((r["w_bits"] for r in run["results"] if r.get("w_bits")), None)
         by_bits[wb] = {r["method"]: r for r in run["results"]}
-    if 4 not in by_bits or 6 not in by_bits:
-        raise UserError("accuracy_demo.json needs a W4A4 and a W6A6 run (written by `uqvit demo`)")
-    w4, w6 = by_bits[4], by_bits[6]
+    if not {4, 6, 8} <= set(by_bits):
+        raise UserError("accuracy_demo.json needs a W4A4, a W6A6 and a W8A8 run (written by `uqvit demo`)")
+    w4, w6, w8 = by_bits[4], by_bits[6], by_bits[8]
     run = acc["runs"][0]
     n = f"{next(iter(w4.values()))['n_images']:,}".replace(",", " ")
     lines = [f"Data: {run['data']} evaluation set ({n} images); weights: the shipped digits ViT; machine: "
              f"{acc.get('machine', '?')}; written by `{acc.get('generated_by', '?')}` "
              "([reports/accuracy_demo.json](reports/accuracy_demo.json)).", "",
-             "| method | W4A4 top-1 % | W4A4 same top-1 as FP % | W6A6 top-1 % | differs from the authors' code |",
-             "|---|---|---|---|---|"]
+             "| method | W4A4 top-1 % | W4A4 same top-1 as FP % | W6A6 top-1 % | W8A8 top-1 % | differs from the authors' code |",
+             "|---|---|---|---|---|---|"]
     for key, label in DIGITS_METHODS:
-        if key in w4 and key in w6:
+        if key in w4 and key in w6 and key in w8:
             lines.append(f"| {label} | {w4[key]['top1']:.2f} | {_pct(w4[key].get('agree_fp'))} | {w6[key]['top1']:.2f} | "
-                         f"{deviation(key)} |")
+                         f"{w8[key]['top1']:.2f} | {deviation(key)} |")
+    cost = [f"W{b}A{b} {r['uqvit-int']['top1'] - r['uqvit-int-fv']['top1']:+.2f} points, same top-1 "
+            f"{r['uqvit-int']['agree_float_vector']:.2f} %" for b, r in sorted(by_bits.items())
+            if "agree_float_vector" in r.get("uqvit-int", {}) and "uqvit-int-fv" in r]
+    if cost:
+        lines += ["", "The integer vector side's cost (`uqvit-int` against `uqvit-int-fv`): " + "; ".join(cost) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -232,7 +239,7 @@ def detection_table(det: dict) -> str:
         cells = [f"{by[m, b]['box_ap']:.2f} / {by[m, b]['mask_ap']:.2f}" if (m, b) in by else "-" for b in bits]
         cos = by.get((m, bits[0]), {}).get("backbone_cosine", {}).get("stage1")
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {'-' if cos is None else f'{cos:.4f}'} | {deviation(m)} |")
-    gold = [(b, by[("uqvit-int", b)]["golden_backbone"]) for b in bits if ("uqvit-int", b) in by]
+    gold = [(b, by[("uqvit-int-fv", b)]["golden_backbone"]) for b in bits if ("uqvit-int-fv", b) in by]
     tail = "; ".join(f"W{b}A{b}: {g['worst_within_1lsb_pct']:.2f} % of codes within 1 LSB at the worst of {g['points']} "
                      f"points" for b, g in gold)
     return (f"From [reports/detection_demo.json](reports/detection_demo.json): {det['model']}, weights "
