@@ -149,3 +149,25 @@ def test_area_md_and_summary_compare_the_uqvit_core_with_the_int8_core(tmp_path)
     # the last "what would" row removes the NormQuant table: the extra is the logic and the DeMax buffer only
     no_table = round(100 * (100 + ff) / a["baseline_core_ge"], 1)
     assert f"| {no_table:.1f} |" in md
+
+
+def test_report_states_the_modelled_memory_system(tmp_path):
+    """summary.json's utilization_dram / traffic / sram_kib (issue 28's keys) and throughput.md's section, both
+    saying that the buffers are modelled and not yet in the RTL."""
+    from uqvit import report
+
+    _cached_inputs(tmp_path)
+    js = report.generate(tmp_path, eval_paths=[], models={"DeiT-S": "deit_small_patch16_224"}, sizes=(16, 32),
+                         command="pytest", log=lambda *a: None)
+    assert "not have these buffers yet" in js["memory_system"]["status"]
+    ports = js["memory_system"]["dram_bytes_per_cycle"]
+    assert ports["unlimited"] is None and any(abs(v - 17.06) < 0.01 for v in ports.values() if v)
+    u = js["utilization_dram"]["deit_small_patch16_224"]
+    assert set(u) == {"16x16", "32x32"} and u["32x32"]["unlimited"] == round(js["utilization"]["deit_small_patch16_224"]["32x32"], 4)
+    assert all(v < u["32x32"]["unlimited"] for k, v in u["32x32"].items() if k != "unlimited")
+    t = js["traffic"]["deit_small_patch16_224"]["32x32"]
+    assert t["ratio"] <= 1.5 and t["today_bytes_per_image"] > 2 * t["bytes_per_image"]
+    assert abs(sum(t["by_kind"].values()) - t["bytes_per_image"]) <= 4
+    assert js["sram_kib"]["32x32"]["total"] <= 512 and set(js["sram_kib"]) == {"16x16", "32x32"}
+    md = (tmp_path / "throughput.md").read_text()
+    assert "## Memory system (modelled, not yet in the RTL)" in md and "| DeiT-S | 32x32 |" in md

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_readme_tables_match_the_reports():
     text = (ROOT / "README.md").read_text()
-    want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check",
+    want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check", "memory-system",
             "detection"}
     assert want <= set(blocks(text))
     assert "fpga-seeds" not in blocks(text) and "timing_seeds" not in text  # the seeds are in fpga-timing now
@@ -122,3 +122,15 @@ def test_the_stored_timing_run_renders_in_the_readme_and_throughput_md():
     s = timing_summary(t)
     assert s["core"]["fmax_mhz"] == t["units"]["core"]["fmax_mhz"] and s["seeds"] == t["seeds"]
     assert set(s["ratios"]) == {"min_side_unit_over_array", "core_over_array"}
+
+
+def test_golden_table_shows_the_integer_vector_columns_where_they_were_run():
+    from uqvit.report.readme import digits_golden_table
+
+    row = {"images": 200, "worst": {"point": "blocks.3.attn.softmax", "within_1lsb_pct": 99.99},
+           "prediction_agreement_pct": 95.5, "logit_max_abs_diff": 1.25}
+    with_vec = dict(row, vector_worst={"point": "blocks.2.mlp.gelu", "within_1lsb_pct": 99.95},
+                    vector_prediction_agreement_pct=98.0)
+    t = digits_golden_table({"provenance": {}, "W4A4": with_vec, "W8A8": row})
+    assert "| W4A4 | 200 | `blocks.3.attn.softmax` (99.990 %) | 95.50 | 1.2500 | `blocks.2.mlp.gelu` (99.950 %) | 98.00 |" in t
+    assert "| W8A8 | 200 | `blocks.3.attn.softmax` (99.990 %) | 95.50 | 1.2500 | - | - |" in t

@@ -129,3 +129,26 @@ def test_no_side_unit_sets_the_clock_at_the_median_seed():
 def test_the_whole_core_holds_0_9_of_the_array_clock_at_the_median_seed():
     r = _load("summary.json")["timing"]["ratios"]
     assert r["core_over_array"]["median"] >= 0.9, r
+
+
+def test_the_stored_golden_compare_lists_the_integer_vector_points_within_one_lsb():
+    """Issue 27's done-when: `uqvit golden compare --model demo` lists LayerNorm, softmax, GELU and the residual
+    adds, each >= 99.9 % within 1 LSB of the twin, at every stored bit-width."""
+    cmp = json.loads((REPORTS / "golden_compare_demo.json").read_text())
+    widths = [k for k in cmp if k != "provenance"]
+    assert widths == ["W4A4", "W6A6", "W8A8"]
+    for wa in widths:
+        pts = cmp[wa]["vector_points"]
+        kinds = {p["point"].split(".", 2)[2] for p in pts}
+        assert kinds == {"norm1", "attn.softmax", "residual1", "norm2", "mlp.gelu", "residual2"}, (wa, kinds)
+        assert min(p["within_1lsb_pct"] for p in pts) >= 99.9, (wa, cmp[wa]["vector_worst"])
+
+
+def test_the_stored_demo_accuracy_has_the_integer_vector_side_within_0_3_points():
+    acc = json.loads((REPORTS / "accuracy_demo.json").read_text())
+    by = {next(r["w_bits"] for r in run["results"] if r["w_bits"]): {r["method"]: r for r in run["results"]}
+          for run in acc["runs"]}
+    assert sorted(by) == [4, 6, 8]
+    for bits, r in by.items():
+        assert abs(r["uqvit-int"]["top1"] - r["uqvit-int-fv"]["top1"]) <= 0.3, bits
+        assert r["uqvit-int"]["agree_float_vector"] >= (98.5 if bits == 4 else 99.0), bits  # see tests/test_accuracy_digits

@@ -21,6 +21,8 @@ from sim.measure import predicted_cycles, run_validation
 from ..provenance import provenance, stale_inputs, versions, write_json
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
+from .memory import MEMORY_SIZES, memory_data, memory_section
+from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
 
@@ -94,8 +96,9 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         timing = load_timing(timing_p) if timing_p.exists() else None
     sim_runs = whole_model_runs(outp)
     traffic = traffic_data(data, timing)
+    mem = memory_data(data, timing, [s for s in MEMORY_SIZES if s in sizes])
     tp = outp / "throughput.md"
-    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic)
+    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic, memory_section(mem))
     written += [str(tp), *plot_throughput(outp, data, sizes)]
     if traffic["models"]:
         written.append(plot_roofline(outp, traffic))
@@ -152,6 +155,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                             **{n: {f: m[f] for f in ("in_bytes_per_cycle", "in_bytes_per_cycle_without_act_buffer",
                                                      "out_bytes_per_cycle", "macs_per_byte")}
                                for n, m in traffic["models"].items()}}
+    summary.update(memory_summary(mem))
     if sim_runs:
         summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
         summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],

@@ -81,14 +81,16 @@ def digits_rtl_table(sim: dict) -> str:
 
 def digits_golden_table(cmp: dict) -> str:
     """Golden model vs fake-quant per bit-width (``golden_compare_demo.json`` of ``uqvit golden compare``)."""
-    lines = ["| W/A | images | worst point (share of codes within 1 LSB) | top-1 agreement % | max abs logit diff |",
-             "|---|---|---|---|---|"]
+    lines = ["| W/A | images | worst point (share of codes within 1 LSB) | top-1 agreement % | max abs logit diff | "
+             "worst integer-vector point | `uqvit-int` top-1 agreement % |", "|---|---|---|---|---|---|---|"]
     for wa, r in cmp.items():
         if wa == "provenance":
             continue
-        w = r["worst"]
+        w, v = r["worst"], r.get("vector_worst")
+        vec = (f"`{v['point']}` ({v['within_1lsb_pct']:.3f} %) | {r['vector_prediction_agreement_pct']:.2f}" if v
+               else "- | -")
         lines.append(f"| {wa} | {r['images']} | `{w['point']}` ({w['within_1lsb_pct']:.3f} %) | "
-                     f"{r['prediction_agreement_pct']:.2f} | {r['logit_max_abs_diff']:.4f} |")
+                     f"{r['prediction_agreement_pct']:.2f} | {r['logit_max_abs_diff']:.4f} | {vec} |")
     return ("From [reports/golden_compare_demo.json](reports/golden_compare_demo.json) (`uqvit golden compare "
             "--model demo --json reports/golden_compare_demo.json`).\n\n" + "\n".join(lines) + "\n")
 
@@ -212,13 +214,15 @@ def calib_speed_table(c: dict) -> str:
 
 def intvec_table(r: dict) -> str:
     """Integer-vector vs float-vector golden model (``intvec_demo.json`` of benchmarks/intvec_check.py)."""
-    lines = ["| model | W/A | images | top-1 % float-vector / integer-vector | same top-1 % | logit cosine mean (min) "
-             "| max logit difference |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | W/A | images | top-1 % float-vector / integer-vector | same top-1 % | same top-1 %, fake-quant "
+             "vs float-vector (floor) | logit cosine mean (min) | max logit difference |", "|---|---|---|---|---|---|---|---|"]
     for x in r["runs"]:
         labelled = "top1_float_vector" in x  # random-weight models: top-1 means nothing
         top = f"{x['top1_float_vector']:.2f} / {x['top1_integer_vector']:.2f}" if labelled else "-"
         same = f"{x['same_top1_pct']:.2f}" if labelled else "-"
+        floor = x.get("same_top1_fake_quant_vs_float_vector_pct")
         lines.append(f"| {x['model']} | W{x['bits']}A{x['bits']} | {x['images']} | {top} | {same} | "
+                     f"{'-' if floor is None else f'{floor:.2f}'} | "
                      f"{x['logit_cosine_mean']:.4f} ({x['logit_cosine_min']:.4f}) | {x['max_abs_logit_difference']:.3f} |")
     return (f"From [reports/intvec_demo.json](reports/intvec_demo.json): {r['data']}; {r['weights']}; "
             f"{r['method']}; machine: {r['machine']}.\n\n" + "\n".join(lines) + "\n")
@@ -295,6 +299,23 @@ def digits_batch_line(d: dict) -> str:
             f"{im['wall_s']:.1f} s wall through the fast harness.\n")
 
 
+def memory_table(s: dict) -> str:
+    """The modelled memory system (``summary.json``'s ``traffic``, ``utilization_dram``, ``sram_kib``)."""
+    ms = s["memory_system"]
+    ports = [k for k, v in ms["dram_bytes_per_cycle"].items() if v]
+    lines = ["| model | array | on-chip SRAM KiB | MB / image, today's RTL → modelled | ratio to minimum | utilisation, "
+             "unlimited port | " + " | ".join(f"with {k.split(' (')[0]} ({ms['dram_bytes_per_cycle'][k]} B/cycle)"
+                                              for k in ports) + " |", "|---|---|---|---|---|---|" + "---|" * len(ports)]
+    for name in ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224"):
+        for size, t in s["traffic"].get(name, {}).items():
+            u = s["utilization_dram"][name][size]
+            lines.append(f"| {name} | {size} | {s['sram_kib'][size]['total']:.0f} | {t['today_bytes_per_image'] / 1e6:.1f} → "
+                         f"{t['bytes_per_image'] / 1e6:.1f} | {t['ratio']:.3f} | {u['unlimited']:.3f} | "
+                         + " | ".join(f"{u[k]:.3f}" for k in ports) + " |")
+    return (f"From [reports/summary.json](reports/summary.json) (`uqvit report`): {ms['status']}; "
+            f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
+
+
 def provenance_table(reports: Path) -> str:
     """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
     from ..provenance import dependency_table
@@ -321,6 +342,7 @@ GENERATORS = {
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json"), r / "timing.json"),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
+    "memory-system": lambda r: memory_table(_load(r, "summary.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
     "whole-model-rtl": lambda r: whole_model_rtl_table(_load(r, "summary.json")),
 }

@@ -237,7 +237,8 @@ def whole_model_section(runs: list[dict]) -> list[str]:
 
 
 def write_throughput_md(path: Path, data: dict, validation: dict | None, command: str, sizes=SIZES,
-                        timing: dict | None = None, runs: list[dict] | None = None, traffic: dict | None = None) -> None:
+                        timing: dict | None = None, runs: list[dict] | None = None, traffic: dict | None = None,
+                        memory: list[str] | None = None) -> None:
     L = ["# Throughput of the UQ-ViT core (cycle model, validated against RTL)", "", provenance(command), "",
          "## Assumptions", "",
          "* Core: `rtl.core.Core`, int8 operands (9-bit zero-point-corrected lanes), R x C output-stationary array, "
@@ -293,6 +294,8 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
         L += whole_model_section(runs)
     if traffic:
         L += bandwidth_section(traffic)
+    if memory:
+        L += memory
     if timing:
         L += timing_section(timing, data)
     L += ["## Per image (224 px)", "",

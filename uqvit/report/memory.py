@@ -1,0 +1,100 @@
+"""The modelled memory system in ``throughput.md`` and ``summary.json`` (:mod:`rtl.perf.memory`; issue 28).
+
+Per model and array size: bytes per image by kind under the modelled buffers, against the minimum (every
+operand once) and against today's RTL (weights once per row tile, :mod:`rtl.perf.traffic`); utilisation with
+an unlimited port and with each stated memory; the buffers' SRAM per size.  Everything here is modelled: the
+RTL has today's one-row-tile activation buffer only, and the tables say so.
+"""
+from __future__ import annotations
+
+from .throughput import memories
+
+MEMORY_SIZES = (16, 32, 64)
+#: DRAM latency charged once per layer (stated assumption: about 100 ns at 1 GHz)
+DRAM_LATENCY = 100
+STATUS = ("modelled by rtl.perf.memory: the RTL does not have these buffers yet (it keeps one row tile of "
+          "activations, and every tile streams its weights); issue 28")
+
+
+def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
+    """``{"ports", "sram_kib", "models": {name: {size: {...}}}}`` for every model of :func:`throughput_data`."""
+    from rtl.perf import memory as mm
+    from rtl.perf.traffic import image_traffic
+
+    ports = {"unlimited": None, **{k: round(v, 2) for k, v in memories(timing).items()}}
+    out = {"status": STATUS, "dram_latency_cycles": DRAM_LATENCY, "dram_bytes_per_cycle": ports,
+           "sram_kib": {}, "models": {}}
+    for s in sizes:
+        cfg = mm.default_config(s, s)
+        out["sram_kib"][f"{s}x{s}"] = {"activation_buffer": round(cfg.act_bytes / 1024, 1),
+                                       "weight_buffer": round(cfg.weight_bytes / 1024, 1), "total": round(cfg.sram_kib, 1)}
+    for name, d in data.items():
+        m = out["models"][name] = {"label": d["label"]}
+        for s in sizes:
+            img = d["runs"].get((s, 1))
+            if img is None:
+                continue
+            free = mm.image_memory(img, mm.default_config(s, s))
+            today = sum(t.bytes_in + t.bytes_out for t in image_traffic(img, 8))
+            util = {k: round(mm.image_memory(img, mm.default_config(s, s, 8, bw, DRAM_LATENCY if bw else 0)).utilization, 4)
+                    for k, bw in ports.items()}
+            total, minimum = sum(free.bytes.values()), sum(free.minimum.values())
+            m[f"{s}x{s}"] = {"bytes_per_image": round(total), "minimum_bytes": round(minimum),
+                             "ratio": round(total / minimum, 4), "today_bytes_per_image": round(today),
+                             "today_ratio": round(today / minimum, 4),
+                             "by_kind": {k: round(v) for k, v in free.bytes.items()}, "utilization": util}
+    return out
+
+
+def summary_fields(mem: dict) -> dict:
+    """summary.json's ``utilization_dram``, ``traffic``, ``sram_kib`` and ``memory_system``."""
+    sizes = [k for k in mem["sram_kib"]]
+    per = {n: {s: m[s] for s in sizes if s in m} for n, m in mem["models"].items()}
+    return {
+        "memory_system": {"status": mem["status"], "dram_bytes_per_cycle": mem["dram_bytes_per_cycle"],
+                          "dram_latency_cycles": mem["dram_latency_cycles"]},
+        "utilization_dram": {n: {s: v["utilization"] for s, v in p.items()} for n, p in per.items()},
+        "traffic": {n: {s: {f: v[f] for f in ("bytes_per_image", "minimum_bytes", "ratio", "today_bytes_per_image",
+                                               "by_kind")} for s, v in p.items()} for n, p in per.items()},
+        "sram_kib": mem["sram_kib"],
+    }
+
+
+def memory_section(mem: dict) -> list[str]:
+    ports = [k for k in mem["dram_bytes_per_cycle"] if k != "unlimited"]
+    short = {k: k.split(" (")[0] for k in ports}
+    L = ["## Memory system (modelled, not yet in the RTL)", "",
+         f"Status: {mem['status']}.", "",
+         "Buffers (`rtl.perf.memory`): an activation buffer of A's NormQuant lanes that holds as many row tiles as fit, "
+         "and a double-buffered weight buffer of whole column tiles. Order per GEMM: for each row block, for each "
+         "column block, every row tile against every column tile of the block; so A crosses the port once, W once per "
+         "row block, Y once. Minimum: every operand once (A, W, Y, attn·v's restore rows, DeMax's probabilities and "
+         "codes, the tables). 'Today': the RTL's traffic (one row tile of activations kept; weights once per row tile). "
+         f"The port: each GEMM's first column block (when A streams in) and the rest each last the longer of compute "
+         f"and bytes over the bandwidth; an attention group is one such phase; {mem['dram_latency_cycles']} cycles of "
+         "latency per layer. Bandwidths in bytes per core cycle: "
+         + "; ".join(f"{k}: {v}" for k, v in mem["dram_bytes_per_cycle"].items() if v) + ".", "",
+         "| array | activation buffer KiB | weight buffer KiB | on-chip SRAM KiB |", "|---|---|---|---|"]
+    L += [f"| {s} | {v['activation_buffer']:.0f} | {v['weight_buffer']:.0f} | {v['total']:.0f} |"
+          for s, v in mem["sram_kib"].items()]
+    L += ["", "| model | array | MB / image today | MB / image modelled | minimum MB | ratio to minimum | weights / "
+              "activations in / out / tables MB | utilisation, unlimited | " + " | ".join(f"with {short[k]}" for k in ports)
+          + " |", "|---|---|---|---|---|---|---|---|" + "---|" * len(ports)]
+    for n, m in mem["models"].items():
+        for s in mem["sram_kib"]:
+            if s not in m:
+                continue
+            v = m[s]
+            kinds = " / ".join(f"{v['by_kind'][k] / 1e6:.1f}" for k in ("weights", "activations_in", "activations_out",
+                                                                       "tables"))
+            L.append(f"| {m['label']} | {s} | {v['today_bytes_per_image'] / 1e6:.1f} | {v['bytes_per_image'] / 1e6:.1f} | "
+                     f"{v['minimum_bytes'] / 1e6:.1f} | {v['ratio']:.3f} | {kinds} | {v['utilization']['unlimited']:.3f} | "
+                     + " | ".join(f"{v['utilization'][k]:.3f}" for k in ports) + " |")
+    deit = mem["models"].get("deit_small_patch16_224", {}).get("32x32")
+    if deit:
+        act = deit["by_kind"]["activations_in"] + deit["by_kind"]["activations_out"]
+        L += ["", f"At 32x32, DeiT-S's activations are {100 * act / deit['bytes_per_image']:.0f} % of its modelled "
+                  "traffic: with LayerNorm, softmax, GELU and the residuals on the host, every GEMM's input enters and its "
+                  "output leaves as 16-bit words, so fetching each weight once leaves the port the bottleneck; the "
+                  "activations stay on chip only once the block is (the vector unit, issue 29)."]
+    return L + [""]
