@@ -24,6 +24,16 @@ def check_report(a) -> None:
             load_eval_runs([p])
         except UserError as e:  # not JSON, or not an eval JSON
             raise checks.ArgumentError("--eval", str(e)) from None
+    for p in a.layers or []:
+        from rtl.perf.topology import TopologyError, read_topology
+
+        checks.input_file(p, "--layers")
+        if not p.endswith(".csv"):
+            raise checks.ArgumentError("--layers", f"{p}: a SCALE-Sim GEMM topology is a .csv file (`Layer, M, N, K,`)")
+        try:
+            read_topology(p)
+        except TopologyError as e:
+            raise checks.ArgumentError("--layers", str(e)) from None
     for s in a.area_sizes or ():
         if not MIN_DIM <= s <= MAX_DIM:
             raise checks.ArgumentError("--area-sizes", f"{s} is outside the core's {MIN_DIM}..{MAX_DIM}")
@@ -47,14 +57,17 @@ def cmd_check(out: str) -> int:
 
 
 def cmd_report(a) -> int:
-    from ..report import AREA_SIZES, SIZES, TIMING_SEEDS, generate
+    from pathlib import Path
+
+    from ..report import AREA_SIZES, MODELS, SIZES, TIMING_SEEDS, generate
 
     if a.check:
         return cmd_check(a.out)
     cmd = "uqvit report --out " + a.out + (" --resynth" if a.resynth else "") + (" --remeasure" if a.remeasure else "") + \
         (" --timing" if a.timing else "") + (f" --seeds {','.join(map(str, a.seeds))}" if a.seeds else "") + \
-        "".join(f" --eval {p}" for p in (a.eval or []))
-    generate(a.out, resynth=a.resynth, remeasure=a.remeasure, eval_paths=a.eval or None, sizes=a.sizes or SIZES,
+        "".join(f" --eval {p}" for p in (a.eval or [])) + "".join(f" --layers {p}" for p in (a.layers or []))
+    models = {**MODELS, **{Path(p).stem: p for p in (a.layers or [])}}
+    generate(a.out, resynth=a.resynth, remeasure=a.remeasure, eval_paths=a.eval or None, models=models, sizes=a.sizes or SIZES,
              area_sizes=a.area_sizes or AREA_SIZES, retime=a.timing, timing_seeds=a.seeds or TIMING_SEEDS, command=cmd)
     return 0
 
@@ -76,6 +89,9 @@ def register(sub) -> None:
                         "routed at each, and the report gives the median Fmax with min and max, so it wants at least 3")
     r.add_argument("--eval", action="append", metavar="JSON",
                    help="eval JSON (uqvit eval --json / uqvit demo); default OUT/accuracy_demo.json; repeatable")
+    r.add_argument("--layers", action="append", metavar="CSV",
+                   help="your own workload: a GEMM list in SCALE-Sim's topology format (header `Layer, M, N, K,`, one "
+                        "row per GEMM [M, K] @ [K, N]); reported beside the timm models; repeatable")
     r.add_argument("--sizes", type=checks.int_list(1), default=None,
                    help="array sizes for the cycle model, e.g. 8,16,32,64")
     r.add_argument("--area-sizes", type=checks.int_list(1), default=None,

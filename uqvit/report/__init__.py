@@ -23,7 +23,7 @@ from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .memory import MEMORY_SIZES, memory_data, memory_section
 from .memory import summary_fields as memory_summary
-from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, plot_roofline, plot_throughput,
+from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
 
 VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
@@ -144,7 +144,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                                for n, d in data.items()},
         "large_gemm_utilization": {n: {f"{s}x{s}": {f"batch{b}": round(d["runs"][(s, b)].op_utilization(LARGE), 4)
                                                     for b in BATCHES if (s, b) in d["runs"]} for s in sizes}
-                                   for n, d in data.items()},
+                                   for n, d in data.items() if has_large(d)},
         "deit_s_large_gemm_16x16": _json_facts(data),
         "cycles_per_image": {n: {f"{s}x{s}": d["runs"][(s, 1)].cycles for s in sizes} for n, d in data.items()},
         "images_per_s": {n: {f"{s}x{s}": {f"{f / 1e6:.0f}MHz": round(d["runs"][(s, 8)].images_per_s(f), 2) for f in CLOCKS_HZ}

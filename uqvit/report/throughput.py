@@ -26,13 +26,27 @@ def throughput_data(models=MODELS, sizes=SIZES, batches=BATCHES, shape_cache=Non
     data = {}
     for label, name in models.items():
         t0 = time.time()
-        layers = cm.timm_layers(name, 224, cache_file=shape_cache)
+        if str(name).endswith(".csv"):  # your own layers: a SCALE-Sim M, N, K topology file, keyed by its stem
+            from rtl.perf.topology import read_topology
+
+            layers, name = read_topology(name), Path(name).stem
+        else:
+            layers = cm.timm_layers(name, 224, cache_file=shape_cache)
         data[name] = {"label": label, "layers": layers, "runs": {}}
         for s in sizes:
             for b in batches:
                 data[name]["runs"][(s, b)] = cm.schedule(layers, s, s, b, name)
         log(f"  cycle model {label:7s} ({name}): {len(layers)} layers, {time.time() - t0:.1f} s")
     return data
+
+
+def has_large(d: dict) -> bool:
+    """Whether a model entry has qkv / fc1 / fc2 layers (a SCALE-Sim topology has only ``linear`` ones)."""
+    return any(ly.op in LARGE for ly in d["layers"])
+
+
+def _large(img) -> str:
+    return "-" if not any(lc.layer.op in LARGE for lc in img.layers) else f"{100 * img.op_utilization(LARGE):.1f}"
 
 
 def validation_errors_by_size(validation: dict) -> dict:
@@ -305,7 +319,7 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
         for (s, b), img in d["runs"].items():
             dm = img.by_op().get("demax", 0) / img.cycles * 100
             L.append(f"| {d['label']} | {s}x{s} | {b} | {_fmt(img.cycles_per_image)} | {100 * img.utilization:.1f} | "
-                     f"{100 * img.op_utilization(LARGE):.1f} | {img.images_per_s(500e6):,.1f} | {img.images_per_s(1e9):,.1f} | {dm:.1f} |")
+                     f"{_large(img)} | {img.images_per_s(500e6):,.1f} | {img.images_per_s(1e9):,.1f} | {dm:.1f} |")
     ds = data.get("deit_small_patch16_224")
     if ds and (32, 1) in ds["runs"]:
         ex = {k: 100 * r.by_op().get("demax", 0) / r.cycles for k, r in ds["runs"].items() if k[1] == 1}
