@@ -28,6 +28,7 @@ from . import sources
 
 WEIGHTS = "uqvit/assets/digits_vit.safetensors"
 HARNESS = "sim/fast/harness.cpp"
+ENERGY_DATA = "rtl/perf/energy_45nm.json"
 #: the cocotb benches are loaded by name (``sim.benches.<bench>``), not imported: named here
 BENCHES = ("sim.benches.core_tb", "sim.benches.array_tb", "sim.benches.src_tb", "sim.benches.demax_tb",
            "sim.benches.baseline_tb")
@@ -97,8 +98,8 @@ KINDS: dict[str, Kind] = {
     "intvec": Kind("integer-vector golden model vs float-vector golden model",
                    "python benchmarks/intvec_check.py --json reports/intvec_demo.json",
                    ("benchmarks.intvec_check",), (WEIGHTS,), ("torch", "timm")),
-    "summary": Kind("summary.json (throughput, area, timing, whole-model figures)", "uqvit report",
-                    ("uqvit.report",), (), (), SUMMARY_INPUTS),
+    "summary": Kind("summary.json (throughput, area, timing, memory, energy, whole-model figures)", "uqvit report",
+                    ("uqvit.report",), (ENERGY_DATA,), (), SUMMARY_INPUTS),
 }
 
 

@@ -103,6 +103,9 @@ class LayerMemory:
     minimum: dict  # kind -> bytes if every operand crossed once
     cycles: int  # with the DRAM port
     blocks: tuple = (1, 1)  # (MB, NB) of a GEMM
+    beats: dict = field(default_factory=dict)  # port -> beats through the DRAM port over the layer
+    tiles: int = 0  # output tiles (GEMMs)
+    row_tiles: int = 0  # row tiles (GEMMs): the activation buffer's first pass of each passes through
 
     @property
     def total(self) -> float:
@@ -142,7 +145,8 @@ def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int) -> Laye
     b1 = _bytes({"x_in": x1, "w_in": w1, "y_out": y1, "rs_in": rs1}, w)
     b2 = _bytes({"w_in": w2, "y_out": y2, "rs_in": rs - rs1}, w)
     cycles = _phase(c1, b1, cfg) + _phase(c2, b2, cfg) + _phase(lc.config, tables, cfg) + lc.fill_drain
-    return LayerMemory(lc, by, mn, cycles, (mb, nb))
+    beats = {"x_in": x1, "w_in": w1 + w2, "y_out": y1 + y2, "rs_in": rs, "cfg": (L.K + L.N) if lc.config else 0}
+    return LayerMemory(lc, by, mn, cycles, (mb, nb), beats, n * rt * ct, n * rt)
 
 
 def _phase(cycles: int, nbytes: float, cfg: MemoryConfig) -> int:
@@ -156,7 +160,7 @@ def _demax(lc: LayerCycles, R: int, C: int, bits: int) -> LayerMemory:
     n = L.count * row_beats(L.K, demax_lanes(R, C))
     by = {k: 0.0 for k in KINDS}
     by["activations_in"], by["activations_out"] = _bytes({"p_in": n}, w), _bytes({"d_out": n}, w)
-    return LayerMemory(lc, by, dict(by), lc.exposed)
+    return LayerMemory(lc, by, dict(by), lc.exposed, beats={"p_in": n, "d_out": n})
 
 
 def layer_memory(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int = 8) -> LayerMemory:

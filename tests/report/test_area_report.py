@@ -171,3 +171,10 @@ def test_report_states_the_modelled_memory_system(tmp_path):
     assert js["sram_kib"]["32x32"]["total"] <= 512 and set(js["sram_kib"]) == {"16x16", "32x32"}
     md = (tmp_path / "throughput.md").read_text()
     assert "## Memory system (modelled, not yet in the RTL)" in md and "| DeiT-S | 32x32 |" in md
+    # energy per image, both cores (issue 30's keys), with energy.md naming its sources
+    e = js["energy"]["deit_small_patch16_224"]["32x32"]
+    for g in (e, e["int8_core"]):
+        assert g["pj_per_image"] > g["pj_per_image_no_dram"] > 0 and abs(sum(g["by_component"].values()) - g["pj_per_image"]) <= 8
+    assert e["by_component"]["restore"] > 0 == e["int8_core"]["by_component"]["restore"] and "modelled" in js["energy_method"]
+    emd = (tmp_path / "energy.md").read_text()
+    assert "Horowitz" in emd and "| DeiT-S | 32x32 | UQ-ViT |" in emd and "| DeiT-S | 32x32 | int8 |" in emd

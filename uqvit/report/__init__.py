@@ -21,6 +21,8 @@ from sim.measure import predicted_cycles, run_validation
 from ..provenance import provenance, stale_inputs, versions, write_json
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
+from .energy import ENERGY_SIZES, energy_data, write_energy_md
+from .energy import STATUS as ENERGY_STATUS
 from .memory import MEMORY_SIZES, memory_data, memory_section
 from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
@@ -97,6 +99,11 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     sim_runs = whole_model_runs(outp)
     traffic = traffic_data(data, timing)
     mem = memory_data(data, timing, [s for s in MEMORY_SIZES if s in sizes])
+    energy = energy_data(data, [s for s in ENERGY_SIZES if s in sizes])
+    if energy:
+        ep = outp / "energy.md"
+        write_energy_md(ep, energy, {n: d["label"] for n, d in data.items()}, command)
+        written.append(str(ep))
     tp = outp / "throughput.md"
     write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic, memory_section(mem))
     written += [str(tp), *plot_throughput(outp, data, sizes)]
@@ -156,6 +163,9 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                                                      "out_bytes_per_cycle", "macs_per_byte")}
                                for n, m in traffic["models"].items()}}
     summary.update(memory_summary(mem))
+    if energy:
+        summary["energy_method"] = ENERGY_STATUS
+        summary["energy"] = energy
     if sim_runs:
         summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
         summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],

@@ -86,3 +86,36 @@ def test_vit_base_needs_more_than_the_activation_buffer_holds():
     fc2 = next(lm for lm in im.layers if lm.layer.layer.op == "fc2")
     assert fc2.blocks[0] < -(-197 // 32) and fc2.bytes["weights"] > fc2.minimum["weights"]
     assert 1.0 < im.ratio < 2.0
+
+
+def test_energy_counts_each_component_from_the_access_counts():
+    from rtl.perf import energy as en
+
+    lc = cm.layer_cycles(cm.Layer("l", "fc1", 64, 128, 32), 16, 16)
+    img = cm.ImageCycles("t", 16, 16, 1, [lc])
+    im = mm.image_memory(img, _cfg(64, 16))
+    e = en.image_energy(im, "uqvit")
+    ops = {k: v["pj"] for k, v in en.energy_data()["ops_pj"].items()}
+    assert e["macs"] == pytest.approx(64 * 128 * 32 * (ops["mult_int8"] * (9 / 8) ** 2 + ops["add_int32"]))
+    # activations: 4 row tiles x 128 k-steps written, and replayed for the second column tile
+    assert e["activation_buffer"] == pytest.approx(en.sram_pj_per_bit(64 * 1024) * 9 * 16 * (4 * 128 + 4 * 128))
+    assert e["weight_buffer"] == pytest.approx(en.sram_pj_per_bit(16 * 1024) * 9 * 16 * (2 * 128 + 8 * 128))
+    w = port_bits(16, 16, 8)
+    assert e["dram"] == pytest.approx(im.layers[0].total * 8 / 64 * 1950.0) and e["restore"] == 0 == e["demax"]
+    i8 = en.image_energy(im, "int8")
+    assert i8["tables"] < e["tables"] and i8["macs"] == e["macs"] and i8["dram"] == e["dram"]
+    assert w["x_in"] > 0
+    # SRAM energy: the data file's points, log-log between them, the 8 KiB figure below
+    assert en.sram_pj_per_bit(8192) * 64 == pytest.approx(10.0) and en.sram_pj_per_bit(1024) * 64 == pytest.approx(10.0)
+    assert en.sram_pj_per_bit(16384) * 64 == pytest.approx(10 * 2 ** 0.5) and en.sram_pj_per_bit(1 << 20) * 64 == pytest.approx(100)
+    assert en.sram_pj_per_bit(2 << 20) * 64 > 100
+    with pytest.raises(ValueError, match="variant"):
+        en.image_energy(im, "fp16")
+
+
+def test_energy_data_names_a_source_for_every_figure():
+    from rtl.perf.energy import energy_data
+
+    d = energy_data()
+    assert all("Horowitz" in v["source"] for v in d["ops_pj"].values())
+    assert "Horowitz" in d["sram_read_64bit_pj"]["source"] and d["dram_64bit_pj"]["low"] <= d["dram_64bit_pj"]["used"] <= d["dram_64bit_pj"]["high"]
