@@ -316,6 +316,22 @@ def memory_table(s: dict) -> str:
             f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
 
 
+def energy_table(s: dict) -> str:
+    """Energy per image, UQ-ViT core against the int8 core (``summary.json``'s ``energy``)."""
+    lines = ["| model | array | UQ-ViT µJ / image (without DRAM) | int8 µJ / image (without DRAM) | UQ-ViT vs int8, "
+             "with / without DRAM | DRAM share |", "|---|---|---|---|---|---|"]
+    for name, per in s.get("energy", {}).items():
+        for size, e in per.items():
+            i = e["int8_core"]
+            lines.append(f"| {name} | {size} | {e['pj_per_image'] / 1e6:,.0f} ({e['pj_per_image_no_dram'] / 1e6:,.0f}) | "
+                         f"{i['pj_per_image'] / 1e6:,.0f} ({i['pj_per_image_no_dram'] / 1e6:,.0f}) | "
+                         f"{100 * (e['pj_per_image'] / i['pj_per_image'] - 1):+.1f} % / "
+                         f"{100 * (e['pj_per_image_no_dram'] / i['pj_per_image_no_dram'] - 1):+.1f} % | "
+                         f"{100 * e['by_component']['dram'] / e['pj_per_image']:.0f} % |")
+    return (f"From [reports/summary.json](reports/summary.json) and [reports/energy.md](reports/energy.md) (`uqvit "
+            f"report`): {s['energy_method']}.\n\n" + "\n".join(lines) + "\n")
+
+
 def provenance_table(reports: Path) -> str:
     """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
     from ..provenance import dependency_table
@@ -343,6 +359,7 @@ GENERATORS = {
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json"), r / "timing.json"),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "memory-system": lambda r: memory_table(_load(r, "summary.json")),
+    "energy": lambda r: energy_table(_load(r, "summary.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
     "whole-model-rtl": lambda r: whole_model_rtl_table(_load(r, "summary.json")),
 }
