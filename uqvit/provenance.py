@@ -98,6 +98,9 @@ KINDS: dict[str, Kind] = {
     "intvec": Kind("integer-vector golden model vs float-vector golden model",
                    "python benchmarks/intvec_check.py --json reports/intvec_demo.json",
                    ("benchmarks.intvec_check",), (WEIGHTS,), ("torch", "timm")),
+    "sweep": Kind("design-space sweep: cycles, utilisation, area, energy, accuracy per point",
+                  "uqvit sweep --sizes 8,16,32 --bits 4,8 --act-kib 96,384 --json reports/sweep_deit_small.json --plot reports/pareto.png",
+                  ("uqvit.report.sweep",), (ENERGY_DATA,), ("timm",), ("area_synth.json", "accuracy_demo.json")),
     "summary": Kind("summary.json (throughput, area, timing, memory, energy, whole-model figures)", "uqvit report",
                     ("uqvit.report",), (ENERGY_DATA,), (), SUMMARY_INPUTS),
 }

@@ -14,7 +14,7 @@ from uqvit.checkpoints import CheckpointError, read_state_dict
 from uqvit.errors import UqvitError
 
 README_COMMANDS = {"eval", "demo", "golden", "rtl", "sim", "report", "readme", "bench", "eval-det", "det-data",
-                   "det-demo"}
+                   "det-demo", "sweep"}
 
 
 def _commands():

@@ -23,7 +23,7 @@ HEAVY = [
     ("uqvit.detection.demo", "run_det_demo"), ("uqvit.detection.synthetic", "make_shapes_coco"),
     ("rtl.build", "build_verilog"), ("sim.regression", "run_regression"), ("sim.whole_model", "simulate"),
     ("rtl.formal.properties", "prove"), ("sim.mutate", "run_mutation"), ("uqvit.golden.dump", "dump_inference"),
-    ("uqvit.report.readme", "render_readme"),
+    ("uqvit.report.readme", "render_readme"), ("uqvit.report.sweep", "sweep"),
 ]
 
 
@@ -167,6 +167,12 @@ CASES = [
     (["rtl", "mutate", "--json", "{no_folder}"], "--json"),
     (["golden", "compare", "--json", "{no_folder}"], "--json"),
     (["bench", "--json", "{no_folder}"], "--json"),
+    # sweep
+    (["sweep"], "--json"),
+    (["sweep", "--json", "{unwritable}"], "--json"),
+    (["sweep", "--json", "{missing}", "--sizes", "65"], "--sizes"),
+    (["sweep", "--json", "{missing}", "--dram", "fast"], "--dram"),
+    (["sweep", "--json", "{missing}", "--model", "{file}.csv"], "--model"),
 ]
 
 # Targets that ``os.access`` calls writable (as root) where creating a file fails: /proc takes no new file.  Every
@@ -191,6 +197,8 @@ PROC_CASES = [
     ([*DET, "--json", PROC + ".json"], "--json"),
     (["det-data", "--out", PROC], "--out"),
     (["det-demo", "--out", PROC + "/reports"], "--out"),
+    (["sweep", "--json", PROC + ".json"], "--json"),
+    (["sweep", "--csv", PROC + "/a.csv"], "--csv"),
 ]
 
 
@@ -215,7 +223,7 @@ def test_every_subcommand_has_cases():
 
     covered = {c[0][0] if c[0][0] not in ("golden", "rtl") else " ".join(c[0][:2]) for c in CASES}
     assert covered == {"eval", "demo", "golden compare", "golden dump", "rtl build", "rtl verify", "rtl prove",
-                       "rtl mutate", "sim", "report", "readme", "bench", "eval-det", "det-data", "det-demo"}
+                       "rtl mutate", "sim", "report", "readme", "bench", "eval-det", "det-data", "det-demo", "sweep"}
     writers = {c[0][0] if c[0][0] not in ("golden", "rtl") else " ".join(c[0][:2]) for c in PROC_CASES}
     assert writers == covered - {"readme"}  # readme rewrites an existing file: see test_a_full_disk_...
 

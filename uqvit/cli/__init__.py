@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from ..errors import UqvitError
-from . import bench, demo, detection, eval, golden, readme, report, rtl, sim
+from . import bench, demo, detection, eval, golden, readme, report, rtl, sim, sweep
 
 #: command groups in the order ``uqvit --help`` lists them
-GROUPS = (eval, demo, golden, rtl, sim, report, readme, bench, detection)
+GROUPS = (eval, demo, golden, rtl, sim, report, sweep, readme, bench, detection)
 
 
 class Parser(argparse.ArgumentParser):

@@ -332,6 +332,26 @@ def energy_table(s: dict) -> str:
             f"report`): {s['energy_method']}.\n\n" + "\n".join(lines) + "\n")
 
 
+def sweep_table(d: dict) -> str:
+    """The stored design-space sweep (``sweep_*.json`` of ``uqvit sweep``): its Pareto points."""
+    pts = d["points"]
+    front = {tuple(k) for k in d["pareto"]}
+    ok = [p for p in pts if p["status"] == "ok"]
+    lines = ["| array | W/A | activation buffer KiB | DRAM B/cycle | utilisation | area MGE (source) | µJ / image | "
+             "images/s per MGE at 1 GHz | digits top-1 % (uqvit-int) |", "|---|---|---|---|---|---|---|---|---|"]
+    for p in ok:
+        if (p["size"], p["bits"], p["act_kib"], p["dram_bytes_per_cycle"]) in front:
+            bw = "unlimited" if p["dram_bytes_per_cycle"] is None else f"{p['dram_bytes_per_cycle']:g}"
+            acc = "-" if p["accuracy_top1_digits"] is None else f"{p['accuracy_top1_digits']:.2f}"
+            lines.append(f"| {p['size']}x{p['size']} | W{p['bits']}A{p['bits']} | {p['act_kib']} | {bw} | "
+                         f"{p['utilization']:.3f} | {p['area_ge'] / 1e6:.2f} ({p['area_source']}) | "
+                         f"{p['energy_pj_per_image'] / 1e6:,.0f} | {p['images_per_s_per_mge']:.2f} | {acc} |")
+    return (f"From [reports/sweep_deit_small.json](reports/sweep_deit_small.json) (`{d['provenance']['command']}`): "
+            f"{len(pts)} points, {len(pts) - len(ok)} failed; the Pareto points (highest throughput per area for their "
+            f"energy) below, all in [reports/pareto.png](reports/pareto.png). Area where not synthesized: the "
+            f"fit's leave-one-out error is up to {ok[0]['area_fit_max_abs_error_pct']:.1f} %.\n\n" + "\n".join(lines) + "\n")
+
+
 def provenance_table(reports: Path) -> str:
     """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
     from ..provenance import dependency_table
@@ -360,6 +380,7 @@ GENERATORS = {
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "memory-system": lambda r: memory_table(_load(r, "summary.json")),
     "energy": lambda r: energy_table(_load(r, "summary.json")),
+    "sweep": lambda r: sweep_table(_load(r, "sweep_deit_small.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
     "whole-model-rtl": lambda r: whole_model_rtl_table(_load(r, "summary.json")),
 }
