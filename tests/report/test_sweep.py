@@ -79,3 +79,48 @@ def test_uqvit_sweep_writes_every_point_and_a_pareto_plot(tmp_path, capsys):
         assert main(bad) == 2, bad
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and arg in err, err
+
+
+def test_a_local_pool_and_a_dask_cluster_give_the_serial_points(tmp_path):
+    from distributed import Client, LocalCluster
+
+    rep = _reports(tmp_path)
+    args = ("deit_small_patch16_224", [8, 16], [4, 8], [8, 384], [None, 17.064])
+    serial = sw.sweep(*args, tmp_path / "a.jsonl", rep, log=lambda *_: None)
+    pooled = sw.sweep(*args, tmp_path / "b.jsonl", rep, log=lambda *_: None, jobs=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
+        on_cluster = sw.sweep(*args, tmp_path / "c.jsonl", rep, log=lambda *_: None, cluster=c)
+    assert pooled == serial == on_cluster and any(p["status"] == "failed" for p in serial)
+
+
+def _die_once(marker):
+    """Kills its worker process the first time it runs (the marker file says it has)."""
+    import os
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return "done"
+
+
+def test_a_task_whose_dask_worker_dies_is_retried_not_lost(tmp_path):
+    import sys
+
+    import cloudpickle
+    from distributed import Client, LocalCluster
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers do not import the test module
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
+        submit, as_completed, close = sw._pool(1, c)
+        fut = submit(_die_once, str(tmp_path / "died"))
+        assert [f.result() for f in as_completed([fut])] == ["done"]
+        close()
+    assert (tmp_path / "died").exists()
+
+
+def test_an_unreachable_cluster_is_one_clear_error(tmp_path, capsys):
+    rep = _reports(tmp_path)
+    assert main(["sweep", "--sizes", "8", "--bits", "8", "--reports", str(rep), "--json", str(tmp_path / "s.json"),
+                 "--cluster", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cluster: cannot reach a Dask scheduler" in err

@@ -57,7 +57,8 @@ def cmd_sweep(a) -> int:
            f"--act-kib {','.join(map(str, a.act_kib))} --dram {','.join('none' if b is None else f'{b:g}' for b in a.dram)}"
            + (f" --json {a.json}" if a.json else "") + (f" --csv {a.csv}" if a.csv else "")
            + (f" --plot {a.plot}" if a.plot else ""))
-    points = sweep(a.model, a.sizes, a.bits, a.act_kib, a.dram, progress, Path(a.reports))
+    points = sweep(a.model, a.sizes, a.bits, a.act_kib, a.dram, progress, Path(a.reports), jobs=a.jobs,
+                   cluster=a.cluster)
     write_outputs(points, a.json, a.csv, cmd, Path(a.reports))
     if a.plot:
         plot_pareto(points, Path(a.plot), f"{Path(a.model).name}: throughput/area vs energy, {len(points)} points")
@@ -78,5 +79,9 @@ def register(sub) -> None:
     s.add_argument("--json", help="write every point here (JSON, with provenance)")
     s.add_argument("--csv", help="write every point here (CSV)")
     s.add_argument("--plot", help="Pareto plot PNG: throughput/area vs energy/image, coloured by accuracy")
+    s.add_argument("--jobs", type=checks.int_in(1), default=1, help="local worker processes (default 1)")
+    s.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the points on a Dask cluster (its scheduler, e.g. tcp://10.0.0.5:8786) instead; a point "
+                        "whose worker dies is retried, then recorded as failed")
     s.add_argument("--reports", default="reports", help="where area_synth.json and accuracy_demo.json are (default reports)")
     s.set_defaults(func=cmd_sweep, validate=check_sweep)

@@ -105,9 +105,54 @@ def run_point(layers, size: int, bits: int, act_kib: int, bw: float | None, fit:
     return p
 
 
+#: how often Dask reruns a point whose worker died before the point is recorded as failed
+RETRIES = 2
+
+
+class _Inline:
+    """The serial 'pool': runs each point when it is submitted."""
+
+    def submit(self, fn, *a):
+        from concurrent.futures import Future
+
+        f = Future()
+        try:
+            f.set_result(fn(*a))
+        except BaseException as e:  # noqa: BLE001 (handed to the caller through the future, as a pool would)
+            f.set_exception(e)
+        return f
+
+    def close(self):
+        pass
+
+
+def _pool(jobs: int, cluster):
+    """``(submit, as_completed, close)`` for ``jobs`` local processes, or a Dask cluster (an address, or a
+    ``distributed.Client``)."""
+    if cluster is not None:
+        from distributed import Client, as_completed
+
+        if isinstance(cluster, Client):
+            client = cluster
+        else:
+            try:
+                client = Client(cluster, timeout=10)
+            except (OSError, TimeoutError, ValueError) as e:
+                raise UserError(f"--cluster: cannot reach a Dask scheduler at {cluster} ({type(e).__name__}: {e}); "
+                                "start one with `dask scheduler` and `dask worker ADDRESS`, or drop --cluster") from None
+        return (lambda fn, *a: client.submit(fn, *a, retries=RETRIES, pure=False), as_completed,
+                (lambda: None) if client is cluster else client.close)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ex = _Inline() if jobs <= 1 else ProcessPoolExecutor(jobs)
+    return ex.submit, as_completed, (ex.close if jobs <= 1 else ex.shutdown)
+
+
 def sweep(model: str, sizes, bits, act_kibs, bandwidths, out_jsonl: Path, reports: Path = Path("reports"),
-          log=print) -> list[dict]:
-    """Every point of the grid, appended to ``out_jsonl`` as it finishes (a rerun skips the points already there)."""
+          log=print, jobs: int = 1, cluster=None) -> list[dict]:
+    """Every point of the grid, appended to ``out_jsonl`` as it finishes (a rerun skips the points already there).
+    ``jobs``: local worker processes; ``cluster``: a Dask scheduler address (or client) to run the points on
+    instead.  A point whose worker dies is retried (Dask) or recorded as failed with the reason (local pool)."""
     from rtl.perf import timm_layers
 
     area_p = reports / "area_synth.json"
@@ -134,19 +179,29 @@ def sweep(model: str, sizes, bits, act_kibs, bandwidths, out_jsonl: Path, report
     grid = list(itertools.product(sizes, bits, act_kibs, bandwidths))
     log(f"sweep of {model}: {len(grid)} points, {sum(_key(dict(zip(('size', 'bits', 'act_kib', 'dram_bytes_per_cycle'), g))) in done for g in grid)} "
         f"already in {out_jsonl}")
-    with out_jsonl.open("a") as f:
+    submit, as_completed, close = _pool(jobs, cluster)
+    futures = {}
+    try:
         for size, b, kib, bw in grid:
-            k = (size, b, kib, bw)
-            if k in done:
-                continue
-            p = run_point(layers, size, b, kib, bw, fit, acc)
-            p["model"] = str(model)
-            f.write(json.dumps(p) + "\n")
-            f.flush()
-            done[k] = p
-            log(f"  {size}x{size} W{b} act {kib} KiB DRAM {bw or 'unlimited'}: " +
-                (f"util {p['utilization']:.3f}, {p['area_ge'] / 1e6:.2f} MGE, {p['energy_pj_per_image'] / 1e6:.0f} µJ"
-                 if p["status"] == "ok" else f"failed ({p['reason']})"))
+            if (size, b, kib, bw) not in done:
+                futures[submit(run_point, layers, size, b, kib, bw, fit, acc)] = (size, b, kib, bw)
+        with out_jsonl.open("a") as f:
+            for fut in as_completed(list(futures)):
+                size, b, kib, bw = k = futures[fut]
+                try:
+                    p = fut.result()
+                except Exception as err:  # the worker died (or the pool broke): recorded, never lost
+                    p = {"size": size, "bits": b, "act_kib": kib, "dram_bytes_per_cycle": bw, "status": "failed",
+                         "reason": f"worker lost: {type(err).__name__}: {err}"}
+                p["model"] = str(model)
+                f.write(json.dumps(p) + "\n")
+                f.flush()
+                done[k] = p
+                log(f"  {size}x{size} W{b} act {kib} KiB DRAM {bw or 'unlimited'}: " +
+                    (f"util {p['utilization']:.3f}, {p['area_ge'] / 1e6:.2f} MGE, {p['energy_pj_per_image'] / 1e6:.0f} µJ"
+                     if p["status"] == "ok" else f"failed ({p['reason']})"))
+    finally:
+        close()
     points = [done[g] for g in grid]
     for p in points:
         p["area_fit_max_abs_error_pct"] = fit["max_abs_error_pct"]
