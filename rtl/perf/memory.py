@@ -55,13 +55,16 @@ class MemoryConfig:
     weight_bytes: int
     dram_bytes_per_cycle: float | None = None  # None: unlimited
     dram_latency: int = 0  # cycles, charged once per layer
+    #: a what-if for the block on chip (issue 29): activations stay in on-chip buffers between layers, so only the
+    #: first layer's input and the last layer's output cross the port (the SRAM that takes is not counted here)
+    activations_on_chip: bool = False
 
     @property
     def sram_kib(self) -> float:
         return (self.act_bytes + self.weight_bytes) / KIB
 
     def with_port(self, bytes_per_cycle: float | None, latency: int = 0) -> "MemoryConfig":
-        return MemoryConfig(self.act_bytes, self.weight_bytes, bytes_per_cycle, latency)
+        return MemoryConfig(self.act_bytes, self.weight_bytes, bytes_per_cycle, latency, self.activations_on_chip)
 
 
 def default_config(R: int, C: int, bits: int = 8, dram_bytes_per_cycle: float | None = None,
@@ -120,7 +123,8 @@ def _bytes(beats: dict, w: dict) -> float:
     return sum(n * w[p] for p, n in beats.items()) / 8
 
 
-def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int) -> LayerMemory:
+def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int, io=(True, True)) -> LayerMemory:
+    """``io``: whether the layer's activations enter / leave through the port (both, unless on chip)."""
     L, w = lc.layer, port_bits(R, C, bits)
     rt, ct = -(-L.M // R), -(-L.N // C)
     mb, nb = blocking(L.M, L.K, L.N, R, C, cfg, bits)
@@ -133,6 +137,12 @@ def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int) -> Laye
     x1, w1, y1 = n * rt * L.K, n * nrb * nb1 * L.K, n * rt * nb1 * R  # first column block of every row block
     w2, y2 = n * nrb * (ct - nb1) * L.K, n * rt * (ct - nb1) * R  # the rest
     rs = n * rt * ct * R if L.op == "av" else 0
+    if not io[0]:  # the input (and attn·v's restore rows) are on chip
+        x1, rs = 0, 0
+    if not io[1]:
+        y1, y2 = 0, 0
+    if L.op in ("qk", "av") and not io[0]:  # the second operand (k, or v) is an activation too
+        w1, w2 = 0, 0
     tables = _bytes({"cfg": (L.K + L.N) if lc.config else 0}, w)
     by = {"weights": 0.0, "activations_in": _bytes({"x_in": x1, "rs_in": rs}, w), "activations_out": _bytes({"y_out": y1 + y2}, w),
           "tables": tables}
@@ -155,21 +165,21 @@ def _phase(cycles: int, nbytes: float, cfg: MemoryConfig) -> int:
     return cycles if bw is None else max(cycles, math.ceil(nbytes / bw))
 
 
-def _demax(lc: LayerCycles, R: int, C: int, bits: int) -> LayerMemory:
+def _demax(lc: LayerCycles, R: int, C: int, bits: int, on_chip: bool = False) -> LayerMemory:
     L, w = lc.layer, port_bits(R, C, bits)
-    n = L.count * row_beats(L.K, demax_lanes(R, C))
+    n = 0 if on_chip else L.count * row_beats(L.K, demax_lanes(R, C))
     by = {k: 0.0 for k in KINDS}
     by["activations_in"], by["activations_out"] = _bytes({"p_in": n}, w), _bytes({"d_out": n}, w)
     return LayerMemory(lc, by, dict(by), lc.exposed, beats={"p_in": n, "d_out": n})
 
 
-def layer_memory(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int = 8) -> LayerMemory:
+def layer_memory(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int = 8, io=(True, True)) -> LayerMemory:
     """Bytes by kind, the minimum, and the cycles with the port of one layer on its own (an attention group's
     layers share their port time: :func:`image_memory`)."""
     _check(cfg)
     if lc.layer.op == "demax":
-        return _demax(lc, R, C, bits)
-    lm = _gemm(lc, R, C, cfg, bits)
+        return _demax(lc, R, C, bits, on_chip=not io[0])
+    lm = _gemm(lc, R, C, cfg, bits, io)
     lm.cycles += cfg.dram_latency
     return lm
 
@@ -211,9 +221,11 @@ def image_memory(img: ImageCycles, cfg: MemoryConfig, bits: int = 8) -> ImageMem
     _check(cfg)
     out = ImageMemory(img.R, img.C, cfg, macs=img.macs)
     groups: dict = {}
-    for lc in img.layers:
+    last = len(img.layers) - 1
+    for i, lc in enumerate(img.layers):
         att = lc.layer.op in ("qk", "av", "demax")
-        lm = layer_memory(lc, img.R, img.C, cfg.with_port(None, 0) if att else cfg, bits)
+        io = (i == 0, i == last) if cfg.activations_on_chip else (True, True)
+        lm = layer_memory(lc, img.R, img.C, cfg.with_port(None, 0) if att else cfg, bits, io)
         out.layers.append(lm)
         if att:
             lm.cycles = lc.exposed

@@ -305,13 +305,16 @@ def memory_table(s: dict) -> str:
     ports = [k for k, v in ms["dram_bytes_per_cycle"].items() if v]
     lines = ["| model | array | on-chip SRAM KiB | MB / image, today's RTL → modelled | ratio to minimum | utilisation, "
              "unlimited port | " + " | ".join(f"with {k.split(' (')[0]} ({ms['dram_bytes_per_cycle'][k]} B/cycle)"
-                                              for k in ports) + " |", "|---|---|---|---|---|---|" + "---|" * len(ports)]
+                                              for k in ports) + f" | what-if, activations on chip: MB / image, "
+             f"utilisation with {ports[0].split(' (')[0]} |", "|---|---|---|---|---|---|" + "---|" * (len(ports) + 1)]
     for name in ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224"):
         for size, t in s["traffic"].get(name, {}).items():
             u = s["utilization_dram"][name][size]
             lines.append(f"| {name} | {size} | {s['sram_kib'][size]['total']:.0f} | {t['today_bytes_per_image'] / 1e6:.1f} → "
                          f"{t['bytes_per_image'] / 1e6:.1f} | {t['ratio']:.3f} | {u['unlimited']:.3f} | "
-                         + " | ".join(f"{u[k]:.3f}" for k in ports) + " |")
+                         + " | ".join(f"{u[k]:.3f}" for k in ports)
+                         + f" | {t['activations_on_chip']['bytes_per_image'] / 1e6:.1f}, "
+                         f"{t['activations_on_chip']['utilization'][ports[0]]:.3f} |")
     return (f"From [reports/summary.json](reports/summary.json) (`uqvit report`): {ms['status']}; "
             f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
 

@@ -119,3 +119,18 @@ def test_energy_data_names_a_source_for_every_figure():
     d = energy_data()
     assert all("Horowitz" in v["source"] for v in d["ops_pj"].values())
     assert "Horowitz" in d["sram_read_64bit_pj"]["source"] and d["dram_64bit_pj"]["low"] <= d["dram_64bit_pj"]["used"] <= d["dram_64bit_pj"]["high"]
+
+
+def test_with_the_activations_on_chip_only_the_weights_and_the_ends_cross_the_port():
+    import dataclasses
+
+    img = cm.schedule(cm.timm_layers("deit_small_patch16_224"), 32, 32)
+    off = mm.image_memory(img, mm.default_config(32, 32, 8, 17.064, 100))
+    on = mm.image_memory(img, dataclasses.replace(mm.default_config(32, 32, 8, 17.064, 100), activations_on_chip=True))
+    assert on.bytes["weights"] == off.bytes["weights"] and on.bytes["tables"] == off.bytes["tables"]
+    w = port_bits(32, 32, 8)
+    first, last = img.layers[0].layer, img.layers[-1].layer
+    assert on.bytes["activations_in"] == -(-first.M // 32) * first.K * w["x_in"] / 8  # the patches only
+    assert on.bytes["activations_out"] == -(-last.M // 32) * -(-last.N // 32) * 32 * w["y_out"] / 8  # the logits only
+    # the bandwidth goal at 32x32 is met once the activations stay on chip, not before
+    assert off.utilization < 0.8 < on.utilization <= img.utilization
