@@ -171,6 +171,8 @@ def test_report_states_the_modelled_memory_system(tmp_path):
     assert js["sram_kib"]["32x32"]["total"] <= 512 and set(js["sram_kib"]) == {"16x16", "32x32"}
     md = (tmp_path / "throughput.md").read_text()
     assert "## Memory system (modelled, not yet in the RTL)" in md and "| DeiT-S | 32x32 |" in md
+    assert "Per layer (DeiT-S at 32x32" in md and "| blocks.0.mlp.fc2 | fc2 | 12 | 7, 1 |" in md  # traffic per layer
+    assert js["traffic"]["deit_small_patch16_224"]["32x32"]["activations_on_chip"]["bytes_per_image"] < t["bytes_per_image"] / 3
     # energy per image, both cores (issue 30's keys), with energy.md naming its sources
     e = js["energy"]["deit_small_patch16_224"]["32x32"]
     for g in (e, e["int8_core"]):

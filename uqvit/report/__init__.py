@@ -23,7 +23,7 @@ from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .energy import ENERGY_SIZES, energy_data, write_energy_md
 from .energy import STATUS as ENERGY_STATUS
-from .memory import MEMORY_SIZES, memory_data, memory_section
+from .memory import MEMORY_SIZES, memory_data, memory_section, per_layer, per_layer_section
 from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
@@ -105,7 +105,9 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
         write_energy_md(ep, energy, {n: d["label"] for n, d in data.items()}, command)
         written.append(str(ep))
     tp = outp / "throughput.md"
-    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic, memory_section(mem))
+    mem_md = memory_section(mem) + (per_layer_section(per_layer(data), data["deit_small_patch16_224"]["label"])
+                                    if "deit_small_patch16_224" in data and 32 in sizes else [])
+    write_throughput_md(tp, data, validation, command, sizes, timing, sim_runs, traffic, mem_md)
     written += [str(tp), *plot_throughput(outp, data, sizes)]
     if traffic["models"]:
         written.append(plot_roofline(outp, traffic))

@@ -52,6 +52,25 @@ def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
     return out
 
 
+def per_layer(data: dict, name: str = "deit_small_patch16_224", size: int = 32) -> list[dict]:
+    """Bytes by kind per layer of one block-sized pattern (repeated layers merged) under the modelled buffers."""
+    from rtl.perf import memory as mm
+    from rtl.perf.cycles import merge_repeats
+
+    d = data.get(name)
+    img = d["runs"].get((size, 1)) if d else None
+    if img is None:
+        return []
+    im = mm.image_memory(img, mm.default_config(size, size))
+    by_layer = {id(lm.layer): lm for lm in im.layers}
+    rows = []
+    for lc, times in merge_repeats(img):
+        lm = by_layer[id(lc)]
+        rows.append({"layer": lc.layer.name, "op": lc.layer.op, "times": times, "blocks": list(lm.blocks),
+                     **{k: round(v) for k, v in lm.bytes.items()}, "cycles": lm.cycles})
+    return rows
+
+
 def summary_fields(mem: dict) -> dict:
     """summary.json's ``utilization_dram``, ``traffic``, ``sram_kib`` and ``memory_system``."""
     sizes = [k for k in mem["sram_kib"]]
@@ -65,6 +84,18 @@ def summary_fields(mem: dict) -> dict:
                     for n, p in per.items()},
         "sram_kib": mem["sram_kib"],
     }
+
+
+def per_layer_section(rows: list[dict], label: str, size: int = 32) -> list[str]:
+    if not rows:
+        return []
+    L = [f"Per layer ({label} at {size}x{size}, modelled buffers; a layer repeated in every block is shown once, "
+         "with how often it runs; bytes per run):", "",
+         "| layer | op | runs | row tiles per row block, column tiles per column block | weights KB | activations in KB | "
+         "activations out KB | tables KB |", "|---|---|---|---|---|---|---|---|"]
+    L += [f"| {r['layer']} | {r['op']} | {r['times']} | {r['blocks'][0]}, {r['blocks'][1]} | {r['weights'] / 1e3:,.1f} | "
+          f"{r['activations_in'] / 1e3:,.1f} | {r['activations_out'] / 1e3:,.1f} | {r['tables'] / 1e3:,.1f} |" for r in rows]
+    return L + [""]
 
 
 def memory_section(mem: dict) -> list[str]:
