@@ -68,30 +68,52 @@ def run_core(rows, cols, bits, tiles, seed, lanes: int | None = None, limits: di
                                                   "lanes": lanes, **(limits or CORE_LIMITS), **job})
 
 
+def _call(spec):
+    fn, args, kwargs = spec
+    return fn(*args, **kwargs)
+
+
+def _results(specs: dict, jobs: int):
+    """``(name, result)`` of every bench in ``specs`` order: one after the other, or on ``jobs`` processes (each
+    bench builds and runs its own Verilator model, so they share nothing but the build cache's distinct folders)."""
+    if jobs <= 1:
+        for name, spec in specs.items():
+            yield name, _call(spec)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        futures = {name: ex.submit(_call, spec) for name, spec in specs.items()}
+        for name in specs:
+            yield name, futures[name].result()
+
+
 def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols: int = 4, json_path=None,
-                   bits: int = BITS, log=print) -> dict:
-    """Run every bench with a share of ``transactions``; returns (and optionally writes) the summary."""
+                   bits: int = BITS, log=print, jobs: int = 1) -> dict:
+    """Run every bench with a share of ``transactions``; returns (and optionally writes) the summary.  ``jobs``:
+    worker processes for the benches (the same figures as 1, but for the wall times; patched RTL, as the
+    planted-bug tests use, is seen by ``jobs=1`` only)."""
     check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
     if transactions < len(SHARES):
         raise ContractError(f"transactions={transactions}: need at least {len(SHARES)} (one per bench)")
     log(f"uqvit rtl verify: seed={seed} transactions={transactions} array={rows}x{cols} bits={bits}")
     n = {k: max(1, int(transactions * f)) for k, f in SHARES.items()}
     n["normquant"] += transactions - sum(n.values())
-    benches = {
-        "array": lambda: run_array(rows, cols, bits, n["array"], seed, util=True),
-        "normquant": lambda: run_src("normquant", rows, bits, n["normquant"], seed + 1),
-        "requant": lambda: run_src("requant", cols, bits, n["requant"], seed + 2),
-        "demax": lambda: run_demax(bits, DEMAX_MAX_ROW, n["demax"], seed + 3, lanes=DEMAX_LANES),
-        "core": lambda: run_core(rows, cols, bits, n["core"], seed + 4),
+    specs = {
+        "array": (run_array, (rows, cols, bits, n["array"], seed), {"util": True}),
+        "normquant": (run_src, ("normquant", rows, bits, n["normquant"], seed + 1), {}),
+        "requant": (run_src, ("requant", cols, bits, n["requant"], seed + 2), {}),
+        "demax": (run_demax, (bits, DEMAX_MAX_ROW, n["demax"], seed + 3), {"lanes": DEMAX_LANES}),
+        "core": (run_core, (rows, cols, bits, n["core"], seed + 4), {}),
         # random GEMMs only: the guards are the first core's
-        "core_lanes": lambda: run_core(LANES_CORE["rows"], LANES_CORE["cols"], bits, n["core_lanes"], seed + 5,
-                                       lanes=LANES_CORE["lanes"], pinned=False),
+        "core_lanes": (run_core, (LANES_CORE["rows"], LANES_CORE["cols"], bits, n["core_lanes"], seed + 5),
+                       {"lanes": LANES_CORE["lanes"], "pinned": False}),
     }
     summary = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "seed": seed, "rows": rows, "cols": cols,
                "bits": bits, "benches": {}}
     t0 = time.time()
-    for name, fn in benches.items():
-        r = fn()
+    for name, r in _results(specs, jobs):
         summary["benches"][name] = r
         for f in ("transactions", "mismatches", "lost_beats"):
             summary[f] += r[f]
@@ -102,7 +124,7 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
     summary["coverage"] = merge(r.get("coverage") for r in summary["benches"].values())
     cov = summary["coverage"]
     log(f"  coverage: {cov['hit']}/{cov['bins']} bins hit" + (f"; never hit: {', '.join(cov['holes'])}" if cov["holes"] else ""))
-    summary["wall_s"] = round(time.time() - t0, 1)
+    summary["wall_s"], summary["jobs"] = round(time.time() - t0, 1), jobs
     log(json.dumps({k: summary[k] for k in ("transactions", "mismatches", "lost_beats", "seed")}))
     if json_path:
         Path(json_path).write_text(json.dumps(summary, indent=2))

@@ -20,7 +20,7 @@ N = int(os.environ.get("UQVIT_SIM_TRANSACTIONS", "10000"))
 def regression(tmp_path_factory):
     path = tmp_path_factory.mktemp("verify") / "verify.json"
     rc = main(["rtl", "verify", "--transactions", str(N), "--seed", str(SEED), "--rows", "4", "--cols", "4",
-               "--json", str(path)])
+               "--jobs", "2", "--json", str(path)])
     summary = json.loads(path.read_text())
     print(f"\nregression seed={SEED}: " + json.dumps({k: summary[k] for k in ("transactions", "mismatches", "lost_beats")}))
     summary["rc"] = rc
@@ -77,3 +77,23 @@ def test_every_functional_coverage_bin_is_hit(regression):
     assert pts["core.k"]["=max_k"] > 0 and pts["core.k"][">max_k"] > 0
     # ViT-sized work through the core: a tile of K > 1536 (DeiT-S fc2) and DeiT's 197-key DeMax rows
     assert pts["core.k"][">1536"] > 0 and pts["demax.row_len"]["197"] > 0
+
+
+def _figures(summary):
+    """Everything but the wall and build times (and the job count)."""
+    def strip(d):
+        return {k: strip(v) if isinstance(v, dict) else v for k, v in d.items()
+                if k not in ("wall_s", "build_s", "sim_s", "jobs", "provenance")}
+    return strip(summary)
+
+
+@pytest.mark.skipif(N != 10000 or SEED != 1, reason="reports/verify.json is the default run (seed 1, 10 000)")
+def test_two_jobs_give_the_stored_serial_runs_figures(regression):
+    """The fixture runs the benches on two processes; reports/verify.json is the same regression run serially."""
+    from pathlib import Path
+
+    stored = json.loads((Path(__file__).resolve().parents[2] / "reports" / "verify.json").read_text())
+    assert stored["jobs"] == 1 and regression["jobs"] == 2
+    got = _figures(regression)
+    got.pop("rc")
+    assert got == _figures(stored)

@@ -127,12 +127,12 @@ def _build(args) -> int:
 def _verify(args) -> int:
     from sim.regression import run_regression
 
-    s = run_regression(args.transactions, args.seed, args.rows, args.cols)
+    s = run_regression(args.transactions, args.seed, args.rows, args.cols, jobs=args.jobs)
     if args.json:  # with its provenance: reports/verify.json is the README's regression figure
         from uqvit.provenance import write_json
 
         write_json(args.json, s, "verify", f"uqvit rtl verify --transactions {args.transactions} --seed {args.seed} "
-                   f"--rows {args.rows} --cols {args.cols} --json {args.json}", indent=2)
+                   f"--rows {args.rows} --cols {args.cols} --jobs {args.jobs} --json {args.json}", indent=2)
     return 0 if s["mismatches"] == 0 and s["lost_beats"] == 0 else 1
 
 
@@ -153,6 +153,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=1)
     v.add_argument("--rows", type=checks.int_in(1), default=4)
     v.add_argument("--cols", type=checks.int_in(1), default=4)
+    v.add_argument("--jobs", type=checks.int_in(1), default=2,
+                   help="worker processes for the benches (default 2; the same figures as 1, but for the wall times)")
     v.add_argument("--json", default=None, help="write the summary JSON here")
     v.set_defaults(func=_verify, validate=_check_verify)
     f = sub.add_parser("prove", help="bounded model checking / k-induction of the units' formal properties (smtbmc + Yices)")
