@@ -126,6 +126,9 @@ def _build(args) -> int:
 
 def _verify(args) -> int:
     from sim.regression import run_regression
+    from sim.toolchain import setup_verilator
+
+    setup_verilator()  # here, not only in the bench processes: a missing or broken Verilator is one error line
 
     s = run_regression(args.transactions, args.seed, args.rows, args.cols, jobs=args.jobs)
     if args.json:  # with its provenance: reports/verify.json is the README's regression figure
