@@ -123,6 +123,15 @@ def _bytes(beats: dict, w: dict) -> float:
     return sum(n * w[p] for p, n in beats.items()) / 8
 
 
+def _kinds(beats: dict, w: dict, operand: str) -> dict:
+    """A GEMM's port beats as bytes by kind; its second operand (``w_in``) is ``operand``: weights, or for
+    q·kᵀ and attn·v an activation."""
+    by = {"weights": 0.0, "activations_in": _bytes({"x_in": beats["x_in"], "rs_in": beats["rs_in"]}, w),
+          "activations_out": _bytes({"y_out": beats["y_out"]}, w), "tables": _bytes({"cfg": beats["cfg"]}, w)}
+    by[operand] += _bytes({"w_in": beats["w_in"]}, w)
+    return by
+
+
 def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int, io=(True, True)) -> LayerMemory:
     """``io``: whether the layer's activations enter / leave through the port (both, unless on chip)."""
     L, w = lc.layer, port_bits(R, C, bits)
@@ -143,19 +152,15 @@ def _gemm(lc: LayerCycles, R: int, C: int, cfg: MemoryConfig, bits: int, io=(Tru
         y1, y2 = 0, 0
     if L.op in ("qk", "av") and not io[0]:  # the second operand (k, or v) is an activation too
         w1, w2 = 0, 0
-    tables = _bytes({"cfg": (L.K + L.N) if lc.config else 0}, w)
-    by = {"weights": 0.0, "activations_in": _bytes({"x_in": x1, "rs_in": rs}, w), "activations_out": _bytes({"y_out": y1 + y2}, w),
-          "tables": tables}
-    by[operand] += _bytes({"w_in": w1 + w2}, w)
-    mn = dict(by)
-    mn[operand] = by[operand] - _bytes({"w_in": w1 + w2}, w) + _bytes({"w_in": n * ct * L.K}, w)
+    beats = {"x_in": x1, "w_in": w1 + w2, "y_out": y1 + y2, "rs_in": rs, "cfg": (L.K + L.N) if lc.config else 0}
+    by = _kinds(beats, w, operand)
+    mn = _kinds({**beats, "w_in": n * ct * L.K if beats["w_in"] else 0}, w, operand)  # each column tile once
     P = tile_cycles(L.K, R, C)
     c1, c2 = n * rt * nb1 * P, n * rt * (ct - nb1) * P
     rs1 = n * rt * nb1 * R if L.op == "av" else 0
     b1 = _bytes({"x_in": x1, "w_in": w1, "y_out": y1, "rs_in": rs1}, w)
     b2 = _bytes({"w_in": w2, "y_out": y2, "rs_in": rs - rs1}, w)
-    cycles = _phase(c1, b1, cfg) + _phase(c2, b2, cfg) + _phase(lc.config, tables, cfg) + lc.fill_drain
-    beats = {"x_in": x1, "w_in": w1 + w2, "y_out": y1 + y2, "rs_in": rs, "cfg": (L.K + L.N) if lc.config else 0}
+    cycles = _phase(c1, b1, cfg) + _phase(c2, b2, cfg) + _phase(lc.config, by["tables"], cfg) + lc.fill_drain
     return LayerMemory(lc, by, mn, cycles, (mb, nb), beats, n * rt * ct, n * rt)
 
 

@@ -36,19 +36,19 @@ def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
             img = d["runs"].get((s, 1))
             if img is None:
                 continue
-            free = mm.image_memory(img, mm.default_config(s, s))
+            cfgs = {k: mm.default_config(s, s, 8, bw, DRAM_LATENCY if bw else 0) for k, bw in ports.items()}
+            run = {k: mm.image_memory(img, c) for k, c in cfgs.items()}
+            chip = {k: mm.image_memory(img, replace(c, activations_on_chip=True)) for k, c in cfgs.items()}
+            free = run["unlimited"]  # the traffic does not depend on the port
             today = sum(t.bytes_in + t.bytes_out for t in image_traffic(img, 8))
-            util = {k: round(mm.image_memory(img, mm.default_config(s, s, 8, bw, DRAM_LATENCY if bw else 0)).utilization, 4)
-                    for k, bw in ports.items()}
             total, minimum = sum(free.bytes.values()), sum(free.minimum.values())
-            chip = {k: mm.image_memory(img, replace(mm.default_config(s, s, 8, bw, DRAM_LATENCY if bw else 0),
-                                                    activations_on_chip=True)) for k, bw in ports.items()}
             m[f"{s}x{s}"] = {"bytes_per_image": round(total), "minimum_bytes": round(minimum),
                              "activations_on_chip": {"bytes_per_image": round(sum(chip["unlimited"].bytes.values())),
                                                      "utilization": {k: round(v.utilization, 4) for k, v in chip.items()}},
-                             "ratio": round(total / minimum, 4), "today_bytes_per_image": round(today),
+                             "ratio": round(free.ratio, 4), "today_bytes_per_image": round(today),
                              "today_ratio": round(today / minimum, 4),
-                             "by_kind": {k: round(v) for k, v in free.bytes.items()}, "utilization": util}
+                             "by_kind": {k: round(v) for k, v in free.bytes.items()},
+                             "utilization": {k: round(v.utilization, 4) for k, v in run.items()}}
     return out
 
 

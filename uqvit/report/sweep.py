@@ -177,8 +177,7 @@ def sweep(model: str, sizes, bits, act_kibs, bandwidths, out_jsonl: Path, report
                     continue
                 done[_key(p)] = p
     grid = list(itertools.product(sizes, bits, act_kibs, bandwidths))
-    log(f"sweep of {model}: {len(grid)} points, {sum(_key(dict(zip(('size', 'bits', 'act_kib', 'dram_bytes_per_cycle'), g))) in done for g in grid)} "
-        f"already in {out_jsonl}")
+    log(f"sweep of {model}: {len(grid)} points, {sum(g in done for g in grid)} already in {out_jsonl}")
     submit, as_completed, close = _pool(jobs, cluster)
     futures = {}
     try:
