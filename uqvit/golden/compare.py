@@ -100,11 +100,13 @@ def compare_codes(qmodel, imodel, images: torch.Tensor) -> dict:
     return res
 
 
+def _point_line(r: dict) -> str:
+    return f"{r['point']:<34} {r['elements']:>9} {r['exact_pct']:>8.3f} {r['within_1lsb_pct']:>10.3f} {r['max_lsb']:>4}"
+
+
 def format_compare(res: dict) -> str:
     lines = [f"{'point':<34} {'elements':>9} {'exact %':>8} {'<=1 LSB %':>10} {'max':>4}"]
-    for r in res["points"]:
-        lines.append(f"{r['point']:<34} {r['elements']:>9} {r['exact_pct']:>8.3f} {r['within_1lsb_pct']:>10.3f} "
-                     f"{r['max_lsb']:>4}")
+    lines += [_point_line(r) for r in res["points"]]
     w = res["worst"]
     if w:
         lines.append(f"worst point: {w['point']} ({w['within_1lsb_pct']:.3f} % within 1 LSB)")
@@ -116,8 +118,7 @@ def format_compare(res: dict) -> str:
                      f"on {res['images']} images")
     if res.get("vector_points"):  # uqvit.golden.intvec_compare.add_vector_points
         lines.append("integer vector side (LayerNorm, softmax, GELU, residual adds), each fed the fake-quant value:")
-        lines += [f"{r['point']:<34} {r['elements']:>9} {r['exact_pct']:>8.3f} {r['within_1lsb_pct']:>10.3f} "
-                  f"{r['max_lsb']:>4}" for r in res["vector_points"]]
+        lines += [_point_line(r) for r in res["vector_points"]]
         w = res["vector_worst"]
         lines.append(f"worst vector point: {w['point']} ({w['within_1lsb_pct']:.3f} % within 1 LSB)")
         lines.append(f"end to end, integer vector side: top-1 agreement with fake-quant "
