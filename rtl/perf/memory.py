@@ -75,6 +75,13 @@ def default_config(R: int, C: int, bits: int = 8, dram_bytes_per_cycle: float | 
                         dram_bytes_per_cycle, dram_latency)
 
 
+def rtl_config(R: int, C: int, bits: int = 8, max_k: int = 3072) -> MemoryConfig:
+    """The buffers today's RTL has: the one-row-tile activation buffer (:class:`rtl.act_buffer.ActivationBuffer`,
+    ``max_k`` k-steps of ``R`` lanes) and no weight buffer (every tile streams its weights), unlimited port.  The
+    access counts of this configuration are the ones the RTL harness measures (:mod:`sim.accesses`)."""
+    return MemoryConfig(-(-max_k * R * lane_bits(bits) // 8), 0)
+
+
 def _check(cfg: MemoryConfig) -> None:
     if cfg.act_bytes <= 0 or cfg.weight_bytes < 0:
         raise MemoryConfigError(f"buffer sizes must be positive: activation {cfg.act_bytes} B, weight "

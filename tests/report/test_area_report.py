@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from area_fixtures import fake_area
+from area_fixtures import fake_accesses, fake_area
 
 
 def test_report_generates_every_file_with_provenance(tmp_path):
@@ -19,6 +19,7 @@ def test_report_generates_every_file_with_provenance(tmp_path):
                     {"size": "4x4", "kind": "demax", "shape": "51 rows x 17", "label": "t",
                      "measured": MEASURED_DEMAX[(51, 17)], "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}
     (tmp_path / "cycle_validation.json").write_text(json.dumps(val))
+    (tmp_path / "access_counts.json").write_text(json.dumps(fake_accesses()))
     ev = tmp_path / "eval.json"
     ev.write_text(json.dumps({"model": "demo", "data": "digits", "device": "cpu", "results": [
         {"method": "fp", "w_bits": None, "a_bits": None, "top1": 97.5, "n_images": 4500, "calib_images": 0, "agree_fp": 100.0},
@@ -44,6 +45,7 @@ def test_report_generates_every_file_with_provenance(tmp_path):
 
 def _cached_inputs(tmp_path):
     (tmp_path / "area_synth.json").write_text(json.dumps(fake_area()))
+    (tmp_path / "access_counts.json").write_text(json.dumps(fake_accesses()))
     (tmp_path / "cycle_validation.json").write_text(json.dumps(
         {"sizes": {}, "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36,
                                 "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}))

@@ -19,7 +19,8 @@ SOFTWARE_ONLY = {"accuracy_demo.json", "golden_compare_demo.json", "reference_ch
 #: a report of each kind, under the names the reports have (summary.json last: it hashes the others)
 STAMPED = {"accuracy_demo.json": "accuracy", "golden_compare_demo.json": "golden_compare",
            "reference_check_demo.json": "reference_check", "detection_demo.json": "detection",
-           "layer_shapes.json": "layer_shapes", "cycle_validation.json": "cycle_validation", "area_synth.json": "area",
+           "layer_shapes.json": "layer_shapes", "cycle_validation.json": "cycle_validation",
+           "access_counts.json": "access_counts", "area_synth.json": "area",
            "timing.json": "timing", "mutation.json": "mutation", "sim_demo.json": "sim", "summary.json": "summary"}
 
 

@@ -35,6 +35,20 @@ def test_validation_covers_every_size_within_2_percent():
     assert any(r["shape"] == "197x384x384" for r in deit16)  # a whole DeiT-S layer with 197 -> 208 row padding
 
 
+def test_the_energy_models_access_counts_equal_the_rtl_harnesss_at_every_validation_size():
+    from sim.accesses import COMPARED, revalidate
+
+    stored = _load("access_counts.json")
+    assert set(stored["sizes"]) == {f"{r}x{c}" for r, c in report.VALIDATION_SIZES}
+    now = revalidate(stored)  # today's model against the stored RTL counts
+    assert now["differing"] == 0 and stored["differing"] == 0 and now["gemms"] == len(now["rows"]) >= 45
+    assert all(set(r["rtl"]) == set(COMPARED) for r in now["rows"])
+    assert any(r["shape"] == "197x384x384" and r["size"] == "16x16" for r in now["rows"])  # a whole DeiT-S layer
+    s = _load("summary.json")
+    assert s["energy_access_check"]["differing"] == 0 and "every count equal" in s["energy_method"]
+    assert "every count equal" in (REPORTS / "energy.md").read_text()
+
+
 def test_summary_and_markdown_state_the_validation_and_deit_s_facts():
     s = _load("summary.json")
     v = s["cycle_model_validation"]

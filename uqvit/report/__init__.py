@@ -16,13 +16,15 @@ from rtl.flows.abc import abc_summary
 from rtl.flows.timing import SEEDS as TIMING_SEEDS
 from rtl.flows.timing import load as load_timing
 from rtl.flows.timing import run_all as run_timing
+from sim.accesses import revalidate as revalidate_accesses
+from sim.accesses import run_validation as run_access_validation
 from sim.measure import predicted_cycles, run_validation
 
 from ..provenance import provenance, stale_inputs, versions, write_json
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .energy import ENERGY_SIZES, energy_data, write_energy_md
-from .energy import STATUS as ENERGY_STATUS
+from .energy import status as energy_status
 from .memory import MEMORY_SIZES, memory_data, memory_section, per_layer, per_layer_section
 from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
@@ -77,6 +79,14 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
             r["predicted"] = predicted_cycles(r)
             r["error_pct"] = round(100.0 * (r["predicted"] - r["measured"]) / r["measured"], 3)
         validation["max_abs_error_pct"] = max(abs(r["error_pct"]) for r in validation["rows"])
+    acc_p = outp / "access_counts.json"
+    if remeasure or not acc_p.exists():
+        log("counting buffer and table accesses on the RTL for the energy model's check ...")
+        accesses = run_access_validation(validation_sizes, log=log)
+        write_json(acc_p, accesses, "access_counts", command)
+        written.append(str(acc_p))
+    else:  # the stored RTL counts against today's model
+        accesses = revalidate_accesses(json.loads(acc_p.read_text()))
     log("cycle model over timm models ...")
     shapes_p = outp / "layer_shapes.json"
     if shapes_p.exists() and stale_inputs(shapes_p) != []:  # made by other code: read the models again
@@ -102,7 +112,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     energy = energy_data(data, [s for s in ENERGY_SIZES if s in sizes])
     if energy:
         ep = outp / "energy.md"
-        write_energy_md(ep, energy, {n: d["label"] for n, d in data.items()}, command)
+        write_energy_md(ep, energy, {n: d["label"] for n, d in data.items()}, command, accesses)
         written.append(str(ep))
     tp = outp / "throughput.md"
     mem_md = memory_section(mem) + (per_layer_section(per_layer(data), data["deit_small_patch16_224"]["label"])
@@ -166,8 +176,10 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                                for n, m in traffic["models"].items()}}
     summary.update(memory_summary(mem))
     if energy:
-        summary["energy_method"] = ENERGY_STATUS
+        summary["energy_method"] = energy_status(accesses)
         summary["energy"] = energy
+    summary["energy_access_check"] = {"gemms": accesses["gemms"], "differing": accesses["differing"],
+                                      "sizes": list(accesses["sizes"]), "counts": accesses["counts"]}
     if sim_runs:
         summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
         summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],

@@ -9,8 +9,19 @@ from ..provenance import provenance
 ENERGY_MODELS = ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224")
 ENERGY_SIZES = (16, 32)
 STATUS = ("modelled: access counts of the cycle model and the modelled memory system (rtl.perf.memory; its buffers "
-          "are not yet in the RTL, issue 28), per-operation energies at 45 nm from rtl/perf/energy_45nm.json; not yet "
-          "checked against counts from the RTL harness")
+          "are not yet in the RTL, issue 28), per-operation energies at 45 nm from rtl/perf/energy_45nm.json")
+
+
+def status(accesses: dict | None) -> str:
+    """:data:`STATUS` and what the access counts were checked against (``reports/access_counts.json``)."""
+    if not accesses:
+        return STATUS + "; the access counts are not checked against the RTL (no reports/access_counts.json)"
+    sizes = ", ".join(accesses["sizes"])
+    verdict = ("every count equal" if not accesses["differing"] else
+               f"{accesses['differing']} GEMMs with a count that differs")
+    return (STATUS + f"; the access counts (rtl.perf.energy.layer_accesses) checked against counts from the RTL harness "
+            f"on the RTL's own buffers (one row tile of activations, no weight buffer): {accesses['gemms']} GEMMs of the "
+            f"cycle validation at {sizes}, {len(accesses['counts'])} counts each, {verdict} (reports/access_counts.json)")
 
 
 def _fig(e: dict) -> dict:
@@ -39,11 +50,11 @@ def energy_data(data: dict, sizes=ENERGY_SIZES) -> dict:
     return out
 
 
-def write_energy_md(path: Path, en: dict, labels: dict, command: str) -> None:
+def write_energy_md(path: Path, en: dict, labels: dict, command: str, accesses: dict | None = None) -> None:
     from rtl.perf.energy import COMPONENTS, energy_data as ops
 
     d = ops()
-    L = ["# Energy per image (modelled)", "", provenance(command), "", f"Status: {STATUS}.", "",
+    L = ["# Energy per image (modelled)", "", provenance(command), "", f"Status: {status(accesses)}.", "",
          "## Per-operation energies (" + d["node"] + ")", "", "| operation | pJ | source |", "|---|---|---|"]
     L += [f"| {k} | {v['pj']} | {v['source']} |" for k, v in d["ops_pj"].items()]
     sr = d["sram_read_64bit_pj"]

@@ -1,6 +1,8 @@
 """rtl.perf.memory: the modelled buffers fetch each operand about once; the DRAM port charges its stalls."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rtl import perf as cm
@@ -97,7 +99,8 @@ def test_energy_counts_each_component_from_the_access_counts():
     e = en.image_energy(im, "uqvit")
     ops = {k: v["pj"] for k, v in en.energy_data()["ops_pj"].items()}
     assert e["macs"] == pytest.approx(64 * 128 * 32 * (ops["mult_int8"] * (9 / 8) ** 2 + ops["add_int32"]))
-    # activations: 4 row tiles x 128 k-steps written, and replayed for the second column tile
+    # activations: 4 row tiles x 128 k-steps written (passing through to the array), and read for the second
+    # column tile
     assert e["activation_buffer"] == pytest.approx(en.sram_pj_per_bit(64 * 1024) * 9 * 16 * (4 * 128 + 4 * 128))
     assert e["weight_buffer"] == pytest.approx(en.sram_pj_per_bit(16 * 1024) * 9 * 16 * (2 * 128 + 8 * 128))
     w = port_bits(16, 16, 8)
@@ -111,6 +114,27 @@ def test_energy_counts_each_component_from_the_access_counts():
     assert en.sram_pj_per_bit(2 << 20) * 64 > 100
     with pytest.raises(ValueError, match="variant"):
         en.image_energy(im, "fp16")
+
+
+def test_layer_accesses_follow_the_buffers_of_the_configuration():
+    from rtl.perf import energy as en
+
+    lc = cm.layer_cycles(cm.Layer("l", "av", 40, 64, 40), 16, 16)  # 3 row tiles x 3 column tiles
+    buffered = en.layer_accesses(mm.layer_memory(lc, 16, 16, _cfg(64, 16)), 16, 16)
+    rtl = en.layer_accesses(mm.layer_memory(lc, 16, 16, mm.rtl_config(16, 16)), 16, 16)
+    ks = 9 * 64
+    for a in (buffered, rtl):
+        assert a["array_ksteps"] == ks and a["act_writes"] == 3 * 64 == a["nq_reads"] and a["act_reads"] == ks - 3 * 64
+        assert a["rq_reads"] == 9 * 256 == a["restore_words"] and (a["nq_writes"], a["rq_writes"]) == (64, 40)
+    # a weight buffer is written once per column tile per row block and read by every tile; the RTL has none
+    assert buffered["weight_reads"] == ks and 0 < buffered["weight_writes"] <= ks
+    assert rtl["weight_reads"] == 0 == rtl["weight_writes"]
+    dmx = cm.layer_cycles(cm.Layer("d", "demax", 0, 197, 0, 6), 16, 16)
+    with pytest.raises(ValueError, match="GEMM"):
+        en.layer_accesses(mm.layer_memory(dmx, 16, 16, _cfg(64, 16)), 16, 16)
+    img = cm.ImageCycles("t", 16, 16, 1, [lc])
+    with pytest.raises(ValueError, match="on-chip|on chip"):
+        en.image_energy(mm.image_memory(img, dataclasses.replace(_cfg(64, 16), activations_on_chip=True)))
 
 
 def test_energy_data_names_a_source_for_every_figure():

@@ -1,0 +1,28 @@
+"""Runs the benches of the vector units (issue 29: the transformer block on chip) on Verilator.
+
+Each unit is checked against the integer vector side (:mod:`uqvit.vector`) by exact equality.  These benches are
+not yet in ``uqvit rtl verify``'s regression (:mod:`sim.regression`) or the mutation run: they join them with the
+vector unit's integration into the core.
+"""
+from __future__ import annotations
+
+from rtl.gelu import GELU_MAX_FRAC, Gelu
+
+from . import runner
+
+#: input formats of the default GELU run: no finer than the table (F <= 5), the digits model's and DeiT's
+#: (8 .. 12), the table's end within the word range (F <= 12), at and past GELU_FRAC_BITS, the largest
+GELU_FRAC = (0, 3, 5, 6, 8, 10, 12, 14, 20, 22, GELU_MAX_FRAC)
+
+
+def run_gelu(lanes: int = 2, beats: int = 400, seed: int = 1, frac_bits=GELU_FRAC, p_valid: float = 0.7,
+             p_ready: float = 0.7, **job) -> dict:
+    """``beats`` beats of ``lanes`` words per input format in ``frac_bits``; returns the bench's result
+    (transactions, mismatches, lost beats, the first mismatch, the bins hit)."""
+    bad = [f for f in frac_bits if not 0 <= f <= GELU_MAX_FRAC]
+    if bad:
+        raise ValueError(f"frac_bits {bad}: the GELU unit takes input formats 0..{GELU_MAX_FRAC}")
+    key = f"gelu_l{lanes}"
+    return runner.run(key, Gelu(lanes), key, "gelu_tb",
+                      {"lanes": lanes, "frac_bits": list(frac_bits), "beats": beats, "seed": seed,
+                       "p_valid": p_valid, "p_ready": p_ready, **job})
