@@ -7,6 +7,7 @@ vector unit's integration into the core.
 from __future__ import annotations
 
 from rtl.gelu import GELU_MAX_FRAC, Gelu
+from rtl.residual import RES_MAX_FRAC, ResidualAdd
 
 from . import runner
 
@@ -26,3 +27,20 @@ def run_gelu(lanes: int = 2, beats: int = 400, seed: int = 1, frac_bits=GELU_FRA
     return runner.run(key, Gelu(lanes), key, "gelu_tb",
                       {"lanes": lanes, "frac_bits": list(frac_bits), "beats": beats, "seed": seed,
                        "p_valid": p_valid, "p_ready": p_ready, **job})
+
+
+#: format triples (fa, fb, f_out) of the default residual run: equal, each way, the extremes, a rounding shift of one
+RES_FORMATS = ((8, 8, 8), (10, 8, 9), (6, 12, 8), (12, 12, 10), (0, RES_MAX_FRAC, 12), (RES_MAX_FRAC, 0, 0),
+               (3, 3, RES_MAX_FRAC), (9, 9, 8))
+
+
+def run_residual(lanes: int = 2, beats: int = 300, seed: int = 1, formats=RES_FORMATS, p_valid: float = 0.7,
+                 p_ready: float = 0.7) -> dict:
+    """``beats`` beats of ``lanes`` word pairs per format triple in ``formats``; returns the bench's result."""
+    bad = [f for f in formats if len(f) != 3 or not all(0 <= v <= RES_MAX_FRAC for v in f)]
+    if bad:
+        raise ValueError(f"formats {bad}: the residual unit takes (fa, fb, f_out) triples of 0..{RES_MAX_FRAC}")
+    key = f"residual_l{lanes}"
+    return runner.run(key, ResidualAdd(lanes), key, "residual_tb",
+                      {"lanes": lanes, "formats": [list(f) for f in formats], "beats": beats, "seed": seed,
+                       "p_valid": p_valid, "p_ready": p_ready})

@@ -10,18 +10,18 @@ from sim.benches.gelu_tb import BINS
 
 @pytest.fixture(scope="module")
 def gelu_run():
-    return vu.run_gelu(lanes=2, beats=300, seed=3)
+    return vu.run_gelu(lanes=2, beats=150, seed=3)
 
 
 def test_gelu_unit_equals_the_vector_side_on_every_word_and_hits_every_bin(gelu_run):
     r = gelu_run
     assert r["mismatches"] == 0 and r["lost_beats"] == 0, r["first_mismatch"]
-    assert r["transactions"] == 2 * 300 * len(vu.GELU_FRAC)
+    assert r["transactions"] == 2 * 150 * len(vu.GELU_FRAC)
     assert sorted(r["bins"]) == sorted(BINS)
 
 
 def test_gelu_unit_takes_one_beat_per_cycle_without_back_pressure():
-    r = vu.run_gelu(lanes=4, beats=200, frac_bits=(8,), p_valid=1.0, p_ready=1.0)
+    r = vu.run_gelu(lanes=2, beats=200, frac_bits=(8,), p_valid=1.0, p_ready=1.0)
     assert r["mismatches"] == 0 and r["lost_beats"] == 0
     assert r["cycles"] <= 200 + LATENCY + 2, r["cycles"]
 
@@ -35,3 +35,45 @@ def test_a_wrong_table_entry_is_caught():
 def test_an_input_format_outside_the_units_range_is_refused():
     with pytest.raises(ValueError, match=f"0..{GELU_MAX_FRAC}"):
         vu.run_gelu(frac_bits=(8, GELU_MAX_FRAC + 1))
+
+
+def test_residual_unit_equals_the_vector_side_words_and_saturation_flags():
+    from sim.benches.residual_tb import BINS as RES_BINS
+
+    r = vu.run_residual(lanes=2, beats=120, seed=5)
+    assert r["mismatches"] == 0 and r["lost_beats"] == 0, r["first_mismatch"]
+    assert r["transactions"] == 2 * 120 * len(vu.RES_FORMATS) and 0 < r["saturated"] < r["transactions"]
+    assert sorted(r["bins"]) == sorted(RES_BINS)
+
+
+def test_residual_unit_takes_one_beat_per_cycle_without_back_pressure():
+    from rtl.residual import LATENCY as RES_LATENCY
+
+    r = vu.run_residual(lanes=2, beats=200, formats=((8, 10, 9),), p_valid=1.0, p_ready=1.0)
+    assert r["mismatches"] == 0 and r["cycles"] <= 200 + RES_LATENCY + 2, r["cycles"]
+
+
+def test_a_format_outside_the_residual_units_range_is_refused():
+    from rtl.residual import RES_MAX_FRAC
+
+    with pytest.raises(ValueError, match=f"0..{RES_MAX_FRAC}"):
+        vu.run_residual(formats=((8, 8, RES_MAX_FRAC + 1),))
+
+
+def test_a_residual_unit_that_rounds_ties_down_is_caught():
+    """The check is live: a unit that rounds a dropped half down instead of up differs on the bench's tie words."""
+    from amaranth import Mux, Signal, signed
+
+    from rtl.residual import ALIGNED_BITS, ResidualAdd
+    from sim import runner
+
+    class TiesDown(ResidualAdd):
+        @staticmethod
+        def _align(m, x, up, dn, half, name):
+            out = Signal(signed(ALIGNED_BITS + 1), name=f"{name}_al")
+            m.d.comb += out.eq(Mux(dn == 0, x << up, (x + half - 1) >> dn))
+            return out
+
+    r = runner.run("residual_l2_planted_ties_down", TiesDown(2), "residual_l2_planted_ties_down", "residual_tb",
+                   {"lanes": 2, "formats": [[12, 12, 10]], "beats": 50, "seed": 1, "p_valid": 1.0, "p_ready": 1.0})
+    assert r["mismatches"] > 0 and r["first_mismatch"]["formats"] == [12, 12, 10]
