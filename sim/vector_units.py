@@ -44,3 +44,22 @@ def run_residual(lanes: int = 2, beats: int = 300, seed: int = 1, formats=RES_FO
     return runner.run(key, ResidualAdd(lanes), key, "residual_tb",
                       {"lanes": lanes, "formats": [list(f) for f in formats], "beats": beats, "seed": seed,
                        "p_valid": p_valid, "p_ready": p_ready})
+
+
+#: layers [C, F, eps, rows] of the default LayerNorm run (a max_c = 64 unit): one-word rows, short and long rows,
+#: the full length, eps 0 and LayerNorm's 1e-6 / 1e-5, formats of the digits model and DeiT
+LN_LAYERS = ((1, 8, 1e-6, 4), (5, 8, 0.0, 8), (17, 10, 1e-6, 8), (64, 8, 1e-6, 6), (64, 12, 0.0, 6), (48, 6, 1e-5, 6))
+
+
+def run_layernorm(max_c: int = 64, layers=LN_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
+                  **job) -> dict:
+    """Rows of each ``[C, F, eps, n_rows]`` layer through a ``max_c``-word LayerNorm unit; returns the bench's result."""
+    from rtl.layernorm import LayerNorm
+
+    bad = [lay for lay in layers if not (1 <= lay[0] <= max_c and lay[1] >= 0 and lay[2] >= 0 and lay[3] >= 1)]
+    if bad:
+        raise ValueError(f"layers {bad}: need 1 <= C <= max_c = {max_c}, F >= 0, eps >= 0 and at least one row")
+    key = f"layernorm_c{max_c}"
+    return runner.run(key, LayerNorm(max_c), key, "layernorm_tb",
+                      {"max_c": max_c, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
+                       "p_ready": p_ready, **job})

@@ -41,8 +41,10 @@ def _units():
     from ..array import SystolicArray
     from ..core import Core
     from ..demax import DeMax, DeMaxRestore
+    from ..gelu import Gelu
     from ..normquant import NormQuant
     from ..requant import Requant
+    from ..residual import ResidualAdd
     from ..skid import SkidBuffer
     from ..src_unit import SRCUnit
     return {
@@ -56,6 +58,9 @@ def _units():
         "act_buffer": (lambda: ActivationBuffer(2, 2, 4, 2), "ActivationBuffer(rows=2, bits=2, depth=4, reps up to 3)"),
         "restore": (lambda: DeMaxRestore(2, 2, max_k=4, cols=4), "DeMaxRestore(lanes=2, cols=4, bits=2)"),
         "core": (lambda: Core(2, 2, 2, max_k=4, max_n=4, max_row=4), "Core(2x2, bits=2, max_k=4, max_n=4, max_row=4)"),
+        # the vector units (issue 29)
+        "gelu": (lambda: Gelu(2), "Gelu(lanes=2)"),
+        "residual": (lambda: ResidualAdd(2), "ResidualAdd(lanes=2)"),
     }
 
 

@@ -141,3 +141,15 @@ def test_busy_holds_through_wide_n_gemms_of_one_k_step_tiles():
     r = check(BusyHolds(WrappingCountCore(2, 2, 2, max_k=4, max_n=16, max_row=4)), BUSY_DEPTH, induction=False)
     assert r["status"] == "failed"
     assert "busy.py" in r["log"]  # the busy assertion, not a stream rule
+
+
+def test_the_vector_units_keep_the_stream_rules():
+    """Issue 29's vector units: a stalled result is held (their whole pipelines stop with ``o``), by induction."""
+    from rtl.formal.properties import names
+    from rtl.gelu import Gelu
+    from rtl.residual import ResidualAdd
+
+    assert {"stream_rules.gelu", "stream_rules.residual"} <= set(names())
+    for unit in (Gelu(2), ResidualAdd(2)):
+        r = check(StreamRules(unit), depth=12)
+        assert r["status"] == "proven", r["log"]

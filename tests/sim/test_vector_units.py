@@ -77,3 +77,26 @@ def test_a_residual_unit_that_rounds_ties_down_is_caught():
     r = runner.run("residual_l2_planted_ties_down", TiesDown(2), "residual_l2_planted_ties_down", "residual_tb",
                    {"lanes": 2, "formats": [[12, 12, 10]], "beats": 50, "seed": 1, "p_valid": 1.0, "p_ready": 1.0})
     assert r["mismatches"] > 0 and r["first_mismatch"]["formats"] == [12, 12, 10]
+
+
+def test_layernorm_unit_equals_the_vector_side_on_every_row_kind_and_length():
+    from sim.benches.layernorm_tb import BINS as LN_BINS
+
+    r = vu.run_layernorm(max_c=64, seed=2)
+    assert r["mismatches"] == 0 and r["lost_beats"] == 0, r["first_mismatch"]
+    assert r["rows"] == sum(lay[3] for lay in vu.LN_LAYERS) and sorted(r["bins"]) == sorted(LN_BINS)
+
+
+def test_layernorm_row_takes_two_passes_and_the_row_sequence():
+    from rtl.layernorm import OUT_LATENCY, ROW_CYCLES
+
+    r = vu.run_layernorm(max_c=64, layers=((64, 8, 1e-6, 3),), p_valid=1.0, p_ready=1.0)
+    assert r["mismatches"] == 0
+    per_row = 2 * 64 + ROW_CYCLES + OUT_LATENCY
+    assert 3 * per_row - 8 <= r["cycles"] <= 3 * per_row + 8, (r["cycles"], per_row)
+
+
+def test_a_wrong_eps_is_caught():
+    """The check is live: eps_q one too high moves the rows of small spread (a small q) by many LSBs."""
+    r = vu.run_layernorm(max_c=64, layers=((5, 8, 0.0, 8),), eps_offset=1)
+    assert r["mismatches"] > 0
