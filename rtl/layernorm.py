@@ -1,7 +1,7 @@
 """LayerNorm unit: the integer vector side's normalisation (:func:`uqvit.vector.layernorm`) of word rows."""
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,6 +10,7 @@ from uqvit.contract import VECTOR_BITS
 from uqvit.vector import LN_FRAC_BITS, LN_MAX_CHANNELS
 
 from .common import check_int
+from .pipemul import mul_latency, pipelined_mul
 
 #: the normalised output: |n| <= sqrt(C) with LN_FRAC_BITS fraction bits (2**20 for C = 4096), signed
 LN_OUT_BITS = LN_FRAC_BITS + 8
@@ -17,9 +18,12 @@ LN_OUT_BITS = LN_FRAC_BITS + 8
 EPS_BITS = 48
 #: cycles a row spends between its last word in and its first result out (stats, root, reciprocal), besides
 #: the output pipeline's OUT_LATENCY
-ROW_CYCLES = 4 + 31 + 33 + 1
-OUT_LATENCY = 4
-STATES = ("IN", "PRODUCTS", "Q", "SHIFT", "SQRT", "RECIP", "OUT")
+#: the row's products' latency (C * sum(x**2) and sum(x)**2, pipelined) and the output product's
+MUL_ROW = max(mul_latency(13, 2 * VECTOR_BITS + 13), mul_latency(VECTOR_BITS + 13, VECTOR_BITS + 13))
+MUL_OUT = mul_latency(VECTOR_BITS + 14, 34)
+ROW_CYCLES = (MUL_ROW + 1) + 3 + 31 + 33
+OUT_LATENCY = 4 + MUL_OUT + 2
+STATES = ("IN", "PRODUCTS", "Q", "LZC", "SHIFT", "SQRT", "RECIP", "OUT")
 
 
 class LayerNorm(wiring.Component):
@@ -37,12 +41,15 @@ class LayerNorm(wiring.Component):
 
     Micro-architecture (one word per beat, rows one after the other): while a row enters, its words are written
     to a ``max_c``-word memory (synchronous read) and summed (``sum(x)``, ``sum(x**2)``, ``C``); then a sequence
-    computes ``q`` (two cycles: the products, their sum), ``g`` from ``q``'s leading zeros, the shifted ``q``,
-    the root (31 iterations of the restoring square root, two bits per step) and the reciprocal (33 iterations of
-    restoring division: the quotient's upper bits are 0); then the words are read back through a
-    :data:`OUT_LATENCY`-stage pipeline (``C*x - sum(x)``, the product with ``recip``, the rounding shift) that
-    stalls with ``o``.  A row takes ``2 C + ROW_CYCLES + OUT_LATENCY`` cycles; ``i.ready`` is 0 from a row's last
-    word until its results are out.  Rows longer than ``max_c`` are not normalised correctly (the memory wraps).
+    computes ``q`` (the two products, pipelined (:mod:`rtl.pipemul`), then their sum), ``q``'s bit length, the
+    shift ``g`` and the shifted ``q``, the root (31 iterations of the restoring square root, two bits per step, taken
+    from the top of a shifting register) and the reciprocal (33 iterations of restoring division: the quotient's
+    upper bits are 0); then the words are read back through an :data:`OUT_LATENCY`-stage pipeline (``C*x - sum(x)``,
+    the pipelined product with ``recip``, the rounding half, the shift) that stalls with ``o``.  (With the products
+    in one cycle and the bit length, the shift and the two-bit pick in one, the unit ran at 53 MHz on the ECP5; with
+    ``C*x - sum(x)`` straight out of the memory, 58 MHz.)  A row takes ``2 C + ROW_CYCLES + OUT_LATENCY`` cycles;
+    ``i.ready`` is 0 from a row's last word until its results are out.  Rows longer than ``max_c`` are not
+    normalised correctly (the memory wraps).
     """
 
     def __init__(self, max_c: int = LN_MAX_CHANNELS):
@@ -62,6 +69,7 @@ class LayerNorm(wiring.Component):
         s1 = Signal(signed(VECTOR_BITS + 13))
         s2 = Signal(unsigned(2 * VECTOR_BITS + 13))
         p1, p2 = Signal(unsigned(64)), Signal(unsigned(64))  # C * s2, s1 * s1
+        wait = Signal(range(MUL_ROW + 1))
         q = Signal(unsigned(64))
         qs = Signal(unsigned(62))
         rem = Signal(unsigned(34))
@@ -69,31 +77,41 @@ class LayerNorm(wiring.Component):
         rrem = Signal(unsigned(34))
         recip = Signal(unsigned(34))
         step = Signal(range(34))
-        bl = Signal(range(65))  # bit length of q
-        m.d.comb += bl.eq(0)
+        bl_now = Signal(range(65))  # bit length of q
+        bl = Signal(range(65))  # registered
+        m.d.comb += bl_now.eq(0)
         for k in range(64):
             with m.If(q[k]):
-                m.d.comb += bl.eq(k + 1)
+                m.d.comb += bl_now.eq(k + 1)
+        # the row's products, pipelined: their operands hold while the sequence waits MUL_ROW cycles in PRODUCTS
+        p1_now = pipelined_mul(m, cnt, s2, Const(1), "p1")
+        p2_now = pipelined_mul(m, s1, s1, Const(1), "p2")
 
         x = self.i.payload.x
         m.d.comb += [wp.addr.eq(cnt), wp.data.eq(x)]
-        # ------------------------------------------------ output pipeline (read, d, product, rounding shift)
+        # ------------------------------------------------ output pipeline: the word read at cycle c is there during
+        # c+1, registered during c+2, C*x during c+3, C*x - sum(x) during c+4, its product with recip (pipelined)
+        # during c+4+MUL_OUT, plus the rounding half a cycle later, shifted onto o during c+OUT_LATENCY
         adv = Signal()
         rd = Signal(range(C + 1))  # next word to read back
         issue = Signal()
-        v1, v2, v3 = Signal(), Signal(), Signal()
-        l1, l2, l3 = Signal(), Signal(), Signal()
+        vs = [Signal(name=f"v{k}") for k in range(1, OUT_LATENCY)]
+        ls = [Signal(name=f"l{k}") for k in range(1, OUT_LATENCY)]
+        xr = Signal(signed(VECTOR_BITS))  # the word, registered out of the memory
+        cx = Signal(signed(VECTOR_BITS + 14))  # C * x
         d2 = Signal(signed(VECTOR_BITS + 14))
-        prod3 = Signal(signed(VECTOR_BITS + 14 + 35))
+        rsum = Signal(signed(VECTOR_BITS + 14 + 35))
         sh = Signal(range(64))  # 62 - LN_FRAC_BITS - g
         half = Signal(unsigned(62 - LN_FRAC_BITS))  # 2**(sh - 1)
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), rp.addr.eq(rd), rp.en.eq(adv)]
         with m.If(adv):
-            m.d.sync += [v1.eq(issue), l1.eq(issue & (rd == cnt - 1)),
-                         v2.eq(v1), l2.eq(l1), d2.eq(cnt * rp.data - s1),
-                         v3.eq(v2), l3.eq(l2), prod3.eq(d2 * recip),
-                         self.o.valid.eq(v3), self.o.payload.last.eq(l3),
-                         self.o.payload.n.eq((prod3 + half) >> sh)]
+            m.d.sync += [vs[0].eq(issue), ls[0].eq(issue & (rd == cnt - 1))]
+            m.d.sync += [vs[k].eq(vs[k - 1]) for k in range(1, len(vs))] + [ls[k].eq(ls[k - 1]) for k in range(1, len(ls))]
+            m.d.sync += [xr.eq(rp.data), cx.eq(cnt * xr), d2.eq(cx - s1)]
+        prod = pipelined_mul(m, d2, recip, adv, "prod")
+        with m.If(adv):
+            m.d.sync += [rsum.eq(prod + half), self.o.payload.n.eq(rsum >> sh),
+                         self.o.valid.eq(vs[-1]), self.o.payload.last.eq(ls[-1])]
 
         # the row's sequence (an if-chain on an encoded state, not an FSM: Verilator lints the case statement
         # Amaranth's FSM becomes as incomplete)
@@ -109,10 +127,15 @@ class LayerNorm(wiring.Component):
                 with m.If(self.i.payload.last):
                     go("PRODUCTS")
         with m.Elif(state == STATES.index("PRODUCTS")):
-            m.d.sync += [p1.eq(cnt * s2), p2.eq(s1 * s1)]
-            go("Q")
+            m.d.sync += wait.eq(wait + 1)
+            with m.If(wait == MUL_ROW):
+                m.d.sync += [p1.eq(p1_now), p2.eq(p2_now), wait.eq(0)]
+                go("Q")
         with m.Elif(state == STATES.index("Q")):
             m.d.sync += q.eq(p1 - p2 + self.eps_q)
+            go("LZC")
+        with m.Elif(state == STATES.index("LZC")):
+            m.d.sync += bl.eq(bl_now)
             go("SHIFT")
         with m.Elif(state == STATES.index("SHIFT")):
             gg = Signal(range(32))
@@ -123,7 +146,8 @@ class LayerNorm(wiring.Component):
         with m.Elif(state == STATES.index("SQRT")):  # two bits of qs per step, from the top: floor(sqrt(qs))
             cur = Signal(unsigned(34))
             trial = Signal(unsigned(34))
-            m.d.comb += [cur.eq((rem << 2) | ((qs >> (step << 1)) & 3)), trial.eq((root << 2) | 1)]
+            m.d.comb += [cur.eq((rem << 2) | qs[60:62]), trial.eq((root << 2) | 1)]
+            m.d.sync += qs.eq(qs << 2)  # the next two bits to the top
             with m.If(cur >= trial):
                 m.d.sync += [rem.eq(cur - trial), root.eq((root << 1) | 1)]
             with m.Else():

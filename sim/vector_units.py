@@ -63,3 +63,22 @@ def run_layernorm(max_c: int = 64, layers=LN_LAYERS, seed: int = 1, p_valid: flo
     return runner.run(key, LayerNorm(max_c), key, "layernorm_tb",
                       {"max_c": max_c, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
                        "p_ready": p_ready, **job})
+
+
+#: layers [n, F, rows] of the default softmax run (a max_row = 64 unit): one key, a few keys, the digits model's 17,
+#: DeiT-like lengths, the full length; logit formats of 8 .. 16 fraction bits
+SOFTMAX_LAYERS = ((1, 10, 3), (3, 8, 6), (17, 12, 8), (49, 14, 6), (64, 16, 6))
+
+
+def run_softmax(max_row: int = 64, layers=SOFTMAX_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
+                **job) -> dict:
+    """Rows of each ``[n, F, rows]`` layer through a ``max_row``-key softmax unit; returns the bench's result."""
+    from rtl.softmax import Softmax
+
+    bad = [lay for lay in layers if not (1 <= lay[0] <= max_row and lay[1] >= 0 and lay[2] >= 1)]
+    if bad:
+        raise ValueError(f"layers {bad}: need 1 <= n <= max_row = {max_row}, F >= 0 and at least one row")
+    key = f"softmax_r{max_row}"
+    return runner.run(key, Softmax(max_row), key, "softmax_tb",
+                      {"max_row": max_row, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
+                       "p_ready": p_ready, **job})

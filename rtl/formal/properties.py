@@ -42,10 +42,12 @@ def _units():
     from ..core import Core
     from ..demax import DeMax, DeMaxRestore
     from ..gelu import Gelu
+    from ..layernorm import LayerNorm
     from ..normquant import NormQuant
     from ..requant import Requant
     from ..residual import ResidualAdd
     from ..skid import SkidBuffer
+    from ..softmax import Softmax
     from ..src_unit import SRCUnit
     return {
         "skid": (lambda: SkidBuffer(unsigned(8)), "SkidBuffer(8 bits)"),
@@ -61,6 +63,8 @@ def _units():
         # the vector units (issue 29)
         "gelu": (lambda: Gelu(2), "Gelu(lanes=2)"),
         "residual": (lambda: ResidualAdd(2), "ResidualAdd(lanes=2)"),
+        "layernorm": (lambda: LayerNorm(4), "LayerNorm(max_c=4)"),
+        "softmax": (lambda: Softmax(4), "Softmax(max_row=4)"),
     }
 
 

@@ -147,9 +147,11 @@ def test_the_vector_units_keep_the_stream_rules():
     """Issue 29's vector units: a stalled result is held (their whole pipelines stop with ``o``), by induction."""
     from rtl.formal.properties import names
     from rtl.gelu import Gelu
+    from rtl.layernorm import LayerNorm
     from rtl.residual import ResidualAdd
+    from rtl.softmax import Softmax
 
-    assert {"stream_rules.gelu", "stream_rules.residual"} <= set(names())
-    for unit in (Gelu(2), ResidualAdd(2)):
+    assert {f"stream_rules.{u}" for u in ("gelu", "residual", "layernorm", "softmax")} <= set(names())
+    for unit in (Gelu(2), ResidualAdd(2), LayerNorm(4), Softmax(4)):
         r = check(StreamRules(unit), depth=12)
         assert r["status"] == "proven", r["log"]

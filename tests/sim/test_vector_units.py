@@ -100,3 +100,24 @@ def test_a_wrong_eps_is_caught():
     """The check is live: eps_q one too high moves the rows of small spread (a small q) by many LSBs."""
     r = vu.run_layernorm(max_c=64, layers=((5, 8, 0.0, 8),), eps_offset=1)
     assert r["mismatches"] > 0
+
+
+def test_softmax_unit_equals_the_vector_side_on_every_row_kind_and_length():
+    from sim.benches.softmax_tb import BINS as SM_BINS
+
+    r = vu.run_softmax(max_row=64, seed=2)
+    assert r["mismatches"] == 0 and r["lost_beats"] == 0, r["first_mismatch"]
+    assert r["rows"] == sum(lay[2] for lay in vu.SOFTMAX_LAYERS) and sorted(r["bins"]) == sorted(SM_BINS)
+
+
+def test_a_wrong_exp_table_entry_is_caught():
+    """The check is live: t0[0] (the row maximum's own factor) 1/16 high moves every probability of the row."""
+    r = vu.run_softmax(max_row=64, layers=((17, 12, 3),), corrupt=[2, 0])
+    assert r["mismatches"] > 0 and r["first_mismatch"]["layer"] == [17, 12]
+
+
+def test_a_vector_unit_layer_outside_its_range_is_refused():
+    with pytest.raises(ValueError, match="max_row = 64"):
+        vu.run_softmax(max_row=64, layers=((65, 8, 1),))
+    with pytest.raises(ValueError, match="max_c = 64"):
+        vu.run_layernorm(max_c=64, layers=((8, 8, -1.0, 1),))

@@ -355,6 +355,29 @@ def sweep_table(d: dict) -> str:
             f"fit's leave-one-out error is up to {ok[0]['area_fit_max_abs_error_pct']:.1f} %.\n\n" + "\n".join(lines) + "\n")
 
 
+#: what each vector unit computes (README wording)
+VECTOR_UNITS = {"gelu": "GELU: table h(|x|), interpolated", "residual": "residual add, saturating",
+                "layernorm": "LayerNorm: sums, integer root and reciprocal", "softmax": "softmax: exp tables, exact division"}
+
+
+def vector_units_table(tv: dict) -> str:
+    """The vector units' ECP5 Fmax against the array's (``reports/timing_vector.json``)."""
+    lines = [f"| unit | computes | Fmax MHz, median [min–max] over {len(tv['seeds'])} seeds | over the array's "
+             f"{tv['array_fmax_mhz']:.1f} MHz (worst seed) | LUT4 | FF | DSP | BRAM |", "|---|---|---|---|---|---|---|---|"]
+    for name, u in tv["units"].items():
+        lines.append(f"| {name} | {VECTOR_UNITS.get(name, '')} | {u['fmax_mhz']:.1f} [{u['fmax_min_mhz']:.1f}–"
+                     f"{u['fmax_max_mhz']:.1f}] | {u['over_array']:.2f}x ({u['worst_over_array']:.2f}x) | {u['lut']} | "
+                     f"{u['ff']} | {u['dsp']} | {u['bram']} |")
+    for name, f in tv.get("failed", {}).items():
+        lines.append(f"| {name} | {VECTOR_UNITS.get(name, '')} | failed: {f['error'][:80]} | | | | | |")
+    verdict = ("every unit at or above the array's median Fmax: none sets the clock" if tv["all_at_or_above_array"]
+               else "**a unit is below the array's median Fmax**")
+    return (f"Lattice {tv['device']}, GELU and residual at {tv['lanes']} words per beat, LayerNorm and softmax at one, "
+            f"registered ports, nextpnr seeds {', '.join(map(str, tv['seeds']))}; the array from {tv['array_from']} "
+            f"([reports/timing_vector.json](reports/timing_vector.json), `python benchmarks/vector_timing.py --json "
+            f"reports/timing_vector.json`): {verdict}.\n\n" + "\n".join(lines) + "\n")
+
+
 def provenance_table(reports: Path) -> str:
     """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
     from ..provenance import dependency_table
@@ -380,6 +403,7 @@ GENERATORS = {
     "digits-rtl": lambda r: digits_rtl_table(_load(r, "sim_demo.json")),
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json"), r / "timing.json"),
+    "vector-units": lambda r: vector_units_table(_load(r, "timing_vector.json")),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "memory-system": lambda r: memory_table(_load(r, "summary.json")),
     "energy": lambda r: energy_table(_load(r, "summary.json")),
