@@ -73,27 +73,32 @@ def _call(spec):
     return fn(*args, **kwargs)
 
 
-def _results(specs: dict, jobs: int):
-    """``(name, result)`` of every bench in ``specs`` order: one after the other, or on ``jobs`` processes (each
-    bench builds and runs its own Verilator model, so they share nothing but the build cache's distinct folders)."""
-    if jobs <= 1:
+def _results(specs: dict, jobs: int, cluster=None):
+    """``(name, result)`` of every bench in ``specs`` order: one after the other, on ``jobs`` fresh processes, or on
+    a Dask cluster (each bench builds and runs its own Verilator model, so they share nothing but the build cache's
+    distinct folders; a cluster's workers need the repository and Verilator, as this machine has them)."""
+    if jobs <= 1 and cluster is None:
         for name, spec in specs.items():
             yield name, _call(spec)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from uqvit.cluster import task_pool
 
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
-        futures = {name: ex.submit(_call, spec) for name, spec in specs.items()}
+    submit, _, close = task_pool(jobs, cluster, spawn=True)
+    try:
+        futures = {name: submit(_call, spec) for name, spec in specs.items()}
         for name in specs:
             yield name, futures[name].result()
+    finally:
+        close()
 
 
 def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols: int = 4, json_path=None,
-                   bits: int = BITS, log=print, jobs: int = 1) -> dict:
+                   bits: int = BITS, log=print, jobs: int = 1, cluster=None, extra=None) -> dict:
     """Run every bench with a share of ``transactions``; returns (and optionally writes) the summary.  ``jobs``:
     worker processes for the benches (the same figures as 1, but for the wall times; patched RTL, as the
-    planted-bug tests use, is seen by ``jobs=1`` only)."""
+    planted-bug tests use, is seen by ``jobs=1`` only); ``cluster``: a Dask scheduler address (or client) to run
+    them on instead.  ``extra``: more benches ``{name: (fn, args, kwargs)}`` (``uqvit rtl verify`` adds the vector
+    units', :func:`sim.vector_units.regression_specs`), each returning at least the core benches' fields."""
     check_core_params(rows, cols, bits, CORE_LIMITS["max_k"], CORE_LIMITS["max_n"])
     if transactions < len(SHARES):
         raise ContractError(f"transactions={transactions}: need at least {len(SHARES)} (one per bench)")
@@ -110,10 +115,11 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
         "core_lanes": (run_core, (LANES_CORE["rows"], LANES_CORE["cols"], bits, n["core_lanes"], seed + 5),
                        {"lanes": LANES_CORE["lanes"], "pinned": False}),
     }
+    specs.update(extra or {})
     summary = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "seed": seed, "rows": rows, "cols": cols,
                "bits": bits, "benches": {}}
     t0 = time.time()
-    for name, r in _results(specs, jobs):
+    for name, r in _results(specs, jobs, cluster):
         summary["benches"][name] = r
         for f in ("transactions", "mismatches", "lost_beats"):
             summary[f] += r[f]
@@ -125,6 +131,8 @@ def run_regression(transactions: int = 10000, seed: int = 1, rows: int = 4, cols
     cov = summary["coverage"]
     log(f"  coverage: {cov['hit']}/{cov['bins']} bins hit" + (f"; never hit: {', '.join(cov['holes'])}" if cov["holes"] else ""))
     summary["wall_s"], summary["jobs"] = round(time.time() - t0, 1), jobs
+    if cluster is not None:
+        summary["cluster"] = str(cluster) if isinstance(cluster, str) else "a Dask client"
     log(json.dumps({k: summary[k] for k in ("transactions", "mismatches", "lost_beats", "seed")}))
     if json_path:
         Path(json_path).write_text(json.dumps(summary, indent=2))

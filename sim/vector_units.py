@@ -1,8 +1,8 @@
 """Runs the benches of the vector units (issue 29: the transformer block on chip) on Verilator.
 
-Each unit is checked against the integer vector side (:mod:`uqvit.vector`) by exact equality.  These benches are
-not yet in ``uqvit rtl verify``'s regression (:mod:`sim.regression`) or the mutation run: they join them with the
-vector unit's integration into the core.
+Each unit is checked against the integer vector side (:mod:`uqvit.vector`) by exact equality.  ``uqvit rtl verify``
+runs them beside the core's benches (:func:`regression_specs`); they are not yet in the mutation run (they join it
+with the vector unit's integration into the core).
 """
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ def run_softmax(max_row: int = 64, layers=SOFTMAX_LAYERS, seed: int = 1, p_valid
     return runner.run(key, Softmax(max_row), key, "softmax_tb",
                       {"max_row": max_row, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
                        "p_ready": p_ready, **job})
+
+
+#: the GELU and residual benches' share of ``uqvit rtl verify``'s transactions (words); the LayerNorm and softmax
+#: benches run their default layers whatever the count (every row of them is an edge: a kind, a length, an eps)
+VECTOR_SHARES = {"gelu": 0.04, "residual": 0.04}
+
+
+def regression_specs(transactions: int, seed: int) -> dict:
+    """The vector units' benches for :func:`sim.regression.run_regression`'s ``extra``: ``{name: (fn, args, kwargs)}``."""
+    n = {k: max(1, int(transactions * f)) for k, f in VECTOR_SHARES.items()}
+    return {
+        "gelu": (run_gelu, (), {"lanes": 2, "beats": -(-n["gelu"] // (2 * len(GELU_FRAC))), "seed": seed + 6}),
+        "residual": (run_residual, (), {"lanes": 2, "beats": -(-n["residual"] // (2 * len(RES_FORMATS))),
+                                        "seed": seed + 7}),
+        "layernorm": (run_layernorm, (), {"seed": seed + 8}),
+        "softmax": (run_softmax, (), {"seed": seed + 9}),
+    }

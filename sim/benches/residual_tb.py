@@ -95,4 +95,5 @@ async def residual_unit(dut):
         out["transactions"] += len(pairs)
         hit |= bins_of(pairs, fa, fb, fo, results)
     out["bins"] = sorted(hit)
+    out["coverage"] = {"residual.edges": {b: int(b in hit) for b in BINS}}  # sim.coverage's format: merged by the regression
     write_result(job, out)

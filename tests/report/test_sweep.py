@@ -109,9 +109,11 @@ def test_a_task_whose_dask_worker_dies_is_retried_not_lost(tmp_path):
     import cloudpickle
     from distributed import Client, LocalCluster
 
+    from uqvit.cluster import task_pool
+
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers do not import the test module
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
-        submit, as_completed, close = sw._pool(1, c)
+        submit, as_completed, close = task_pool(1, c)
         fut = submit(_die_once, str(tmp_path / "died"))
         assert [f.result() for f in as_completed([fut])] == ["done"]
         close()

@@ -37,7 +37,8 @@ def test_regression_has_no_mismatch_and_no_lost_or_duplicated_beat(regression):
 
 def test_every_unit_bench_ran_transactions(regression):
     b = regression["benches"]
-    assert set(b) == {"array", "normquant", "requant", "demax", "core", "core_lanes"}
+    assert set(b) == {"array", "normquant", "requant", "demax", "core", "core_lanes", "gelu", "residual", "layernorm",
+                      "softmax"}
     assert all(r["transactions"] > 0 and r["cycles"] > 0 for r in b.values())
 
 
@@ -77,6 +78,9 @@ def test_every_functional_coverage_bin_is_hit(regression):
     assert pts["core.k"]["=max_k"] > 0 and pts["core.k"][">max_k"] > 0
     # ViT-sized work through the core: a tile of K > 1536 (DeiT-S fc2) and DeiT's 197-key DeMax rows
     assert pts["core.k"][">1536"] > 0 and pts["demax.row_len"]["197"] > 0
+    # the vector units' edges (issue 29): their benches' bins are merged with the core's
+    assert {"gelu.edges", "residual.edges", "layernorm.rows", "softmax.rows"} <= set(pts)
+    assert pts["softmax.rows"]["masked_keys"] > 0 and pts["layernorm.rows"]["constant_row"] > 0
 
 
 def _figures(summary):
@@ -97,3 +101,25 @@ def test_two_jobs_give_the_stored_serial_runs_figures(regression):
     got = _figures(regression)
     got.pop("rc")
     assert got == _figures(stored)
+
+
+def test_the_benches_run_on_a_dask_cluster_with_the_serial_figures(tmp_path):
+    """``uqvit rtl verify --cluster``'s dispatch: the same benches on a local Dask cluster give the serial results."""
+    from distributed import Client, LocalCluster
+
+    from sim.regression import _results
+    from sim.vector_units import run_gelu, run_residual
+
+    specs = {"gelu": (run_gelu, (), {"lanes": 2, "beats": 20, "frac_bits": (3, 10), "seed": 4}),
+             "residual": (run_residual, (), {"lanes": 2, "beats": 20, "formats": ((9, 9, 8),), "seed": 4})}
+    serial = dict(_results(specs, 1))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
+        on_cluster = dict(_results(specs, 1, c))
+    assert list(on_cluster) == list(specs) and _figures(on_cluster) == _figures(serial)
+    assert all(r["transactions"] > 0 and r["mismatches"] == 0 for r in on_cluster.values())
+
+
+def test_an_unreachable_cluster_is_one_clear_error(capsys):
+    assert main(["rtl", "verify", "--transactions", "10", "--cluster", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cluster: cannot reach a Dask scheduler" in err

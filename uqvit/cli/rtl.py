@@ -130,7 +130,18 @@ def _verify(args) -> int:
 
     setup_verilator()  # here, not only in the bench processes: a missing or broken Verilator is one error line
 
-    s = run_regression(args.transactions, args.seed, args.rows, args.cols, jobs=args.jobs)
+    from sim.vector_units import regression_specs
+
+    cluster = None
+    if args.cluster:  # reach the scheduler before any bench runs: an unreachable one is one error line
+        from uqvit.cluster import connect
+
+        cluster, _ = connect(args.cluster)
+    s = run_regression(args.transactions, args.seed, args.rows, args.cols, jobs=args.jobs, cluster=cluster,
+                       extra=regression_specs(args.transactions, args.seed))
+    if cluster is not None:
+        s["cluster"] = args.cluster
+        cluster.close()
     if args.json:  # with its provenance: reports/verify.json is the README's regression figure
         from uqvit.provenance import write_json
 
@@ -158,6 +169,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--cols", type=checks.int_in(1), default=4)
     v.add_argument("--jobs", type=checks.int_in(1), default=2,
                    help="worker processes for the benches (default 2; the same figures as 1, but for the wall times)")
+    v.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the benches on a Dask cluster (its scheduler, e.g. tcp://10.0.0.5:8786) instead of --jobs; "
+                        "its workers need this repository and Verilator; a bench whose worker dies is rerun")
     v.add_argument("--json", default=None, help="write the summary JSON here")
     v.set_defaults(func=_verify, validate=_check_verify)
     f = sub.add_parser("prove", help="bounded model checking / k-induction of the units' formal properties (smtbmc + Yices)")

@@ -281,8 +281,10 @@ def verify_line(v: dict) -> str:
     cov = v["coverage"]
     cores = f"{v['rows']}x{v['cols']} (one drain lane, with the guard phase) and 8x8 with four drain lanes"
     return (f"From [reports/verify.json](reports/verify.json) (`{v['provenance']['command']}`): "
-            f"{_n(v['transactions'])} transactions over the array, NormQuant, requant and DeMax unit benches and two "
-            f"cores, {cores}: {v['mismatches']} mismatches, {v['lost_beats']} lost or duplicated beats; "
+            f"{_n(v['transactions'])} transactions over the array, NormQuant, requant and DeMax unit benches, two "
+            f"cores, {cores}, and the vector units (" + ", ".join(n for n in ("gelu", "residual", "layernorm", "softmax")
+                                                             if n in b) + f"): {v['mismatches']} mismatches, "
+            f"{v['lost_beats']} lost or duplicated beats; "
             f"coverage {cov['hit']} of {cov['bins']} bins hit; array utilisation on long GEMMs "
             f"{100 * b['array']['utilisation']:.1f} %; wall {v['wall_s']:.0f} s.\n")
 

@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+from ..cluster import task_pool
 from ..errors import UserError
 
 SWEEP_CLOCK_HZ = 1e9  # the assumed ASIC clock throughput/area is stated at
@@ -105,49 +106,6 @@ def run_point(layers, size: int, bits: int, act_kib: int, bw: float | None, fit:
     return p
 
 
-#: how often Dask reruns a point whose worker died before the point is recorded as failed
-RETRIES = 2
-
-
-class _Inline:
-    """The serial 'pool': runs each point when it is submitted."""
-
-    def submit(self, fn, *a):
-        from concurrent.futures import Future
-
-        f = Future()
-        try:
-            f.set_result(fn(*a))
-        except BaseException as e:  # noqa: BLE001 (handed to the caller through the future, as a pool would)
-            f.set_exception(e)
-        return f
-
-    def close(self):
-        pass
-
-
-def _pool(jobs: int, cluster):
-    """``(submit, as_completed, close)`` for ``jobs`` local processes, or a Dask cluster (an address, or a
-    ``distributed.Client``)."""
-    if cluster is not None:
-        from distributed import Client, as_completed
-
-        if isinstance(cluster, Client):
-            client = cluster
-        else:
-            try:
-                client = Client(cluster, timeout=10)
-            except (OSError, TimeoutError, ValueError) as e:
-                raise UserError(f"--cluster: cannot reach a Dask scheduler at {cluster} ({type(e).__name__}: {e}); "
-                                "start one with `dask scheduler` and `dask worker ADDRESS`, or drop --cluster") from None
-        return (lambda fn, *a: client.submit(fn, *a, retries=RETRIES, pure=False), as_completed,
-                (lambda: None) if client is cluster else client.close)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ex = _Inline() if jobs <= 1 else ProcessPoolExecutor(jobs)
-    return ex.submit, as_completed, (ex.close if jobs <= 1 else ex.shutdown)
-
-
 def sweep(model: str, sizes, bits, act_kibs, bandwidths, out_jsonl: Path, reports: Path = Path("reports"),
           log=print, jobs: int = 1, cluster=None) -> list[dict]:
     """Every point of the grid, appended to ``out_jsonl`` as it finishes (a rerun skips the points already there).
@@ -178,7 +136,7 @@ def sweep(model: str, sizes, bits, act_kibs, bandwidths, out_jsonl: Path, report
                 done[_key(p)] = p
     grid = list(itertools.product(sizes, bits, act_kibs, bandwidths))
     log(f"sweep of {model}: {len(grid)} points, {sum(g in done for g in grid)} already in {out_jsonl}")
-    submit, as_completed, close = _pool(jobs, cluster)
+    submit, as_completed, close = task_pool(jobs, cluster)
     futures = {}
     try:
         for size, b, kib, bw in grid:
