@@ -10,7 +10,7 @@ from uqvit.contract import VECTOR_BITS
 from uqvit.vector import LN_FRAC_BITS, LN_MAX_CHANNELS
 
 from .common import check_int
-from .pipemul import mul_latency, pipelined_mul
+from .arith import mul_latency, pipelined_mul, recip_step
 
 #: the normalised output: |n| <= sqrt(C) with LN_FRAC_BITS fraction bits (2**20 for C = 4096), signed
 LN_OUT_BITS = LN_FRAC_BITS + 8
@@ -41,7 +41,7 @@ class LayerNorm(wiring.Component):
 
     Micro-architecture (one word per beat, rows one after the other): while a row enters, its words are written
     to a ``max_c``-word memory (synchronous read) and summed (``sum(x)``, ``sum(x**2)``, ``C``); then a sequence
-    computes ``q`` (the two products, pipelined (:mod:`rtl.pipemul`), then their sum), ``q``'s bit length, the
+    computes ``q`` (the two products, pipelined (:mod:`rtl.arith`), then their sum), ``q``'s bit length, the
     shift ``g`` and the shifted ``q``, the root (31 iterations of the restoring square root, two bits per step, taken
     from the top of a shifting register) and the reciprocal (33 iterations of restoring division: the quotient's
     upper bits are 0); then the words are read back through an :data:`OUT_LATENCY`-stage pipeline (``C*x - sum(x)``,
@@ -157,12 +157,7 @@ class LayerNorm(wiring.Component):
                 go("RECIP")
                 m.d.sync += [rrem.eq(1 << 29), recip.eq(0), step.eq(32)]
         with m.Elif(state == STATES.index("RECIP")):  # 2**62 // root, quotient bits 32 .. 0 (root >= 2**30)
-            cur = Signal(unsigned(35))
-            m.d.comb += cur.eq(rrem << 1)
-            with m.If((root != 0) & (cur >= root)):  # (q = 0: root 0, recip stays 0, so is every n)
-                m.d.sync += [rrem.eq(cur - root), recip.eq((recip << 1) | 1)]
-            with m.Else():
-                m.d.sync += [rrem.eq(cur), recip.eq(recip << 1)]
+            recip_step(m, rrem, recip, root)  # (q = 0: root 0, recip stays 0, so does every n)
             m.d.sync += step.eq(step - 1)
             with m.If(step == 0):
                 m.d.sync += rd.eq(0)

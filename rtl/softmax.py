@@ -10,7 +10,7 @@ from uqvit.contract import PROB_FRAC_BITS
 from uqvit.vector import EXP_FRAC_BITS, LOGIT_BITS
 
 from .common import check_int
-from .pipemul import delay, mul_latency, pipelined_mul
+from .arith import delay, mul_latency, pipelined_mul, recip_step
 
 #: the exp tables, by ``cfg.sel``: the distance's top bits (64 entries), middle byte, low byte (256 each)
 TABLES = (("t2", 1 << (LOGIT_BITS - 16)), ("t1", 256), ("t0", 256))
@@ -51,7 +51,7 @@ class Softmax(wiring.Component):
     Micro-architecture (one key per beat, rows one after the other): while a row enters, its words are written to
     a ``max_row``-entry memory and its maximum is kept; an exp pass reads them back through an
     :data:`EXP_LATENCY`-stage pipeline (the distance, the three synchronous table reads, registered, the two
-    products, pipelined (:mod:`rtl.pipemul`), each rounded half up by EXP_FRAC_BITS) that writes every ``e`` to a
+    products, pipelined (:mod:`rtl.arith`), each rounded half up by EXP_FRAC_BITS) that writes every ``e`` to a
     second memory and sums them; the reciprocal
     ``2**RECIP_SHIFT // (2 * total)`` takes 22 restoring-division steps (its upper bits are 0: ``total >=
     2**EXP_FRAC_BITS``); then the ``e`` are read back through an :data:`OUT_LATENCY`-stage pipeline that stalls
@@ -178,12 +178,7 @@ class Softmax(wiring.Component):
                     go("RECIP")
                     m.d.sync += [step.eq(21), recip.eq(0), rem.eq(1 << (RECIP_SHIFT - 22)), div.eq((total + e) << 1)]
         with m.Elif(at("RECIP")):  # 2**RECIP_SHIFT // div, quotient bits 21 .. 0 (div > 2**30: the others are 0)
-            cur = Signal(unsigned(len(rem) + 1))
-            m.d.comb += cur.eq(rem << 1)
-            with m.If((div != 0) & (cur >= div)):
-                m.d.sync += [rem.eq(cur - div), recip.eq((recip << 1) | 1)]
-            with m.Else():
-                m.d.sync += [rem.eq(cur), recip.eq(recip << 1)]
+            recip_step(m, rem, recip, div)  # (a row of masked keys only: div 0, recip stays 0, so does every p)
             m.d.sync += step.eq(step - 1)
             with m.If(step == 0):
                 m.d.sync += rd.eq(0)

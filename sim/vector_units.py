@@ -7,9 +7,16 @@ with the vector unit's integration into the core).
 from __future__ import annotations
 
 from rtl.gelu import GELU_MAX_FRAC, Gelu
+from rtl.layernorm import LayerNorm
 from rtl.residual import RES_MAX_FRAC, ResidualAdd
+from rtl.softmax import Softmax
 
 from . import runner
+
+def _run(key: str, comp, bench: str, job: dict) -> dict:
+    """Build ``comp`` (cached under ``sim_build/key``) and run ``sim.benches.<bench>`` on it with ``job``."""
+    return runner.run(key, comp, key, bench, job)
+
 
 #: input formats of the default GELU run: no finer than the table (F <= 5), the digits model's and DeiT's
 #: (8 .. 12), the table's end within the word range (F <= 12), at and past GELU_FRAC_BITS, the largest
@@ -23,10 +30,9 @@ def run_gelu(lanes: int = 2, beats: int = 400, seed: int = 1, frac_bits=GELU_FRA
     bad = [f for f in frac_bits if not 0 <= f <= GELU_MAX_FRAC]
     if bad:
         raise ValueError(f"frac_bits {bad}: the GELU unit takes input formats 0..{GELU_MAX_FRAC}")
-    key = f"gelu_l{lanes}"
-    return runner.run(key, Gelu(lanes), key, "gelu_tb",
-                      {"lanes": lanes, "frac_bits": list(frac_bits), "beats": beats, "seed": seed,
-                       "p_valid": p_valid, "p_ready": p_ready, **job})
+    return _run(f"gelu_l{lanes}", Gelu(lanes), "gelu_tb",
+                {"lanes": lanes, "frac_bits": list(frac_bits), "beats": beats, "seed": seed, "p_valid": p_valid,
+                 "p_ready": p_ready, **job})
 
 
 #: format triples (fa, fb, f_out) of the default residual run: equal, each way, the extremes, a rounding shift of one
@@ -40,10 +46,9 @@ def run_residual(lanes: int = 2, beats: int = 300, seed: int = 1, formats=RES_FO
     bad = [f for f in formats if len(f) != 3 or not all(0 <= v <= RES_MAX_FRAC for v in f)]
     if bad:
         raise ValueError(f"formats {bad}: the residual unit takes (fa, fb, f_out) triples of 0..{RES_MAX_FRAC}")
-    key = f"residual_l{lanes}"
-    return runner.run(key, ResidualAdd(lanes), key, "residual_tb",
-                      {"lanes": lanes, "formats": [list(f) for f in formats], "beats": beats, "seed": seed,
-                       "p_valid": p_valid, "p_ready": p_ready})
+    return _run(f"residual_l{lanes}", ResidualAdd(lanes), "residual_tb",
+                {"lanes": lanes, "formats": [list(f) for f in formats], "beats": beats, "seed": seed,
+                 "p_valid": p_valid, "p_ready": p_ready})
 
 
 #: layers [C, F, eps, rows] of the default LayerNorm run (a max_c = 64 unit): one-word rows, short and long rows,
@@ -54,15 +59,12 @@ LN_LAYERS = ((1, 8, 1e-6, 4), (5, 8, 0.0, 8), (17, 10, 1e-6, 8), (64, 8, 1e-6, 6
 def run_layernorm(max_c: int = 64, layers=LN_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
                   **job) -> dict:
     """Rows of each ``[C, F, eps, n_rows]`` layer through a ``max_c``-word LayerNorm unit; returns the bench's result."""
-    from rtl.layernorm import LayerNorm
-
     bad = [lay for lay in layers if not (1 <= lay[0] <= max_c and lay[1] >= 0 and lay[2] >= 0 and lay[3] >= 1)]
     if bad:
         raise ValueError(f"layers {bad}: need 1 <= C <= max_c = {max_c}, F >= 0, eps >= 0 and at least one row")
-    key = f"layernorm_c{max_c}"
-    return runner.run(key, LayerNorm(max_c), key, "layernorm_tb",
-                      {"max_c": max_c, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
-                       "p_ready": p_ready, **job})
+    return _run(f"layernorm_c{max_c}", LayerNorm(max_c), "layernorm_tb",
+                {"max_c": max_c, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
+                 "p_ready": p_ready, **job})
 
 
 #: layers [n, F, rows] of the default softmax run (a max_row = 64 unit): one key, a few keys, the digits model's 17,
@@ -73,15 +75,12 @@ SOFTMAX_LAYERS = ((1, 10, 3), (3, 8, 6), (17, 12, 8), (49, 14, 6), (64, 16, 6))
 def run_softmax(max_row: int = 64, layers=SOFTMAX_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
                 **job) -> dict:
     """Rows of each ``[n, F, rows]`` layer through a ``max_row``-key softmax unit; returns the bench's result."""
-    from rtl.softmax import Softmax
-
     bad = [lay for lay in layers if not (1 <= lay[0] <= max_row and lay[1] >= 0 and lay[2] >= 1)]
     if bad:
         raise ValueError(f"layers {bad}: need 1 <= n <= max_row = {max_row}, F >= 0 and at least one row")
-    key = f"softmax_r{max_row}"
-    return runner.run(key, Softmax(max_row), key, "softmax_tb",
-                      {"max_row": max_row, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
-                       "p_ready": p_ready, **job})
+    return _run(f"softmax_r{max_row}", Softmax(max_row), "softmax_tb",
+                {"max_row": max_row, "layers": [list(lay) for lay in layers], "seed": seed, "p_valid": p_valid,
+                 "p_ready": p_ready, **job})
 
 
 #: the GELU and residual benches' share of ``uqvit rtl verify``'s transactions (words); the LayerNorm and softmax

@@ -1,9 +1,10 @@
-"""A wide multiplier as a pipeline: 17-bit limb products (one ECP5 MULT18X18D each), then a registered adder tree.
+"""Arithmetic pieces of the vector units: a wide multiplier as a pipeline, a delay line, a restoring-division step.
 
 A product of two operands wider than 18 bits maps to several DSP blocks chained by fabric adders; in one cycle
 that path limited the vector units to about 50 MHz on the ECP5.  :func:`pipelined_mul` splits each operand into
 17-bit limbs (the top limb keeps the sign), registers every limb product, and sums them in a binary tree with a
-register after each level, so no cycle holds more than one DSP and one adder.
+register after each level, so no cycle holds more than one DSP and one adder.  :func:`recip_step` is one step of
+the restoring division by which LayerNorm and softmax take a power of two over a row's statistic.
 """
 from __future__ import annotations
 
@@ -66,3 +67,15 @@ def delay(m, v: Value, n: int, en, name: str) -> Value:
             m.d.sync += r.eq(v)
         v = r
     return v
+
+
+def recip_step(m, rem, quo, divisor) -> None:
+    """One step of ``2**N // divisor`` by restoring division (the dividend's remaining bits are 0): the remainder
+    doubles, and where it reaches the divisor it is reduced and a 1 enters the quotient (a 0 otherwise).  A divisor
+    of 0 leaves the quotient 0."""
+    cur = Signal(unsigned(len(rem) + 1), name=f"{rem.name}_next")
+    m.d.comb += cur.eq(rem << 1)
+    with m.If((divisor != 0) & (cur >= divisor)):
+        m.d.sync += [rem.eq(cur - divisor), quo.eq((quo << 1) | 1)]
+    with m.Else():
+        m.d.sync += [rem.eq(cur), quo.eq(quo << 1)]
