@@ -110,8 +110,8 @@ def test_the_benches_run_on_a_dask_cluster_with_the_serial_figures(tmp_path):
     from sim.regression import _results
     from sim.vector_units import run_gelu, run_residual
 
-    specs = {"gelu": (run_gelu, (), {"lanes": 2, "beats": 20, "frac_bits": (3, 10), "seed": 4}),
-             "residual": (run_residual, (), {"lanes": 2, "beats": 20, "formats": ((9, 9, 8),), "seed": 4})}
+    specs = {"gelu": (run_gelu, (), {"lanes": 2, "beats": 10, "frac_bits": (3, 10), "seed": 4}),
+             "residual": (run_residual, (), {"lanes": 2, "beats": 10, "formats": ((9, 9, 8),), "seed": 4})}
     serial = dict(_results(specs, 1))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
         on_cluster = dict(_results(specs, 1, c))

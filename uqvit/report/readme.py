@@ -358,7 +358,7 @@ def sweep_table(d: dict) -> str:
 
 
 #: what each vector unit computes (README wording)
-VECTOR_UNITS = {"gelu": "GELU: table h(|x|), interpolated", "residual": "residual add, saturating",
+VECTOR_UNITS = {"gelu": "GELU: a table of h(t) = t Φ(-t), interpolated", "residual": "residual add, saturating",
                 "layernorm": "LayerNorm: sums, integer root and reciprocal", "softmax": "softmax: exp tables, exact division"}
 
 
