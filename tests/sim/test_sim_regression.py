@@ -112,6 +112,7 @@ def test_the_benches_run_on_a_dask_cluster_with_the_serial_figures(tmp_path):
 
     specs = {"gelu": (run_gelu, (), {"lanes": 2, "beats": 10, "frac_bits": (3, 10), "seed": 4}),
              "residual": (run_residual, (), {"lanes": 2, "beats": 10, "formats": ((9, 9, 8),), "seed": 4})}
+    # (two benches, two workers: each runs on its own worker, and the results come back in the specs' order)
     serial = dict(_results(specs, 1))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
         on_cluster = dict(_results(specs, 1, c))

@@ -48,8 +48,10 @@ def test_uqvit_report_takes_your_own_layers(tmp_path, capsys):
     val = {"sizes": {}, "rows": [{"size": "4x4", "kind": "gemm", "shape": "1x1x1", "label": "t", "measured": 36,
                                   "predicted": 0, "error_pct": 0.0}], "max_abs_error_pct": 0.0}
     (tmp_path / "out" / "cycle_validation.json").write_text(json.dumps(val))
-    from area_fixtures import fake_area
+    from area_fixtures import fake_accesses, fake_area
     (tmp_path / "out" / "area_synth.json").write_text(json.dumps(fake_area()))
+    # stored access counts: without them generate() would count them on the RTL at three sizes (minutes)
+    (tmp_path / "out" / "access_counts.json").write_text(json.dumps(fake_accesses()))
     js = report.generate(tmp_path / "out", eval_paths=[], models={"mine": str(topo)}, sizes=(16, 32),
                          command="pytest", log=lambda *a: None)
     assert set(js["utilization"]) == {"mine"} and 0 < js["utilization"]["mine"]["16x16"] <= 1
