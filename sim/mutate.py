@@ -268,10 +268,10 @@ def _prepare(unit: str, seed: int, sample: int, wd: Path, bench_seed: int = 1) -
 class _Run:
     """Hands out a run's work items and turns their results into rows, unit summaries and the JSON."""
 
-    def __init__(self, units, seed, sample, json_path, check_equiv, jobs, log):
+    def __init__(self, units, seed, sample, json_path, check_equiv, jobs, log, cluster=None):
         self.units, self.seed, self.sample, self.json_path = units, seed, sample, json_path
-        self.check_equiv, self.jobs, self.log = check_equiv, jobs, log
-        self.pool = WorkPool(jobs)
+        self.check_equiv, self.jobs, self.log, self.cluster = check_equiv, jobs, log, cluster
+        self.pool = WorkPool(jobs, cluster)
         self.t0 = time.time()
         self.open: dict[str, _Unit] = {}
         self.per: dict[str, dict] = {}
@@ -331,22 +331,27 @@ class _Run:
 
     def result(self, complete: bool) -> dict:
         per = {u: self.per[u] for u in self.units if u in self.per}  # in the order asked for
-        meta = {"seed": self.seed, "sample": self.sample, "jobs": self.jobs, "wall_s": round(time.time() - self.t0, 1)}
+        meta = {"seed": self.seed, "sample": self.sample, "jobs": self.jobs, "wall_s": round(time.time() - self.t0, 1),
+                **({"cluster": _where(self.cluster)} if self.cluster is not None else {})}
         if not complete:
             return {**meta, "complete": False, "units": per}
         tot = {f: sum(p[f] for p in per.values()) for f in ("mutants", "killed", "survived", "equivalent", "errors")}
         tot["score"] = score(tot["killed"], tot["mutants"], tot["equivalent"])
         return {**tot, **meta, "complete": True,
                 "generated_by": provenance(command(self.units, [self.seed], self.sample, self.jobs, self.json_path,
-                                                   self.check_equiv)),
+                                                   self.check_equiv, self.cluster)),
                 "units": per}
 
 
-def command(units, seeds, sample: int, jobs: int, json_path=None, check_equiv: bool = True) -> str:
+def _where(cluster) -> str:
+    return cluster if isinstance(cluster, str) else "a Dask client"
+
+
+def command(units, seeds, sample: int, jobs: int, json_path=None, check_equiv: bool = True, cluster=None) -> str:
     """The ``uqvit rtl mutate`` command line of a run."""
+    where = f" --cluster {cluster}" if isinstance(cluster, str) else f" --jobs {jobs}" if jobs > 1 else ""
     return (f"uqvit rtl mutate --units {','.join(units)} --seed {','.join(map(str, seeds))} --sample {sample}"
-            + (f" --jobs {jobs}" if jobs > 1 else "") + ("" if check_equiv else " --no-equiv")
-            + (f" --json {json_path}" if json_path else ""))
+            + where + ("" if check_equiv else " --no-equiv") + (f" --json {json_path}" if json_path else ""))
 
 
 def _short(cmd: str) -> str:
@@ -372,15 +377,18 @@ def summarize(unit: str, rows: list[dict], seed: int, seconds: float) -> dict:
 
 
 def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAULT_SAMPLE, json_path=None,
-                 check_equiv: bool = True, log=print, jobs: int = 1) -> dict:
+                 check_equiv: bool = True, log=print, jobs: int = 1, cluster=None) -> dict:
     """Mutation testing of ``units``; returns ``{mutants, killed, survived, equivalent, errors, score, jobs, wall_s,
     units: {...}}``.  Each unit's mutants are listed and built here, one unit after the other; their bench runs
     and equivalence checks are work items run by ``jobs`` worker processes (:mod:`sim.mutate_pool`) while the
     next unit is built.  The statuses and the order of the rows (by mutant id) do not depend on ``jobs``; a
     mutant whose work item failed (its worker died twice, an unexpected exception) is kept, as ``error``, with
-    the reason (it counts as not killed).  The JSON is rewritten whenever a unit is done."""
-    log(f"uqvit rtl mutate: units={','.join(units)} seed={seed} sample={sample} per unit, jobs={jobs}")
-    run = _Run(units, seed, sample, json_path, check_equiv, jobs, log)
+    the reason (it counts as not killed).  The JSON is rewritten whenever a unit is done.  ``cluster`` (a Dask
+    scheduler address or client): the work items run there instead of in ``jobs`` local processes, with the
+    same rows."""
+    where = f"cluster={_where(cluster)}" if cluster is not None else f"jobs={jobs}"
+    log(f"uqvit rtl mutate: units={','.join(units)} seed={seed} sample={sample} per unit, {where}")
+    run = _Run(units, seed, sample, json_path, check_equiv, jobs, log, cluster)
     with tempfile.TemporaryDirectory(prefix="uqvit_mut_") as td:
         try:
             for u in units:
@@ -395,7 +403,8 @@ def run_mutation(units: list[str], seed: int = DEFAULT_SEED, sample: int = DEFAU
     log(json.dumps({f: out[f] for f in ("mutants", "killed", "survived", "equivalent", "errors", "score", "jobs",
                                         "wall_s")}))
     if json_path:
-        write_json(json_path, out, "mutation", command(units, [seed], sample, jobs, json_path, check_equiv), indent=2)
+        write_json(json_path, out, "mutation", command(units, [seed], sample, jobs, json_path, check_equiv, cluster),
+                   indent=2)
     return out
 
 
@@ -417,16 +426,17 @@ def combine_seeds(runs: list[dict]) -> dict:
 
 
 def run_seeds(units: list[str], seeds: list[int], sample: int = DEFAULT_SAMPLE, json_path=None,
-              check_equiv: bool = True, log=print, jobs: int = 1) -> dict:
+              check_equiv: bool = True, log=print, jobs: int = 1, cluster=None) -> dict:
     """:func:`run_mutation` at every seed: the first seed's result with the others beside it under ``seeds``
     (each seed's totals and per-unit summaries) and ``min_score`` over all of them.  A score that holds at one
     seed only is a property of that sample, not of the benches."""
-    out = run_mutation(units, seeds[0], sample, json_path=json_path, check_equiv=check_equiv, log=log, jobs=jobs)
-    cmd = command(units, seeds, sample, jobs, json_path, check_equiv)
+    out = run_mutation(units, seeds[0], sample, json_path=json_path, check_equiv=check_equiv, log=log, jobs=jobs,
+                       cluster=cluster)
+    cmd = command(units, seeds, sample, jobs, json_path, check_equiv, cluster)
     runs = [out]
     for seed in seeds:
         if seed != seeds[0]:
-            runs.append(run_mutation(units, seed, sample, check_equiv=check_equiv, log=log, jobs=jobs))
+            runs.append(run_mutation(units, seed, sample, check_equiv=check_equiv, log=log, jobs=jobs, cluster=cluster))
         out = combine_seeds(runs)
         if json_path:  # after every seed: a killed run keeps the seeds it finished
             write_json(json_path, dict(out, complete=len(runs) == len(seeds)), "mutation", cmd, indent=2)

@@ -7,6 +7,11 @@ killer, a signal, a crash of the interpreter) breaks the whole executor and fail
 those items are run again in a fresh pool, and one that is in a broken pool a second time is run once more alone,
 in a process of its own: only the item that kills even its own worker is reported failed ("its worker process
 died").
+
+With ``cluster`` (a Dask scheduler address, or a ``distributed.Client``) the items run on that cluster's workers
+instead (:mod:`uqvit.cluster`): Dask reruns an item whose worker died (``RETRIES`` times), then fails it with the
+reason, so here too no item is dropped.  The workers need this repository and its tools at the same paths, and
+the build folders the items read (a shared file system), as the regression's do.
 """
 from __future__ import annotations
 
@@ -39,11 +44,18 @@ def _reason(e: BaseException) -> str:
 
 
 class WorkPool:
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, cluster=None):
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self.jobs = jobs
-        self._ex = _Inline() if jobs == 1 else cf.ProcessPoolExecutor(jobs)
+        self._close_client = None
+        if cluster is not None:
+            from uqvit.cluster import RETRIES, connect
+
+            client, self._close_client = connect(cluster)
+            self._ex = client.get_executor(retries=RETRIES, pure=False)
+        else:
+            self._ex = _Inline() if jobs == 1 else cf.ProcessPoolExecutor(jobs)
         self._live: dict[cf.Future, tuple] = {}  # future -> (tag, fn, args, tries)
         self._ready: list[Result] = []  # finished while recovering from a broken pool
 
@@ -98,5 +110,11 @@ class WorkPool:
 
     def close(self) -> None:
         """Stop: unstarted items are cancelled, running ones finished (their results are dropped)."""
-        self._ex.shutdown(wait=True, cancel_futures=True)
+        if self._close_client is None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+        else:  # a Dask executor: cancel what is left, then let the client go
+            for f in self._live:
+                f.cancel()
+            self._ex.shutdown(wait=False)
+            self._close_client()
         self._live.clear()

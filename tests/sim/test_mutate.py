@@ -42,6 +42,44 @@ def test_two_jobs_give_the_serial_run_s_statuses_in_its_order(serial_run, tmp_pa
         {k: one[k] for k in ("mutants", "killed", "survived", "equivalent", "errors", "score")}
 
 
+def test_a_dask_cluster_gives_the_serial_run_s_statuses_in_its_order(serial_run, tmp_path):
+    """``--cluster``: the bench runs on a local Dask cluster's two worker processes, the same rows come back."""
+    from distributed import LocalCluster
+
+    out = tmp_path / "mutc.json"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        rc = cli.main([*SAMPLE, "--cluster", lc.scheduler_address, "--json", str(out)])
+    on = json.loads(out.read_text())
+    assert rc == serial_run[0] and on["cluster"] == lc.scheduler_address
+    assert "--cluster " in on["provenance"]["command"]
+    keep = ("id", "mutation", "status", "detected_by")
+    rows = [[{k: r[k] for k in keep} for r in s["units"]["normquant"]["details"]] for s in (serial_run[1], on)]
+    assert rows[0] == rows[1]
+
+
+def _die_once(flag):
+    from pathlib import Path
+
+    if not Path(flag).exists():
+        Path(flag).write_text("")
+        os._exit(9)
+    return 7
+
+
+def test_an_item_whose_dask_worker_dies_is_run_again(tmp_path):
+    from distributed import Client, LocalCluster
+
+    from sim.mutate_pool import WorkPool
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+            Client(lc) as c:
+        pool = WorkPool(1, c)
+        pool.submit("x", _die_once, str(tmp_path / "died"))
+        got = pool.results(block=True)
+        pool.close()
+    assert got == [("x", True, 7)] and (tmp_path / "died").exists()
+
+
 def _square_or_die(x):
     if x == 3:
         os._exit(9)  # the worker process dies (as when the OOM killer ends it)

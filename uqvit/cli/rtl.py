@@ -98,12 +98,21 @@ def _mutate(args) -> int:
     if args.combine:
         return _combine(args)
     units = checks.name_list(args.units, MUTATE_UNITS, "--units", "unit")
+    cluster = None
+    if args.cluster:  # reach the scheduler before any unit is built: an unreachable one is one error line
+        from uqvit.cluster import connect
+
+        client, close = connect(args.cluster)
+        close()
+        cluster = args.cluster
     if len(args.seed) > 1:
         from sim.mutate import run_seeds
 
-        s = run_seeds(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs)
+        s = run_seeds(units, args.seed, args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs,
+                      cluster=cluster)
         return 0 if s["min_score"] >= args.target else 1
-    s = run_mutation(units, args.seed[0], args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs)
+    s = run_mutation(units, args.seed[0], args.sample, json_path=args.json, check_equiv=args.equiv, jobs=args.jobs,
+                     cluster=cluster)
     return 0 if s["score"] >= args.target else 1
 
 
@@ -192,6 +201,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                     help="skip the equivalence check of survivors (faster; survivors stay 'survived')")
     mu.add_argument("--jobs", type=checks.int_in(1), default=1,
                     help="worker processes for the mutants' bench runs and equivalence checks (same results as 1)")
+    mu.add_argument("--cluster", metavar="ADDRESS",
+                    help="run the bench runs and equivalence checks on a Dask cluster (its scheduler, e.g. "
+                         "tcp://10.0.0.5:8786) instead of --jobs; its workers need this repository, its tools and the "
+                         "build folders at the same paths (same results as --jobs)")
     mu.add_argument("--json", default=None, help="write {mutants, killed, survived, equivalent, score, units} here")
     mu.add_argument("--combine", default=None, metavar="JSON[,JSON]",
                     help="run nothing: put these finished runs (other seeds, same units and sample) beside --json's "
