@@ -21,6 +21,7 @@ from cocotb.triggers import RisingEdge
 
 from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
+from sim.benches.core_edges import edge_phase
 from sim.benches.core_guards import BusyWatch, guard_phase
 from sim.benches.demax_tb import check as demax_check
 from sim.benches.demax_tb import edge_rows, model as demax_model, push_rows, random_row, sample_rows
@@ -393,6 +394,7 @@ async def _core_bench(dut, job, res):
     res["lost_beats"] += beat_errors([tb.d], want)
     res["cycles"] += cyc
     res["first_mismatch"] = res["first_mismatch"] or first
+    await edge_phase(tb, job, account, bits, identity_nq)
     res["coverage"] = coverage.export(["core.k", "core.m", "core.n", "core.zp_in", "core.zp_out", "restore.t",
                                        "demax.row_len", "demax.row", "demax.last_beat", "backpressure.in", "backpressure.out",
                                        "core.events", "core.guards", "core.drain_lanes"])

@@ -7,6 +7,7 @@ one ``row_overflow`` pulse (and no pulse before it).
 """
 from __future__ import annotations
 
+import functools
 import random
 from collections import defaultdict
 
@@ -19,7 +20,12 @@ from sim import coverage
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
-from uqvit.contract import PROB_BITS, PROB_ONE, code_max, demax_codes, demax_reciprocal
+from uqvit.contract import PROB_BITS, PROB_ONE, RECIP_BITS, code_max, demax_codes, demax_reciprocal
+
+
+#: offset of the seed of the benches' last, fixed phases (their own random stream: adding them left the stimulus
+#: of every earlier phase as it was)
+EDGE_SEED = 7919
 
 
 def edge_rows(L: int) -> list[list[int]]:
@@ -47,13 +53,14 @@ def edge_rows(L: int) -> list[list[int]]:
     return [r for r in rows if 1 <= len(r) <= L]
 
 
-def rounding_edge_row(L: int, bits: int, rng: random.Random) -> list[int]:
-    """A row whose codes sit as close to a rounding half as UQ1.20 allows: the maximum 1.0, a second maximum m2 of
-    random bit length, then keys p = (c + 1/2) / ((2**b - 1) * R / 2**shift) for random code levels c (R, shift: the
-    contract's reciprocal of m2).  A reciprocal that is off in a low bit moves some of these codes by one; random
-    rows almost never show it."""
-    e = rng.randint(1, PROB_BITS - 1)
-    m2 = rng.randint(1 << (e - 1), (1 << e) - 1)
+def rounding_edge_row(L: int, bits: int, rng: random.Random, m2: int | None = None) -> list[int]:
+    """A row whose codes sit as close to a rounding half as UQ1.20 allows: the maximum 1.0, a second maximum m2 (of
+    random bit length unless given), then keys p = (c + 1/2) / ((2**b - 1) * R / 2**shift) for random code levels c
+    (R, shift: the contract's reciprocal of m2).  A reciprocal that is off in a low bit moves some of these codes by
+    one; random rows almost never show it."""
+    if m2 is None:
+        e = rng.randint(1, PROB_BITS - 1)
+        m2 = rng.randint(1 << (e - 1), (1 << e) - 1)
     recip, shift = (int(t) for t in demax_reciprocal(torch.tensor([m2])))
     q = code_max(bits)
     keys = []
@@ -61,6 +68,31 @@ def rounding_edge_row(L: int, bits: int, rng: random.Random) -> list[int]:
         c = rng.randint(0, q - 1)
         keys.append(min(m2, round((2 * c + 1) * (1 << shift) / (2 * q * recip))))
     return [PROB_ONE, m2] + keys
+
+
+#: remainder windows of :func:`divider_edge_m2`, in the divider's normalised units (a divisor has its top bit at
+#: PROB_BITS - 1): from an exact quotient up to a slip of a few low remainder bits
+DIVIDER_WINDOWS = (2, 16, 256, 2048)
+
+
+@functools.lru_cache(maxsize=None)
+def divider_edge_m2(window: int) -> tuple[int, ...]:
+    """Every second maximum m2 < 1.0 whose reciprocal is at an edge: the remainder of 2**shift / m2, normalised as
+    the divider holds it (shifted up to PROB_BITS bits with m2), lies within ``window`` of 0 or of the divisor.
+    These are the divisions where a wrong remainder or divisor bit in a late stage changes R by one, which the
+    rounding-edge keys of :func:`rounding_edge_row` then show."""
+    m2 = torch.arange(1, PROB_ONE, dtype=torch.int64)
+    _, shift = demax_reciprocal(m2)
+    up = PROB_BITS - (shift - (RECIP_BITS - 1))  # normalising shift: PROB_BITS - bit_length(m2)
+    rem, d = ((torch.ones_like(m2) << shift) % m2) << up, m2 << up
+    return tuple(m2[(rem < window) | (d - rem <= window)].tolist())
+
+
+def divider_edge_rows(L: int, bits: int, rng: random.Random, per_window: int) -> list[list[int]]:
+    """``per_window`` rounding-edge rows for each of :data:`DIVIDER_WINDOWS`, their m2 drawn from
+    :func:`divider_edge_m2`."""
+    return [rounding_edge_row(L, bits, rng, rng.choice(divider_edge_m2(w)))
+            for w in DIVIDER_WINDOWS for _ in range(per_window)]
 
 
 def random_row(L, rng: random.Random):
@@ -194,11 +226,22 @@ async def demax_bench(dut):
     await run_until(dut, [drv], [mon], want3, max_cycles=30 * (L + 1) + 2000)
     cmism, cfirst = check(cut, model(cut, bits), mon.beats(), P)
     cmism += abs(overflows[0] - legal_overflows - 1) + legal_overflows  # exactly one pulse, and none before
+    lost3 = beat_errors([mon], want3)
+
+    # divisions at the edge of their reciprocal (a stimulus of its own: the phases above are unchanged by it)
+    erows = divider_edge_rows(L, bits, random.Random(job["seed"] + EDGE_SEED), job.get("divider_rows", 6))
+    mon.raw.clear()
+    want4 = {mon: push_rows(drv, erows, P)}
+    await run_until(dut, [drv], [mon], want4, max_cycles=30 * want4[mon] + 2000)
+    emism, efirst = check(erows, model(erows, bits), mon.beats(), P)
+    sample_rows(erows, L, P)
     result.update({"steady_beats": nbeats, "steady_cycles": scycles, "steady_input_stalls": steady_stalls,
-                   "transactions": len(rows) + len(srows) + len(brows) + 1, "mismatches": mism + smism + cmism,
-                   "lost_beats": result["lost_beats"] + lost2 + beat_errors([mon], want3),
+                   "transactions": len(rows) + len(srows) + len(brows) + 1 + len(erows),
+                   "mismatches": mism + smism + cmism + emism,
+                   "lost_beats": result["lost_beats"] + lost2 + lost3 + beat_errors([mon], want4),
                    "row_overflow_pulses": overflows[0],
                    "first_mismatch": first or sfirst or cfirst or (
-                       {"row_overflow_pulses": overflows[0], "before_the_long_row": legal_overflows} if cmism else None),
+                       {"row_overflow_pulses": overflows[0], "before_the_long_row": legal_overflows} if cmism else None)
+                   or efirst,
                    "coverage": coverage.export(["demax.row_len", "demax.row", "demax.last_beat", "backpressure.in", "backpressure.out"])})
     write_result(job, result)
