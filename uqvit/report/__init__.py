@@ -24,20 +24,29 @@ from ..provenance import provenance, stale_inputs, versions, write_json
 from .accuracy import load_eval_runs, write_accuracy_md
 from .area import AGAINST_BASELINE, AREA_SIZES, plot_area, write_area_md
 from .energy import ENERGY_SIZES, energy_data, write_energy_md
+from .vector import VECTOR_SIZES, vector_check, vector_data
 from .energy import status as energy_status
 from .memory import MEMORY_SIZES, memory_data, memory_section, per_layer, per_layer_section
 from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
 
-VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16))
+VALIDATION_SIZES = ((4, 4), (8, 8), (16, 16), (32, 32))
+#: the energy model's access counts are checked at the sizes below 32x32 (its core built with public signals)
+ACCESS_SIZES = ((4, 4), (8, 8), (16, 16))
 #: the core size placed and routed for the FPGA clock: the largest whose multipliers fit the LFE5U-85F's
 #: 156 DSP blocks (8x8 = 64; 16x16 would need 256)
 TIMING_SIZE = 8
 
 
 #: whole-model RTL runs read by the report (``uqvit demo``'s and ``benchmarks/sim_real_models.py``'s)
-SIM_RUNS = ("sim_demo.json", "sim_deit_small_patch16_224.json", "sim_swin_tiny_patch4_window7_224.json")
+SIM_RUNS = ("sim_demo.json", "sim_deit_small_patch16_224.json", "sim_swin_tiny_patch4_window7_224.json",
+            "sim_deit_small_patch16_224_32x32.json")
+
+
+def run_key(r: dict, seen) -> str:
+    """A stored run's key in ``summary.json``: the model's name, or ``<model>@<R>x<C>`` for a second run of it."""
+    return r["model"] if r["model"] not in seen else f"{r['model']}@{r['rows']}x{r['cols']}"
 
 
 def whole_model_runs(outp: Path) -> list[dict]:
@@ -82,7 +91,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     acc_p = outp / "access_counts.json"
     if remeasure or not acc_p.exists():
         log("counting buffer and table accesses on the RTL for the energy model's check ...")
-        accesses = run_access_validation(validation_sizes, log=log)
+        accesses = run_access_validation(ACCESS_SIZES, log=log)
         write_json(acc_p, accesses, "access_counts", command)
         written.append(str(acc_p))
     else:  # the stored RTL counts against today's model
@@ -181,12 +190,22 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     summary["energy_access_check"] = {"gemms": accesses["gemms"], "differing": accesses["differing"],
                                       "sizes": list(accesses["sizes"]), "counts": accesses["counts"]}
     if sim_runs:
-        summary["whole_model_cycle_error_pct"] = {r["model"]: r["cycle_model"]["error_pct"] for r in sim_runs}
-        summary["whole_model_rtl"] = {r["model"]: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],
-                                                   "cycles": r["total_cycles"], "wall_s": r["images"][0]["wall_s"]}
-                                      for r in sim_runs}
+        keys, seen = [], set()
+        for r in sim_runs:
+            keys.append(run_key(r, seen))
+            seen.add(r["model"])
+        summary["whole_model_cycle_error_pct"] = {k: r["cycle_model"]["error_pct"] for k, r in zip(keys, sim_runs)}
+        summary["whole_model_rtl"] = {k: {"core": f"{r['rows']}x{r['cols']}", "bit_exact": r["bit_exact"],
+                                          "cycles": r["total_cycles"], "wall_s": r["images"][0]["wall_s"]}
+                                      for k, r in zip(keys, sim_runs)}
     if timing:
         summary["timing"] = timing_summary(timing)
+    vdata = vector_data(data, [s for s in VECTOR_SIZES if s in sizes])
+    if vdata:
+        summary["vector_schedule"] = vdata
+    vc_p = outp / "vector_cycles.json"
+    if vc_p.exists():
+        summary["vector_cycle_check"] = vector_check(json.loads(vc_p.read_text()))
     sp = outp / "summary.json"
     write_json(sp, summary, "summary", command)
     written.append(str(sp))

@@ -380,6 +380,13 @@ def vector_units_table(tv: dict) -> str:
             f"reports/timing_vector.json`): {verdict}.\n\n" + "\n".join(lines) + "\n")
 
 
+def _vector_schedule(summary: dict) -> str:
+    from .throughput import MODELS
+    from .vector import vector_schedule_table
+
+    return vector_schedule_table(summary, {v: k for k, v in MODELS.items()})
+
+
 def provenance_table(reports: Path) -> str:
     """Which stored report is of which kind, and what each kind depends on (:mod:`uqvit.provenance`)."""
     from ..provenance import dependency_table
@@ -406,6 +413,7 @@ GENERATORS = {
     "digits-golden": lambda r: digits_golden_table(_load(r, "golden_compare_demo.json")),
     "fpga-timing": lambda r: timing_table(_load(r, "timing.json"), r / "timing.json"),
     "vector-units": lambda r: vector_units_table(_load(r, "timing_vector.json")),
+    "vector-schedule": lambda r: _vector_schedule(_load(r, "summary.json")),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "memory-system": lambda r: memory_table(_load(r, "summary.json")),
     "energy": lambda r: energy_table(_load(r, "summary.json")),

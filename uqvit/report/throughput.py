@@ -291,11 +291,11 @@ def write_throughput_md(path: Path, data: dict, validation: dict | None, command
               "per size: " + ", ".join(f"{k}: {v['max_abs_error_pct']:.3f} % ({v['n']} layers)" for k, v in per.items()) + ".", "",
               "Shapes: the digits demo model (17 tokens, width 96, MLP 192, 3 heads), synthetic GEMMs (odd sizes, "
               "K < R + C, one row/column), drain-bound tiles (K < R·C/L: most digits and synthetic shapes, since "
-              "R·C/L = 16, 64, 64 cycles at 4x4, 8x8, 16x16), and from 8x8 on DeiT-S layers with all 197 tokens (M padded to "
-              "ceil(197/R)·R rows, as in the utilisation figures below) and full K, N cut to 2·C channels; at 16x16 also "
-              "the whole DeiT-S proj layer (197x384x384). Not in this suite (the whole-model runs of `uqvit sim` "
+              "R·C/L = 16, 64, 64, 64 cycles at 4x4, 8x8, 16x16, 32x32), and from 8x8 on DeiT-S layers with all 197 tokens (M padded to "
+              "ceil(197/R)·R rows, as in the utilisation figures below) and full K, N cut to 2·C channels; at 16x16 and "
+              "32x32 also the whole DeiT-S proj layer (197x384x384). Not in this suite (the whole-model runs of `uqvit sim` "
               "cover them): DeiT-S fc2, whole qkv/fc1, DeMax rows of 197; the DeiT-S "
-              "layers are not run at 4x4 (not a reported array size), and no 32x32 core was simulated. Measured cycles are the data phase (first k-step to last output row); "
+              "layers are not run at 4x4 (not a reported array size); 64x64 is modelled only. Measured cycles are the data phase (first k-step to last output row); "
               "table loading (K + N `cfg` beats, always ready, one entry per cycle) is added by the model per layer.", "",
               "| array | what | op | M x K x N | measured cycles | model cycles | error % |", "|---|---|---|---|---|---|---|"]
         for r in validation["rows"]:
