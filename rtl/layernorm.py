@@ -23,6 +23,9 @@ MUL_ROW = max(mul_latency(13, 2 * VECTOR_BITS + 13), mul_latency(VECTOR_BITS + 1
 MUL_OUT = mul_latency(VECTOR_BITS + 14, 34)
 ROW_CYCLES = (MUL_ROW + 1) + 3 + 31 + 33
 OUT_LATENCY = 4 + MUL_OUT + 2
+#: the output's smallest right shift, 62 - LN_FRAC_BITS - g at the largest g (31): the rounded sum drops these bits
+#: as it is registered (they never reach the output), and the registered shift is what remains
+SH_MIN = 62 - LN_FRAC_BITS - 31
 STATES = ("IN", "PRODUCTS", "Q", "LZC", "SHIFT", "SQRT", "RECIP", "OUT")
 
 
@@ -100,8 +103,8 @@ class LayerNorm(wiring.Component):
         xr = Signal(signed(VECTOR_BITS))  # the word, registered out of the memory
         cx = Signal(signed(VECTOR_BITS + 14))  # C * x
         d2 = Signal(signed(VECTOR_BITS + 14))
-        rsum = Signal(signed(VECTOR_BITS + 14 + 35))
-        sh = Signal(range(64))  # 62 - LN_FRAC_BITS - g
+        rsum = Signal(signed(VECTOR_BITS + 14 + 35 - SH_MIN))  # (product + half) >> SH_MIN
+        sh = Signal(range(64 - SH_MIN))  # 62 - LN_FRAC_BITS - g - SH_MIN
         half = Signal(unsigned(62 - LN_FRAC_BITS))  # 2**(sh - 1)
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), rp.addr.eq(rd), rp.en.eq(adv)]
         with m.If(adv):
@@ -110,7 +113,7 @@ class LayerNorm(wiring.Component):
             m.d.sync += [xr.eq(rp.data), cx.eq(cnt * xr), d2.eq(cx - s1)]
         prod = pipelined_mul(m, d2, recip, adv, "prod")
         with m.If(adv):
-            m.d.sync += [rsum.eq(prod + half), self.o.payload.n.eq(rsum >> sh),
+            m.d.sync += [rsum.eq((prod + half) >> SH_MIN), self.o.payload.n.eq(rsum >> sh),
                          self.o.valid.eq(vs[-1]), self.o.payload.last.eq(ls[-1])]
 
         # the row's sequence (an if-chain on an encoded state, not an FSM: Verilator lints the case statement
@@ -140,7 +143,7 @@ class LayerNorm(wiring.Component):
         with m.Elif(state == STATES.index("SHIFT")):
             gg = Signal(range(32))
             m.d.comb += gg.eq(Mux(bl >= 62, 0, (62 - bl) >> 1))
-            m.d.sync += [qs.eq(q << (gg << 1)), sh.eq(62 - LN_FRAC_BITS - gg),
+            m.d.sync += [qs.eq(q << (gg << 1)), sh.eq(62 - LN_FRAC_BITS - SH_MIN - gg),
                          half.eq((1 << (61 - LN_FRAC_BITS)) >> gg), rem.eq(0), root.eq(0), step.eq(30)]
             go("SQRT")
         with m.Elif(state == STATES.index("SQRT")):  # two bits of qs per step, from the top: floor(sqrt(qs))

@@ -117,6 +117,39 @@ def plans() -> dict[str, UnitPlan]:
         # the requant inside the two-lane core: its chunk re-assembly into result rows
         "drain": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _sub("rq")),
         "core": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _core_own),
+        **vector_plans(),
+    }
+
+
+#: beats per input format of the GELU and residual benches in the mutation run (each format is an edge)
+VECTOR_MUT_BEATS = 40
+
+
+def vector_plans() -> dict[str, UnitPlan]:
+    """The vector units (issue 29), each with its own bench at the designs and default edges of ``uqvit rtl
+    verify`` (:mod:`sim.vector_units`): every GELU input format, every residual format triple, every LayerNorm
+    and softmax layer (row lengths 1 .. max, eps 0, the table formats)."""
+    from rtl.gelu import Gelu
+    from rtl.layernorm import LayerNorm
+    from rtl.residual import ResidualAdd
+    from rtl.softmax import Softmax
+
+    from .vector_units import GELU_FRAC, LN_LAYERS, RES_FORMATS, RES_RANDOM_FORMATS, SOFTMAX_LAYERS
+    stalls = {"p_valid": 0.7, "p_ready": 0.7}
+    max_c = max(lay[0] for lay in LN_LAYERS)
+    max_row = max(lay[0] for lay in SOFTMAX_LAYERS)
+    return {
+        "gelu": UnitPlan(lambda: Gelu(2), "mut_gelu", "gelu_tb",
+                         {"lanes": 2, "frac_bits": list(GELU_FRAC), "beats": VECTOR_MUT_BEATS, **stalls},
+                         lambda c: True),
+        "residual": UnitPlan(lambda: ResidualAdd(2), "mut_residual", "residual_tb",
+                             {"lanes": 2, "formats": [list(f) for f in RES_FORMATS], "beats": VECTOR_MUT_BEATS,
+                              "random_formats": RES_RANDOM_FORMATS, **stalls}, lambda c: True),
+        "layernorm": UnitPlan(lambda: LayerNorm(max_c), "mut_layernorm", "layernorm_tb",
+                              {"max_c": max_c, "layers": [list(lay) for lay in LN_LAYERS], **stalls}, lambda c: True),
+        "softmax": UnitPlan(lambda: Softmax(max_row), "mut_softmax", "softmax_tb",
+                            {"max_row": max_row, "layers": [list(lay) for lay in SOFTMAX_LAYERS], **stalls},
+                            lambda c: True),
     }
 
 

@@ -1,8 +1,8 @@
 """Runs the benches of the vector units (issue 29: the transformer block on chip) on Verilator.
 
 Each unit is checked against the integer vector side (:mod:`uqvit.vector`) by exact equality.  ``uqvit rtl verify``
-runs them beside the core's benches (:func:`regression_specs`); they are not yet in the mutation run (they join it
-with the vector unit's integration into the core).
+runs them beside the core's benches (:func:`regression_specs`); ``uqvit rtl mutate`` runs them on each unit's mutants
+at the same designs and default edges (:func:`sim.mutate.vector_plans`).
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def _run(key: str, comp, bench: str, job: dict) -> dict:
     return runner.run(key, comp, key, bench, job)
 
 
-#: input formats of the default GELU run: no finer than the table (F <= 5), the digits model's and DeiT's
-#: (8 .. 12), the table's end within the word range (F <= 12), at and past GELU_FRAC_BITS, the largest
-GELU_FRAC = (0, 3, 5, 6, 8, 10, 12, 14, 20, 22, GELU_MAX_FRAC)
+#: input formats of the default GELU run: every one the unit takes (no finer than the table, F <= 5; the digits
+#: model's and DeiT's, 8 .. 12; the table's end within the word range, F <= 12; at and past GELU_FRAC_BITS): each
+#: format sets the unit's shifts and rounding half, so each is an edge of its own
+GELU_FRAC = tuple(range(GELU_MAX_FRAC + 1))
 
 
 def run_gelu(lanes: int = 2, beats: int = 400, seed: int = 1, frac_bits=GELU_FRAC, p_valid: float = 0.7,
@@ -38,22 +39,28 @@ def run_gelu(lanes: int = 2, beats: int = 400, seed: int = 1, frac_bits=GELU_FRA
 #: format triples (fa, fb, f_out) of the default residual run: equal, each way, the extremes, a rounding shift of one
 RES_FORMATS = ((8, 8, 8), (10, 8, 9), (6, 12, 8), (12, 12, 10), (0, RES_MAX_FRAC, 12), (RES_MAX_FRAC, 0, 0),
                (3, 3, RES_MAX_FRAC), (9, 9, 8))
+#: format triples drawn at random (from the bench's seed) after the fixed ones: every alignment shift up and down
+#: of either input, so every bit of the shift amounts and rounding halves is exercised
+RES_RANDOM_FORMATS = 24
 
 
 def run_residual(lanes: int = 2, beats: int = 300, seed: int = 1, formats=RES_FORMATS, p_valid: float = 0.7,
-                 p_ready: float = 0.7) -> dict:
-    """``beats`` beats of ``lanes`` word pairs per format triple in ``formats``; returns the bench's result."""
+                 p_ready: float = 0.7, random_formats: int = RES_RANDOM_FORMATS) -> dict:
+    """``beats`` beats of ``lanes`` word pairs per format triple in ``formats`` and per each of ``random_formats``
+    random triples; returns the bench's result."""
     bad = [f for f in formats if len(f) != 3 or not all(0 <= v <= RES_MAX_FRAC for v in f)]
     if bad:
         raise ValueError(f"formats {bad}: the residual unit takes (fa, fb, f_out) triples of 0..{RES_MAX_FRAC}")
     return _run(f"residual_l{lanes}", ResidualAdd(lanes), "residual_tb",
-                {"lanes": lanes, "formats": [list(f) for f in formats], "beats": beats, "seed": seed,
-                 "p_valid": p_valid, "p_ready": p_ready})
+                {"lanes": lanes, "formats": [list(f) for f in formats], "random_formats": random_formats,
+                 "beats": beats, "seed": seed, "p_valid": p_valid, "p_ready": p_ready})
 
 
 #: layers [C, F, eps, rows] of the default LayerNorm run (a max_c = 64 unit): one-word rows, short and long rows,
-#: the full length, eps 0 and LayerNorm's 1e-6 / 1e-5, formats of the digits model and DeiT
-LN_LAYERS = ((1, 8, 1e-6, 4), (5, 8, 0.0, 8), (17, 10, 1e-6, 8), (64, 8, 1e-6, 6), (64, 12, 0.0, 6), (48, 6, 1e-5, 6))
+#: the full length, eps 0 and LayerNorm's 1e-6 / 1e-5, formats of the digits model and DeiT; between them the row
+#: lengths set every bit of the unit's word counter (1, 5, 13, 17, 59, 64)
+LN_LAYERS = ((1, 8, 1e-6, 6), (5, 8, 0.0, 12), (13, 9, 1e-6, 10), (17, 10, 1e-6, 12), (64, 8, 1e-6, 12),
+             (64, 12, 0.0, 12), (59, 6, 1e-5, 10))
 
 
 def run_layernorm(max_c: int = 64, layers=LN_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
@@ -68,8 +75,9 @@ def run_layernorm(max_c: int = 64, layers=LN_LAYERS, seed: int = 1, p_valid: flo
 
 
 #: layers [n, F, rows] of the default softmax run (a max_row = 64 unit): one key, a few keys, the digits model's 17,
-#: DeiT-like lengths, the full length; logit formats of 8 .. 16 fraction bits
-SOFTMAX_LAYERS = ((1, 10, 3), (3, 8, 6), (17, 12, 8), (49, 14, 6), (64, 16, 6))
+#: DeiT-like lengths, the full length (the lengths set every bit of the key counter); logit formats of 8 .. 16
+#: fraction bits
+SOFTMAX_LAYERS = ((1, 10, 6), (3, 8, 16), (12, 9, 16), (17, 12, 24), (45, 14, 24), (64, 16, 24))
 
 
 def run_softmax(max_row: int = 64, layers=SOFTMAX_LAYERS, seed: int = 1, p_valid: float = 0.7, p_ready: float = 0.7,
@@ -93,7 +101,8 @@ def regression_specs(transactions: int, seed: int) -> dict:
     n = {k: max(1, int(transactions * f)) for k, f in VECTOR_SHARES.items()}
     return {
         "gelu": (run_gelu, (), {"lanes": 2, "beats": -(-n["gelu"] // (2 * len(GELU_FRAC))), "seed": seed + 6}),
-        "residual": (run_residual, (), {"lanes": 2, "beats": -(-n["residual"] // (2 * len(RES_FORMATS))),
+        "residual": (run_residual, (), {"lanes": 2,
+                                        "beats": -(-n["residual"] // (2 * (len(RES_FORMATS) + RES_RANDOM_FORMATS))),
                                         "seed": seed + 7}),
         "layernorm": (run_layernorm, (), {"seed": seed + 8}),
         "softmax": (run_softmax, (), {"seed": seed + 9}),

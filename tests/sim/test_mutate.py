@@ -206,3 +206,27 @@ def test_combine_puts_other_seeds_beside_the_first_and_refuses_a_run_of_another_
     assert out["provenance"]["inputs"] == inputs and "--seed 2" in out["provenance"]["command"]
     assert main(["rtl", "mutate", "--combine", str(c), "--json", str(a)]) == 2
     assert "not run on the same tree" in capsys.readouterr().err
+
+
+def test_the_vector_units_are_in_the_mutation_run_at_verify_s_designs_and_edges():
+    """Each vector unit has a plan: its own bench, a job the bench and the design accept (every LayerNorm and softmax
+    layer fits the unit it runs on), and the CLI's default units include it."""
+    import importlib
+
+    from sim.mutate import plans
+    from sim.vector_units import GELU_FRAC, LN_LAYERS, RES_FORMATS, SOFTMAX_LAYERS
+    from uqvit.cli.rtl import MUTATE_UNITS
+
+    p = plans()
+    vec = ("gelu", "residual", "layernorm", "softmax")
+    assert set(vec) <= set(p) and set(vec) <= set(MUTATE_UNITS)
+    for u in vec:
+        assert p[u].bench == f"{u}_tb" and importlib.import_module(f"sim.benches.{p[u].bench}")
+        assert p[u].cells("anything")  # the whole design is the unit
+    assert p["gelu"].job["frac_bits"] == list(GELU_FRAC) and p["gelu"].design().lanes == p["gelu"].job["lanes"]
+    assert p["residual"].job["formats"] == [list(f) for f in RES_FORMATS] and p["residual"].job["random_formats"] > 0
+    ln, sm = p["layernorm"], p["softmax"]
+    assert ln.job["layers"] == [list(lay) for lay in LN_LAYERS] and ln.design().max_c == ln.job["max_c"]
+    assert all(lay[0] <= ln.job["max_c"] for lay in ln.job["layers"]) and any(lay[0] == ln.job["max_c"] for lay in ln.job["layers"])
+    assert sm.job["layers"] == [list(lay) for lay in SOFTMAX_LAYERS] and sm.design().max_row == sm.job["max_row"]
+    assert any(lay[0] == 1 for lay in sm.job["layers"]) and any(lay[0] == sm.job["max_row"] for lay in sm.job["layers"])

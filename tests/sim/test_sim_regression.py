@@ -124,3 +124,16 @@ def test_an_unreachable_cluster_is_one_clear_error(capsys):
     assert main(["rtl", "verify", "--transactions", "10", "--cluster", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--cluster: cannot reach a Dask scheduler" in err
+
+
+def test_a_coverage_hole_fails_the_run_with_one_line_naming_it(capsys):
+    """A bin no bench hit is a claim the run did not check: exit 1 and name it, as a mismatch does."""
+    from uqvit.cli.rtl import verify_status
+
+    clean = {"mismatches": 0, "lost_beats": 0, "coverage": {"bins": 3, "hit": 3, "holes": []}}
+    assert verify_status(clean) == 0 and capsys.readouterr().err == ""
+    holed = {**clean, "coverage": {"bins": 3, "hit": 2, "holes": ["softmax.rows.length_max"]}}
+    assert verify_status(holed) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "softmax.rows.length_max" in err[0] and "--transactions" in err[0]
+    assert verify_status({**clean, "mismatches": 1}) == 1 and verify_status({**clean, "lost_beats": 2}) == 1
