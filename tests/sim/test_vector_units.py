@@ -31,8 +31,17 @@ def test_an_input_format_outside_the_units_range_is_refused():
 def test_residual_unit_takes_one_beat_per_cycle_without_back_pressure():
     from rtl.residual import LATENCY as RES_LATENCY
 
-    r = vu.run_residual(lanes=2, beats=200, formats=((8, 10, 9),), p_valid=1.0, p_ready=1.0)
+    r = vu.run_residual(lanes=2, beats=200, formats=((8, 10, 9),), random_formats=0, p_valid=1.0, p_ready=1.0)
     assert r["mismatches"] == 0 and r["cycles"] <= 200 + RES_LATENCY + 2, r["cycles"]
+
+
+def test_random_residual_format_triples_follow_the_fixed_ones_and_match_the_contract():
+    """``random_formats``: that many triples from the bench's seed after the fixed ones (the mutation run's shift
+    coverage), each with its edge pairs; every word still equals the contract's."""
+    base = vu.run_residual(lanes=2, beats=4, formats=((8, 8, 8),), random_formats=0, seed=3)
+    more = vu.run_residual(lanes=2, beats=4, formats=((8, 8, 8),), random_formats=5, seed=3)
+    assert base["mismatches"] == more["mismatches"] == 0 and more["lost_beats"] == 0
+    assert more["transactions"] >= 6 * 8 > base["transactions"]
 
 
 def test_a_format_outside_the_residual_units_range_is_refused():
