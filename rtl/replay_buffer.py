@@ -27,9 +27,11 @@ class BlockReplay(wiring.Component):
     i : stream in ``{data, block_last, reps, head}``: one entry per beat; ``block_last`` on the block's final
         entry; ``reps`` (taken from the block's first beat) = passes after the first; ``head`` (also taken from the
         first beat, any layout) is a per-block header returned with every beat of the block.
-    o : stream out ``{data, pass_, pass_last, last, head}``: the block's entries in order, ``reps + 1`` times;
-        ``pass_`` counts the passes from 0, ``pass_last`` marks a pass's final entry, ``last`` the block's final beat.
+    o : stream out ``{data, pass_, pass_last, last_pass, last, head}``: the block's entries in order, ``reps + 1``
+        times; ``pass_`` counts the passes from 0, ``pass_last`` marks a pass's final entry, ``last_pass`` every beat
+        of the final pass, ``last`` the block's final beat.
     err_len : sticky: a block had more than ``depth // slots`` entries (its tail overwrote its last entry).
+    busy : an entry taken on ``i`` has passes still to leave ``o``.
 
     Micro-architecture and timing contract
     --------------------------------------
@@ -57,8 +59,10 @@ class BlockReplay(wiring.Component):
             "i": In(stream.Signature(data.StructLayout({
                 "data": self.layout, "block_last": 1, "reps": unsigned(reps_bits), "head": head}))),
             "o": Out(stream.Signature(data.StructLayout({
-                "data": self.layout, "pass_": unsigned(reps_bits), "pass_last": 1, "last": 1, "head": head}))),
+                "data": self.layout, "pass_": unsigned(reps_bits), "pass_last": 1, "last_pass": 1, "last": 1,
+                "head": head}))),
             "err_len": Out(1),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -74,8 +78,9 @@ class BlockReplay(wiring.Component):
             return a if S == 1 else Mux(slot, D + a, a)
 
         # per block still to be read (the reader's, up to `slots` more): its entries (known once its last beat is
-        # written), its reps and its header, in a ring of slots + 1 entries
-        P = S + 1
+        # written), its reps and its header, in a ring of at least slots + 1 entries (a power of two: every index is
+        # an entry)
+        P = 1 << S.bit_length()
         blen = Array(Signal(range(D + 1), name=f"blen{s}") for s in range(P))
         breps = Array(Signal(self.reps_bits, name=f"breps{s}") for s in range(P))
         bhead = Array(Signal(self.head, name=f"bhead{s}") for s in range(P))
@@ -104,10 +109,13 @@ class BlockReplay(wiring.Component):
                 m.d.sync += self.err_len.eq(1)  # the block does not fit: its tail overwrites the last entry
             with m.Elif(~i.payload.block_last):
                 m.d.sync += wa.eq(wa + 1)
-            with m.If(wa == 0):
-                m.d.sync += [breps[wpi].eq(i.payload.reps), bhead[wpi].eq(i.payload.head)]
+            for e in range(P):
+                with m.If((wpi == e) & (wa == 0)):
+                    m.d.sync += [breps[e].eq(i.payload.reps), bhead[e].eq(i.payload.head)]
+                with m.If((wpi == e) & i.payload.block_last):
+                    m.d.sync += blen[e].eq(wa + 1)
             with m.If(i.payload.block_last):
-                m.d.sync += [wa.eq(0), blen[wpi].eq(wa + 1), wpi.eq(Mux(wpi == P - 1, 0, wpi + 1))]
+                m.d.sync += [wa.eq(0), wpi.eq(wpi + 1)]
                 if S > 1:
                     m.d.sync += wslot.eq(~wslot)
 
@@ -124,7 +132,7 @@ class BlockReplay(wiring.Component):
             with m.If(end_pass):
                 m.d.sync += [ra.eq(0), rpass.eq(Mux(rpass == r_reps, 0, rpass + 1))]
                 with m.If(rpass == r_reps):
-                    m.d.sync += rpi.eq(Mux(rpi == P - 1, 0, rpi + 1))
+                    m.d.sync += rpi.eq(rpi + 1)
                     if S > 1:
                         m.d.sync += rslot.eq(~rslot)
             with m.Else():
@@ -135,17 +143,18 @@ class BlockReplay(wiring.Component):
             m.d.sync += gap.eq(gap - 1)
 
         # the beat's framing travels beside the read: registered at issue, joined with the data a cycle later
-        meta = Signal(data.StructLayout({"pass_": unsigned(self.reps_bits), "pass_last": 1, "last": 1,
-                                         "head": self.head}))
+        meta = Signal(data.StructLayout({"pass_": unsigned(self.reps_bits), "pass_last": 1, "last_pass": 1,
+                                         "last": 1, "head": self.head}))
         with m.If(issue):
-            m.d.sync += [meta.pass_.eq(rpass), meta.pass_last.eq(end_pass), meta.last.eq(block_read),
-                         meta.head.eq(r_head)]
+            m.d.sync += [meta.pass_.eq(rpass), meta.pass_last.eq(end_pass), meta.last_pass.eq(rpass == r_reps),
+                         meta.last.eq(block_read), meta.head.eq(r_head)]
         m.d.sync += pend.eq(issue)
         beat = Signal(olay)
         m.d.comb += [
             beat.data.eq(rp.data), beat.pass_.eq(meta.pass_), beat.pass_last.eq(meta.pass_last),
-            beat.last.eq(meta.last), beat.head.eq(meta.head),
+            beat.last_pass.eq(meta.last_pass), beat.last.eq(meta.last), beat.head.eq(meta.head),
             pre.w_en.eq(pend), pre.w_data.eq(beat.as_value()),
             o.valid.eq(pre.r_rdy), o.payload.eq(pre.r_data), pre.r_en.eq(o.ready),
+            self.busy.eq((gap != 0) | (wa != 0) | (ra != 0) | (rpass != 0) | pend | pre.r_rdy),
         ]
         return m

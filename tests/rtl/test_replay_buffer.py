@@ -17,7 +17,7 @@ def _expected(blocks):
     for entries, reps, head in blocks:
         for p in range(reps + 1):
             for j, v in enumerate(entries):
-                out.append((v, p, j == len(entries) - 1, p == reps and j == len(entries) - 1, head))
+                out.append((v, p, j == len(entries) - 1, p == reps, p == reps and j == len(entries) - 1, head))
     return out
 
 
@@ -44,7 +44,8 @@ def _run(dut, blocks, p_valid, p_ready, seed, max_cycles=20000):
             took = offer and ctx.get(dut.i.ready)
             if ready and ctx.get(dut.o.valid):
                 p = dut.o.payload
-                got.append((ctx.get(p.data), ctx.get(p.pass_), bool(ctx.get(p.pass_last)), bool(ctx.get(p.last)),
+                got.append((ctx.get(p.data), ctx.get(p.pass_), bool(ctx.get(p.pass_last)), bool(ctx.get(p.last_pass)),
+                            bool(ctx.get(p.last)),
                             ctx.get(p.head)))
             await ctx.tick()
             cycles[0] += 1
