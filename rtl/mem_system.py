@@ -30,7 +30,11 @@ from .common import RTLParameterError, check_int
 from .core import Core
 from .replay_buffer import BlockReplay
 
-#: default activation store, as the model's (rtl.perf.memory.DEFAULT_ACT_KIB), in bytes
+#: the activation store's default size: the largest multiple of STORE_STEP bytes that keeps the memory system and the
+#: core's own activation buffer within SRAM_BUDGET, but never less than one row tile at the core's longest K
+#: (DEFAULT_ACT_BYTES at 16x16: 384 KiB; 288 KiB at 32x32; 384 KiB at 64x64, over the budget)
+SRAM_BUDGET = 512 * 1024
+STORE_STEP = 32 * 1024
 DEFAULT_ACT_BYTES = 384 * 1024
 #: default weight buffer slot: one column tile at K = 1536 (DeiT-S's fc2), as the model's DEFAULT_WEIGHT_K
 DEFAULT_WEIGHT_K = 1536
@@ -39,6 +43,50 @@ DEFAULT_WEIGHT_K = 1536
 def act_entries(rows: int, act_bytes: int) -> int:
     """k-steps of ``rows`` words the activation store holds."""
     return act_bytes * 8 // (rows * VECTOR_BITS)
+
+
+def weight_bytes(cols: int, bits: int = 8, weight_k: int = DEFAULT_WEIGHT_K) -> int:
+    """The weight buffer: two slots of ``weight_k`` k-steps of ``cols`` lanes."""
+    return 2 * weight_k * cols * lane_bits(bits) // 8
+
+
+def core_buffer_bytes(rows: int, bits: int = 8, max_k: int | None = None) -> int:
+    """The core's own activation buffer (:class:`rtl.act_buffer.ActivationBuffer`): ``max_k`` k-steps of ``rows``
+    NormQuant lanes."""
+    from .core import DEFAULT_MAX_K
+
+    return -(-(max_k or DEFAULT_MAX_K) * rows * lane_bits(bits) // 8)
+
+
+def default_act_bytes(rows: int, cols: int, bits: int = 8) -> int:
+    """The store's default size for an ``rows`` x ``cols`` core (see :data:`SRAM_BUDGET`)."""
+    from .core import DEFAULT_MAX_K
+
+    left = SRAM_BUDGET - weight_bytes(cols, bits) - core_buffer_bytes(rows, bits)
+    return max(left // STORE_STEP * STORE_STEP, DEFAULT_MAX_K * rows * VECTOR_BITS // 8)
+
+
+def sram_kib(rows: int, cols: int, bits: int = 8, act_bytes: int | None = None) -> dict:
+    """On-chip SRAM of the memory system with its defaults, KiB: the store, the weight buffer, the core's activation
+    buffer (the parameter tables apart)."""
+    act = default_act_bytes(rows, cols, bits) if act_bytes is None else act_bytes
+    parts = {"activation_store": act, "weight_buffer": weight_bytes(cols, bits), "core_activation_buffer":
+             core_buffer_bytes(rows, bits)}
+    out = {k: round(v / 1024, 1) for k, v in parts.items()}
+    out["total"] = round(sum(parts.values()) / 1024, 1)
+    return out
+
+
+def model_config(rows: int, cols: int, bits: int = 8, dram_bytes_per_cycle: float | None = None,
+                 dram_latency: int = 0, act_bytes: int | None = None):
+    """The :class:`rtl.perf.memory.MemoryConfig` of this memory system: the model counts its activation buffer in
+    NormQuant lanes, so the store (words) enters as the lane bytes of the same k-steps, and :func:`blocking
+    <rtl.perf.memory.blocking>` gives the RTL's blocks; the SRAM itself is :func:`sram_kib`."""
+    from .perf.memory import MemoryConfig
+
+    act = default_act_bytes(rows, cols, bits) if act_bytes is None else act_bytes
+    return MemoryConfig(-(-act_entries(rows, act) * rows * lane_bits(bits) // 8), weight_bytes(cols, bits),
+                        dram_bytes_per_cycle, dram_latency)
 
 
 class MemorySystem(wiring.Component):
@@ -56,12 +104,14 @@ class MemorySystem(wiring.Component):
     mem_status : ``{err_x_len, err_w_len}``, sticky: a row block longer than the store, a column block longer than
         a weight slot (their tails overwrote their last entries).
 
-    Sizes: ``act_bytes`` of store (``act_entries`` k-steps of ``rows`` words), two weight slots of ``weight_k``
-    k-steps of ``cols`` lanes each; both synchronous-read memories.
+    Sizes: ``act_bytes`` of store (``act_entries`` k-steps of ``rows`` words; default :func:`default_act_bytes`), two
+    weight slots of ``weight_k`` k-steps of ``cols`` lanes each; both synchronous-read memories.
     """
 
-    def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, act_bytes: int = DEFAULT_ACT_BYTES,
+    def __init__(self, rows: int = 16, cols: int = 16, bits: int = 8, act_bytes: int | None = None,
                  weight_k: int = DEFAULT_WEIGHT_K, **core_kw):
+        if act_bytes is None:
+            act_bytes = default_act_bytes(rows, cols, bits)
         self.core = Core(rows, cols, bits, **core_kw)
         c = self.core
         self.rows, self.cols, self.bits, self.uqvit = rows, cols, bits, c.uqvit

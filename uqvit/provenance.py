@@ -37,7 +37,8 @@ VECTOR_BENCHES = ("sim.benches.gelu_tb", "sim.benches.residual_tb", "sim.benches
 #: the RTL reports ``summary.json`` (``uqvit report``) is computed from
 SUMMARY_INPUTS = ("cycle_validation.json", "access_counts.json", "area_synth.json", "timing.json", "layer_shapes.json",
                   "accuracy_demo.json", "sim_demo.json", "sim_deit_small_patch16_224.json",
-                  "sim_swin_tiny_patch4_window7_224.json", "sim_deit_small_patch16_224_32x32.json", "vector_cycles.json")
+                  "sim_swin_tiny_patch4_window7_224.json", "sim_deit_small_patch16_224_32x32.json", "vector_cycles.json",
+                  "memory_validation.json")
 
 
 #: modules every writer imports that describe a figure but never change it
@@ -88,6 +89,9 @@ KINDS: dict[str, Kind] = {
     "vector_cycles": Kind("the vector units' cycle model vs their RTL cycles",
                           "python benchmarks/vector_cycles.py --json reports/vector_cycles.json",
                           ("benchmarks.vector_cycles", "sim.vector_cycles", *VECTOR_BENCHES)),
+    "memory_validation": Kind("the memory system (store, weight buffer, DRAM port) on Verilator vs the memory model",
+                              "python benchmarks/memory_validation.py --json reports/memory_validation.json",
+                              ("benchmarks.memory_validation", "sim.mem_system", "sim.benches.system_tb")),
     "verify": Kind("the randomized regression (uqvit rtl verify)",
                    "uqvit rtl verify --transactions 10000 --seed 1 --rows 4 --cols 4 --jobs 1 --json reports/verify.json",
                    ("sim.regression", "sim.vector_units", *BENCHES, *VECTOR_BENCHES)),

@@ -44,6 +44,7 @@ def _units():
     from ..gelu import Gelu
     from ..layernorm import LayerNorm
     from ..normquant import NormQuant
+    from ..replay_buffer import BlockReplay
     from ..requant import Requant
     from ..residual import ResidualAdd
     from ..skid import SkidBuffer
@@ -65,6 +66,9 @@ def _units():
         "residual": (lambda: ResidualAdd(2), "ResidualAdd(lanes=2)"),
         "layernorm": (lambda: LayerNorm(4), "LayerNorm(max_c=4)"),
         "softmax": (lambda: Softmax(4), "Softmax(max_row=4)"),
+        # the memory system's buffers (issue 28)
+        "replay_1slot": (lambda: BlockReplay(unsigned(2), 4, 1, 2), "BlockReplay(2 bits, depth=4, slots=1, reps<=3)"),
+        "replay_2slot": (lambda: BlockReplay(unsigned(2), 4, 2, 2), "BlockReplay(2 bits, depth=4, slots=2, reps<=3)"),
     }
 
 

@@ -206,6 +206,14 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
     vc_p = outp / "vector_cycles.json"
     if vc_p.exists():
         summary["vector_cycle_check"] = vector_check(json.loads(vc_p.read_text()))
+    mv_p = outp / "memory_validation.json"
+    if mv_p.exists():
+        mv = json.loads(mv_p.read_text())
+        summary["memory_system_check"] = {
+            "size": mv["size"], "layers": [x[0] for x in mv["layers"]],
+            "bandwidths": sorted({r["bytes_per_cycle"] or 0 for r in mv["rows"]}), "bit_exact": mv["bit_exact"],
+            "bytes_equal": mv["bytes_equal"], "max_abs_error_pct": mv["max_abs_error_pct"],
+            "what": "DeiT-S layers through the Verilated memory system against rtl.perf.memory (0: unlimited port)"}
     sp = outp / "summary.json"
     write_json(sp, summary, "summary", command)
     written.append(str(sp))

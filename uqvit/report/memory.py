@@ -1,9 +1,12 @@
-"""The modelled memory system in ``throughput.md`` and ``summary.json`` (:mod:`rtl.perf.memory`; issue 28).
+"""The memory system in ``throughput.md`` and ``summary.json`` (issue 28).
 
-Per model and array size: bytes per image by kind under the modelled buffers, against the minimum (every
-operand once) and against today's RTL (weights once per row tile, :mod:`rtl.perf.traffic`); utilisation with
-an unlimited port and with each stated memory; the buffers' SRAM per size.  Everything here is modelled: the
-RTL has today's one-row-tile activation buffer only, and the tables say so.
+The buffers are the RTL's (:class:`rtl.mem_system.MemorySystem`: an activation store, a two-slot weight buffer, in
+front of the core and its own one-row-tile activation buffer); a whole image through them is modelled by
+:mod:`rtl.perf.memory` at their sizes (:func:`rtl.mem_system.model_config`), and the model is checked against the
+Verilated memory system on DeiT-S layers (``reports/memory_validation.json``, :mod:`sim.mem_system`).  Per model and
+array size: bytes per image by kind against the minimum (every operand once) and against the core without the
+memory system (weights once per row tile, :mod:`rtl.perf.traffic`); utilisation with an unlimited port and with each
+stated memory; the SRAM per size.
 """
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from .throughput import memories
 MEMORY_SIZES = (16, 32, 64)
 #: DRAM latency charged once per layer (stated assumption: about 100 ns at 1 GHz)
 DRAM_LATENCY = 100
-STATUS = ("modelled by rtl.perf.memory: the RTL does not have these buffers yet (it keeps one row tile of "
-          "activations, and every tile streams its weights); issue 28")
+STATUS = ("the buffers of rtl.mem_system.MemorySystem (in the RTL, bit-exact on Verilator with a bandwidth-limited "
+          "DRAM port); per image modelled by rtl.perf.memory at their sizes, the model checked against the RTL on DeiT-S "
+          "layers at 16x16 (memory_validation.json); no whole image has gone through the memory system's RTL yet")
 
 
 def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
     """``{"ports", "sram_kib", "models": {name: {size: {...}}}}`` for every model of :func:`throughput_data`."""
+    from rtl.mem_system import model_config, sram_kib
     from rtl.perf import memory as mm
     from rtl.perf.traffic import image_traffic
 
@@ -27,16 +32,14 @@ def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
     out = {"status": STATUS, "dram_latency_cycles": DRAM_LATENCY, "dram_bytes_per_cycle": ports,
            "sram_kib": {}, "models": {}}
     for s in sizes:
-        cfg = mm.default_config(s, s)
-        out["sram_kib"][f"{s}x{s}"] = {"activation_buffer": round(cfg.act_bytes / 1024, 1),
-                                       "weight_buffer": round(cfg.weight_bytes / 1024, 1), "total": round(cfg.sram_kib, 1)}
+        out["sram_kib"][f"{s}x{s}"] = sram_kib(s, s)
     for name, d in data.items():
         m = out["models"][name] = {"label": d["label"]}
         for s in sizes:
             img = d["runs"].get((s, 1))
             if img is None:
                 continue
-            cfgs = {k: mm.default_config(s, s, 8, bw, DRAM_LATENCY if bw else 0) for k, bw in ports.items()}
+            cfgs = {k: model_config(s, s, 8, bw, DRAM_LATENCY if bw else 0) for k, bw in ports.items()}
             run = {k: mm.image_memory(img, c) for k, c in cfgs.items()}
             chip = {k: mm.image_memory(img, replace(c, activations_on_chip=True)) for k, c in cfgs.items()}
             free = run["unlimited"]  # the traffic does not depend on the port
@@ -54,6 +57,7 @@ def memory_data(data: dict, timing: dict | None, sizes=MEMORY_SIZES) -> dict:
 
 def per_layer(data: dict, name: str = "deit_small_patch16_224", size: int = 32) -> list[dict]:
     """Bytes by kind per layer of one block-sized pattern (repeated layers merged) under the modelled buffers."""
+    from rtl.mem_system import model_config
     from rtl.perf import memory as mm
     from rtl.perf.cycles import merge_repeats
 
@@ -61,7 +65,7 @@ def per_layer(data: dict, name: str = "deit_small_patch16_224", size: int = 32) 
     img = d["runs"].get((size, 1)) if d else None
     if img is None:
         return []
-    im = mm.image_memory(img, mm.default_config(size, size))
+    im = mm.image_memory(img, model_config(size, size))
     by_layer = {id(lm.layer): lm for lm in im.layers}
     rows = []
     for lc, times in merge_repeats(img):
@@ -89,7 +93,7 @@ def summary_fields(mem: dict) -> dict:
 def per_layer_section(rows: list[dict], label: str, size: int = 32) -> list[str]:
     if not rows:
         return []
-    L = [f"Per layer ({label} at {size}x{size}, modelled buffers; a layer repeated in every block is shown once, "
+    L = [f"Per layer ({label} at {size}x{size}, the memory system's buffers; a layer repeated in every block is shown once, "
          "with how often it runs; bytes per run):", "",
          "| layer | op | runs | row tiles per row block, column tiles per column block | weights KB | activations in KB | "
          "activations out KB | tables KB |", "|---|---|---|---|---|---|---|---|"]
@@ -101,21 +105,25 @@ def per_layer_section(rows: list[dict], label: str, size: int = 32) -> list[str]
 def memory_section(mem: dict) -> list[str]:
     ports = [k for k in mem["dram_bytes_per_cycle"] if k != "unlimited"]
     short = {k: k.split(" (")[0] for k in ports}
-    L = ["## Memory system (modelled, not yet in the RTL)", "",
+    L = ["## Memory system", "",
          f"Status: {mem['status']}.", "",
-         "Buffers (`rtl.perf.memory`): an activation buffer of A's NormQuant lanes that holds as many row tiles as fit, "
-         "and a double-buffered weight buffer of whole column tiles. Order per GEMM: for each row block, for each "
-         "column block, every row tile against every column tile of the block; so A crosses the port once, W once per "
-         "row block, Y once. Minimum: every operand once (A, W, Y, attn·v's restore rows, DeMax's probabilities and "
-         "codes, the tables). 'Today': the RTL's traffic (one row tile of activations kept; weights once per row tile). "
-         f"The port: each GEMM's first column block (when A streams in) and the rest each last the longer of compute "
-         f"and bytes over the bandwidth; an attention group is one such phase; {mem['dram_latency_cycles']} cycles of "
-         "latency per layer. Bandwidths in bytes per core cycle: "
-         + "; ".join(f"{k}: {v}" for k, v in mem["dram_bytes_per_cycle"].items() if v) + ".", "",
-         "| array | activation buffer KiB | weight buffer KiB | on-chip SRAM KiB |", "|---|---|---|---|"]
-    L += [f"| {s} | {v['activation_buffer']:.0f} | {v['weight_buffer']:.0f} | {v['total']:.0f} |"
+         "Buffers (`rtl.mem_system.MemorySystem`): an activation store of A's 16-bit words that holds as many row tiles "
+         "as fit (sized to keep the SRAM within 512 KiB where one row tile of the longest K still fits), and a "
+         "two-slot weight buffer of whole column tiles (one slot fills while the other replays), in front of the core "
+         "and its own one-row-tile buffer of NormQuant lanes. Order per GEMM: for each row block, for each column "
+         "block, every row tile against every column tile of the block; so A crosses the port once, W once per row "
+         "block, Y once. Minimum: every operand once (A, W, Y, attn·v's restore rows, DeMax's probabilities and codes, "
+         "the tables). 'Core alone': the core without the memory system (one row tile of activations kept; weights "
+         "once per row tile). The model of the port (`rtl.perf.memory`): each GEMM's first column block (when A "
+         "streams in) and the rest each last the longer of compute and bytes over the bandwidth; an attention group "
+         f"is one such phase; {mem['dram_latency_cycles']} cycles of latency per layer. Bandwidths in bytes per core "
+         "cycle: " + "; ".join(f"{k}: {v}" for k, v in mem["dram_bytes_per_cycle"].items() if v) + ".", "",
+         "| array | activation store KiB | weight buffer KiB | core's activation buffer KiB | on-chip SRAM KiB |",
+         "|---|---|---|---|---|"]
+    L += [f"| {s} | {v['activation_store']:.0f} | {v['weight_buffer']:.0f} | {v['core_activation_buffer']:.0f} | "
+          f"{v['total']:.0f} |"
           for s, v in mem["sram_kib"].items()]
-    L += ["", "| model | array | MB / image today | MB / image modelled | minimum MB | ratio to minimum | weights / "
+    L += ["", "| model | array | MB / image, core alone | MB / image | minimum MB | ratio to minimum | weights / "
               "activations in / out / tables MB | utilisation, unlimited | " + " | ".join(f"with {short[k]}" for k in ports)
           + " |", "|---|---|---|---|---|---|---|---|" + "---|" * len(ports)]
     for n, m in mem["models"].items():

@@ -302,10 +302,10 @@ def digits_batch_line(d: dict) -> str:
 
 
 def memory_table(s: dict) -> str:
-    """The modelled memory system (``summary.json``'s ``traffic``, ``utilization_dram``, ``sram_kib``)."""
+    """The memory system (``summary.json``'s ``traffic``, ``utilization_dram``, ``sram_kib``)."""
     ms = s["memory_system"]
     ports = [k for k, v in ms["dram_bytes_per_cycle"].items() if v]
-    lines = ["| model | array | on-chip SRAM KiB | MB / image, today's RTL → modelled | ratio to minimum | utilisation, "
+    lines = ["| model | array | on-chip SRAM KiB | MB / image, core alone → with the memory system | ratio to minimum | utilisation, "
              "unlimited port | " + " | ".join(f"with {k.split(' (')[0]} ({ms['dram_bytes_per_cycle'][k]} B/cycle)"
                                               for k in ports) + f" | what-if, activations on chip: MB / image, "
              f"utilisation with {ports[0].split(' (')[0]} |", "|---|---|---|---|---|---|" + "---|" * (len(ports) + 1)]
@@ -319,6 +319,22 @@ def memory_table(s: dict) -> str:
                          f"{t['activations_on_chip']['utilization'][ports[0]]:.3f} |")
     return (f"From [reports/summary.json](reports/summary.json) (`uqvit report`): {ms['status']}; "
             f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
+
+
+def memory_validation_table(d: dict) -> str:
+    """The memory system's RTL against the memory model (``reports/memory_validation.json``)."""
+    lines = ["| layer | M×K×N | row tiles per row block, column tiles per column block | DRAM B/cycle | RTL cycles | "
+             "model cycles | error | bytes by port equal |", "|---|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        lines.append(f"| {r['layer']} | {r['shape']} | {r['blocks'][0]}, {r['blocks'][1]} | "
+                     f"{r['bytes_per_cycle'] or 'unlimited'} | {_n(r['measured'])} | {_n(r['predicted'])} | "
+                     f"{r['error_pct']:+.2f} % | {'yes' if r['bytes_equal'] else 'NO'} |")
+    return (f"From [reports/memory_validation.json](reports/memory_validation.json) "
+            f"(`{d['provenance']['command']}`): DeiT-S layers through the Verilated {d['size']} memory system "
+            f"(activation store {d['act_bytes'] // 1024} KiB, weight buffer {d['weight_bytes'] // 1024} KiB, "
+            f"{d['latency']} cycles of DRAM latency per layer when the port is limited); every output "
+            f"{'bit-exact' if d['bit_exact'] else 'NOT bit-exact'}; largest cycle error "
+            f"{d['max_abs_error_pct']:.2f} %.\n\n" + "\n".join(lines) + "\n")
 
 
 def energy_table(s: dict) -> str:
@@ -416,6 +432,7 @@ GENERATORS = {
     "vector-schedule": lambda r: _vector_schedule(_load(r, "summary.json")),
     "cycle-model": lambda r: cycle_model_table(_load(r, "summary.json")),
     "memory-system": lambda r: memory_table(_load(r, "summary.json")),
+    "memory-validation": lambda r: memory_validation_table(_load(r, "memory_validation.json")),
     "energy": lambda r: energy_table(_load(r, "summary.json")),
     "sweep": lambda r: sweep_table(_load(r, "sweep_deit_small.json")),
     "area": lambda r: area_table(_load(r, "summary.json")),
