@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_readme_tables_match_the_reports():
     text = (ROOT / "README.md").read_text()
     want = {"digits-accuracy", "digits-rtl", "digits-golden", "fpga-timing", "cycle-model", "area", "reference-check", "memory-system", "energy",
+            "memory-validation",
             "detection"}
     assert want <= set(blocks(text))
     assert "fpga-seeds" not in blocks(text) and "timing_seeds" not in text  # the seeds are in fpga-timing now

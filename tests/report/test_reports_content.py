@@ -137,8 +137,9 @@ def _group_scores(r: dict, units) -> dict:
 def test_the_stored_mutation_score_of_the_gemm_core_s_units_is_at_least_0_95_at_every_seed():
     """Issue 25's goal, over the units of the GEMM core (the array, the side units, the core's own logic)."""
     from sim.mutate import plans, vector_plans
+    from sim.mutate_plans import memory_plans
     r = _load("mutation.json")
-    scores = _group_scores(r, [u for u in plans() if u not in vector_plans()])
+    scores = _group_scores(r, [u for u in plans() if u not in vector_plans() and u not in memory_plans()])
     assert min(scores.values()) >= 0.95, scores
     assert r["min_score"] == min(s["score"] for s in r["seeds"].values())
 
@@ -203,3 +204,27 @@ def test_the_vector_units_schedule_is_in_the_summary_with_its_rtl_check():
     assert one["utilization"] < d["utilization_gemm_only"] and best["utilization"] >= d["target"] == 0.90
     assert best["config"]["softmax"] > 1  # one softmax unit cannot keep pace with DeiT-S's attention
     assert s["vector_cycle_check"]["max_abs_error_pct"] == 0 and s["vector_cycle_check"]["shapes"] >= 16
+
+
+def test_the_memory_system_matches_its_model_on_deit_layers():
+    """reports/memory_validation.json (issue 28): DeiT-S layers through the Verilated 16x16 memory system, bit-exact,
+    the bytes by port the model's, the cycles the model's at full rate; through a limited port the large layers
+    within 3 % (the model spreads a phase's bytes evenly, the RTL's port arbitrates beat by beat)."""
+    v = _load("memory_validation.json")
+    assert v["bit_exact"] and v["bytes_equal"] and v["size"] == "16x16"
+    bws = {r["bytes_per_cycle"] for r in v["rows"]}
+    assert None in bws and any(b and abs(b - 17.064) < 1e-6 for b in bws)
+    for r in v["rows"]:
+        if r["bytes_per_cycle"] is None:
+            assert 0 <= r["measured"] - r["predicted"] <= 3, r
+        elif r["layer"] in ("qkv", "fc2"):
+            assert abs(r["error_pct"]) <= 3.0, r
+    # several row blocks (fc2, K = 1536) and several column blocks (qkv) really ran
+    blocks = {r["layer"]: r["blocks"] for r in v["rows"]}
+    assert blocks["fc2"][0] < 13 and blocks["qkv"][1] < 72
+    s = _load("summary.json")
+    assert s["memory_system_check"]["max_abs_error_pct"] == v["max_abs_error_pct"]
+    assert s["sram_kib"]["32x32"]["total"] <= 512
+    assert s["traffic"]["deit_small_patch16_224"]["16x16"]["ratio"] <= 1.5
+    assert s["traffic"]["deit_small_patch16_224"]["32x32"]["ratio"] <= 1.5
+    assert s["area_memory_system"]["16x16"]["uqvit_extra_pct"] < s["area"]["16x16"]["uqvit_extra_pct"]

@@ -38,7 +38,7 @@ def test_regression_has_no_mismatch_and_no_lost_or_duplicated_beat(regression):
 def test_every_unit_bench_ran_transactions(regression):
     b = regression["benches"]
     assert set(b) == {"array", "normquant", "requant", "demax", "core", "core_lanes", "gelu", "residual", "layernorm",
-                      "softmax"}
+                      "softmax", "system", "system_port"}
     assert all(r["transactions"] > 0 and r["cycles"] > 0 for r in b.values())
 
 
@@ -81,6 +81,9 @@ def test_every_functional_coverage_bin_is_hit(regression):
     # the vector units' edges (issue 29): their benches' bins are merged with the core's
     assert {"gelu.edges", "residual.edges", "layernorm.rows", "softmax.rows"} <= set(pts)
     assert pts["softmax.rows"]["masked_keys"] > 0 and pts["layernorm.rows"]["constant_row"] > 0
+    # the memory system (issue 28): its buffers' blocks and the DRAM port's stalls
+    assert set(pts["system.port"]) == {"unlimited", "stalled by the bandwidth", "latency", "random back-pressure"}
+    assert {"several row blocks", "partial last column block", "a full weight slot"} <= set(pts["system.blocks"])
 
 
 def _figures(summary):

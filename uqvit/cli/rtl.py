@@ -55,7 +55,7 @@ def _prove(args) -> int:
 
 
 MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore", "drain", "gelu", "residual", "layernorm",
-                "softmax")
+                "softmax", "replay_1slot", "replay_2slot")
 
 
 def _check_mutate(a) -> None:
@@ -141,6 +141,7 @@ def _verify(args) -> int:
 
     setup_verilator()  # here, not only in the bench processes: a missing or broken Verilator is one error line
 
+    from sim.mem_verify import regression_specs as system_specs
     from sim.vector_units import regression_specs
 
     cluster = None
@@ -149,7 +150,8 @@ def _verify(args) -> int:
 
         cluster, _ = connect(args.cluster)
     s = run_regression(args.transactions, args.seed, args.rows, args.cols, jobs=args.jobs, cluster=cluster,
-                       extra=regression_specs(args.transactions, args.seed))
+                       extra={**regression_specs(args.transactions, args.seed),
+                              **system_specs(args.transactions, args.seed)})
     if cluster is not None:
         s["cluster"] = args.cluster
         cluster.close()

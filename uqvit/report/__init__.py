@@ -27,6 +27,7 @@ from .energy import ENERGY_SIZES, energy_data, write_energy_md
 from .vector import VECTOR_SIZES, vector_check, vector_data
 from .energy import status as energy_status
 from .memory import MEMORY_SIZES, memory_data, memory_section, per_layer, per_layer_section
+from .memory import memory_area
 from .memory import summary_fields as memory_summary
 from .throughput import (BATCHES, CLOCKS_HZ, LARGE, MODELS, SIZES, _json_facts, has_large, plot_roofline, plot_throughput,
                          throughput_data, traffic_data, validation_errors_by_size, write_throughput_md)
@@ -184,6 +185,7 @@ def generate(out="reports", *, resynth=False, remeasure=False, eval_paths=None, 
                                                      "out_bytes_per_cycle", "macs_per_byte")}
                                for n, m in traffic["models"].items()}}
     summary.update(memory_summary(mem))
+    summary["area_memory_system"] = memory_area(summary["area"])
     if energy:
         summary["energy_method"] = energy_status(accesses)
         summary["energy"] = energy

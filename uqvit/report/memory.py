@@ -149,3 +149,66 @@ def memory_section(mem: dict) -> list[str]:
                   f"moves {chip['bytes_per_image'] / 1e6:.1f} MB per image and reaches utilisation "
                   + ", ".join(f"{v:.3f} with {k.split(' (')[0]}" for k, v in chip["utilization"].items()) + "."]
     return L + [""]
+
+
+def memory_area(area: dict) -> dict:
+    """summary.json's ``area_memory_system``: both cores with the same memory system (its two SRAMs priced by
+    :func:`rtl.flows.memory_model.memory_ge`), per size of ``area`` (summary.json's ``area``)."""
+    from rtl.flows.memory_model import memory_ge
+    from rtl.mem_system import MemorySystem
+
+    out = {}
+    for size, a in area.items():
+        if "uqvit_core_ge" not in a or "baseline_core_ge" not in a:
+            continue
+        R, C = (int(x) for x in size.split("x"))
+        ms = MemorySystem(R, C, 8)
+        store = memory_ge(ms._xstore.i.payload.data.shape().size, ms.act_depth)[1]
+        wbuf = memory_ge(ms._wbuf.i.payload.data.shape().size, 2 * ms.weight_k)[1]
+        mem = store + wbuf
+        uq, i8 = a["uqvit_core_ge"] + mem, a["baseline_core_ge"] + mem
+        out[size] = {"activation_store_ge": store, "weight_buffer_ge": wbuf, "uqvit_with_memory_ge": round(uq, 1),
+                     "int8_with_memory_ge": round(i8, 1), "uqvit_extra_pct": round(100 * (uq - i8) / i8, 2),
+                     "note": "SRAM of the activation store and the weight buffer; the two buffers' control logic "
+                             "(counters, a 3-entry read-ahead FIFO each) is not synthesized"}
+    return out
+
+
+def _int(v) -> str:
+    return f"{v:,.0f}".replace(",", " ")
+
+
+def memory_table(s: dict) -> str:
+    """The memory system (``summary.json``'s ``traffic``, ``utilization_dram``, ``sram_kib``)."""
+    ms = s["memory_system"]
+    ports = [k for k, v in ms["dram_bytes_per_cycle"].items() if v]
+    lines = ["| model | array | on-chip SRAM KiB | MB / image, core alone → with the memory system | ratio to minimum | utilisation, "
+             "unlimited port | " + " | ".join(f"with {k.split(' (')[0]} ({ms['dram_bytes_per_cycle'][k]} B/cycle)"
+                                              for k in ports) + f" | what-if, activations on chip: MB / image, "
+             f"utilisation with {ports[0].split(' (')[0]} |", "|---|---|---|---|---|---|" + "---|" * (len(ports) + 1)]
+    for name in ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224"):
+        for size, t in s["traffic"].get(name, {}).items():
+            u = s["utilization_dram"][name][size]
+            lines.append(f"| {name} | {size} | {s['sram_kib'][size]['total']:.0f} | {t['today_bytes_per_image'] / 1e6:.1f} → "
+                         f"{t['bytes_per_image'] / 1e6:.1f} | {t['ratio']:.3f} | {u['unlimited']:.3f} | "
+                         + " | ".join(f"{u[k]:.3f}" for k in ports)
+                         + f" | {t['activations_on_chip']['bytes_per_image'] / 1e6:.1f}, "
+                         f"{t['activations_on_chip']['utilization'][ports[0]]:.3f} |")
+    return (f"From [reports/summary.json](reports/summary.json) (`uqvit report`): {ms['status']}; "
+            f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
+
+
+def memory_validation_table(d: dict) -> str:
+    """The memory system's RTL against the memory model (``reports/memory_validation.json``)."""
+    lines = ["| layer | M×K×N | row tiles per row block, column tiles per column block | DRAM B/cycle | RTL cycles | "
+             "model cycles | error | bytes by port equal |", "|---|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        lines.append(f"| {r['layer']} | {r['shape']} | {r['blocks'][0]}, {r['blocks'][1]} | "
+                     f"{r['bytes_per_cycle'] or 'unlimited'} | {_int(r['measured'])} | {_int(r['predicted'])} | "
+                     f"{r['error_pct']:+.2f} % | {'yes' if r['bytes_equal'] else 'NO'} |")
+    return (f"From [reports/memory_validation.json](reports/memory_validation.json) "
+            f"(`{d['provenance']['command']}`): DeiT-S layers through the Verilated {d['size']} memory system "
+            f"(activation store {d['act_bytes'] // 1024} KiB, weight buffer {d['weight_bytes'] // 1024} KiB, "
+            f"{d['latency']} cycles of DRAM latency per layer when the port is limited); every output "
+            f"{'bit-exact' if d['bit_exact'] else 'NOT bit-exact'}; largest cycle error "
+            f"{d['max_abs_error_pct']:.2f} %.\n\n" + "\n".join(lines) + "\n")

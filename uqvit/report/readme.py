@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from .memory import memory_table, memory_validation_table
 from ..quant.methods import deviation
 
 BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.S)
@@ -171,8 +172,13 @@ def area_table(s: dict) -> str:
             if "baseline_core_ge" in a else ["-"] * 4
         lines.append(f"| {k} | {' | '.join(cmp)} | {_n(a['array_ge'])} | {_n(a['demax_ge'])} | "
                      f"{_n(a['normquant_ge'])} | {_n(a['requant_ge'])} |")
+    ms = s.get("area_memory_system") or {}
+    with_mem = ("\n\nWith the memory system (issue 28: the same activation store and weight buffer in front of both "
+                "cores, their SRAM at the same density; the buffers' control logic not synthesized), UQ-ViT's extra "
+                "area is " + ", ".join(f"{v['uqvit_extra_pct']:.1f} % at {k}" for k, v in ms.items()) + ".\n") if ms else "\n"
     return (f"From [reports/summary.json](reports/summary.json) ({s['area_method']}; the method, the memory model "
-            "and what would bring the extra cost down in [reports/area.md](reports/area.md)).\n\n" + "\n".join(lines) + "\n")
+            "and what would bring the extra cost down in [reports/area.md](reports/area.md)).\n\n" + "\n".join(lines)
+            + with_mem)
 
 
 CASES = {"digits": "digits ViT (shipped weights)", "swin-random": "random 2-stage Swin, random images"}
@@ -299,42 +305,6 @@ def digits_batch_line(d: dict) -> str:
             f"{100 * s['min_util_big_gemms']:.1f} % minimum MAC utilisation on the GEMMs with K, N >= 4x the array, "
             f"NormQuant / DeMax stall cycles {s['normquant_stall_cycles']} / {s['demax_stall_cycles']}; "
             f"{im['wall_s']:.1f} s wall through the fast harness.\n")
-
-
-def memory_table(s: dict) -> str:
-    """The memory system (``summary.json``'s ``traffic``, ``utilization_dram``, ``sram_kib``)."""
-    ms = s["memory_system"]
-    ports = [k for k, v in ms["dram_bytes_per_cycle"].items() if v]
-    lines = ["| model | array | on-chip SRAM KiB | MB / image, core alone → with the memory system | ratio to minimum | utilisation, "
-             "unlimited port | " + " | ".join(f"with {k.split(' (')[0]} ({ms['dram_bytes_per_cycle'][k]} B/cycle)"
-                                              for k in ports) + f" | what-if, activations on chip: MB / image, "
-             f"utilisation with {ports[0].split(' (')[0]} |", "|---|---|---|---|---|---|" + "---|" * (len(ports) + 1)]
-    for name in ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224"):
-        for size, t in s["traffic"].get(name, {}).items():
-            u = s["utilization_dram"][name][size]
-            lines.append(f"| {name} | {size} | {s['sram_kib'][size]['total']:.0f} | {t['today_bytes_per_image'] / 1e6:.1f} → "
-                         f"{t['bytes_per_image'] / 1e6:.1f} | {t['ratio']:.3f} | {u['unlimited']:.3f} | "
-                         + " | ".join(f"{u[k]:.3f}" for k in ports)
-                         + f" | {t['activations_on_chip']['bytes_per_image'] / 1e6:.1f}, "
-                         f"{t['activations_on_chip']['utilization'][ports[0]]:.3f} |")
-    return (f"From [reports/summary.json](reports/summary.json) (`uqvit report`): {ms['status']}; "
-            f"{ms['dram_latency_cycles']} cycles of DRAM latency per layer.\n\n" + "\n".join(lines) + "\n")
-
-
-def memory_validation_table(d: dict) -> str:
-    """The memory system's RTL against the memory model (``reports/memory_validation.json``)."""
-    lines = ["| layer | M×K×N | row tiles per row block, column tiles per column block | DRAM B/cycle | RTL cycles | "
-             "model cycles | error | bytes by port equal |", "|---|---|---|---|---|---|---|---|"]
-    for r in d["rows"]:
-        lines.append(f"| {r['layer']} | {r['shape']} | {r['blocks'][0]}, {r['blocks'][1]} | "
-                     f"{r['bytes_per_cycle'] or 'unlimited'} | {_n(r['measured'])} | {_n(r['predicted'])} | "
-                     f"{r['error_pct']:+.2f} % | {'yes' if r['bytes_equal'] else 'NO'} |")
-    return (f"From [reports/memory_validation.json](reports/memory_validation.json) "
-            f"(`{d['provenance']['command']}`): DeiT-S layers through the Verilated {d['size']} memory system "
-            f"(activation store {d['act_bytes'] // 1024} KiB, weight buffer {d['weight_bytes'] // 1024} KiB, "
-            f"{d['latency']} cycles of DRAM latency per layer when the port is limited); every output "
-            f"{'bit-exact' if d['bit_exact'] else 'NOT bit-exact'}; largest cycle error "
-            f"{d['max_abs_error_pct']:.2f} %.\n\n" + "\n".join(lines) + "\n")
 
 
 def energy_table(s: dict) -> str:
