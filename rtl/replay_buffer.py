@@ -31,7 +31,7 @@ class BlockReplay(wiring.Component):
         times; ``pass_`` counts the passes from 0, ``pass_last`` marks a pass's final entry, ``last_pass`` every beat
         of the final pass, ``last`` the block's final beat.
     err_len : sticky: a block had more than ``depth // slots`` entries (its tail overwrote its last entry).
-    busy : an entry taken on ``i`` has passes still to leave ``o``.
+    busy : a block has begun entering ``i`` and not all its passes have left ``o``.
 
     Micro-architecture and timing contract
     --------------------------------------

@@ -85,10 +85,12 @@ def _cell(cmd: str) -> str:
     return m.group(1) if m else ""
 
 
-def list_mutations(component, keep: Callable[[str], bool], n: int, seed: int, workdir: Path) -> list[str]:
-    """``n`` mutate commands (``mutate -mode ...``) of the cells ``keep`` selects, sampled with ``seed``."""
+def list_mutations(component, keep: Callable[[str], bool], n: int, seed: int, workdir: Path,
+                   list_n: int = LIST_N) -> list[str]:
+    """``n`` mutate commands (``mutate -mode ...``) of the cells ``keep`` selects, sampled with ``seed`` from
+    ``list_n`` listed ones (no more than the design has: yosys' ``mutate -list`` loops when asked for more)."""
     (workdir / "design.il").write_text(rtlil.convert(component, name="top", emit_src=True))
-    _yosys(f"{PREP}; mutate -list {LIST_N} -seed {seed} -o list.ys", workdir)
+    _yosys(f"{PREP}; mutate -list {list_n} -seed {seed} -o list.ys", workdir)
     cands = [ln.strip() for ln in (workdir / "list.ys").read_text().splitlines() if ln.startswith("mutate ")]
     cands = sorted(set(c for c in cands if keep(_cell(c))))
     if not cands:
@@ -212,7 +214,7 @@ def _prepare(unit: str, seed: int, sample: int, wd: Path, bench_seed: int = 1) -
     comp = plan.design()
     layout_only(comp)
     wd.mkdir(parents=True)
-    muts = list_mutations(comp, plan.cells, sample, seed, wd)
+    muts = list_mutations(comp, plan.cells, sample, seed, wd, plan.list_n)
     text = mutant_netlist(muts, wd)
     _, bdir = runner.build(f"{plan.key}_s{seed}_n{len(muts)}_{unit}", None, "top", text, MUTANT_ARGS)
     return _Unit(unit, muts, (str(bdir), plan.bench, {**plan.job, "seed": bench_seed}), wd, t0)

@@ -13,6 +13,7 @@ class UnitPlan:
     bench: str
     job: dict
     cells: Callable[[str], bool]  # which flattened cells belong to the unit
+    list_n: int = 3000  # candidates listed before the filter and the sample (at most what the design has)
 
 
 #: the core is mutated at small table sizes (the same logic, narrower counters and addresses): its bench
@@ -116,7 +117,8 @@ def memory_plans() -> dict[str, UnitPlan]:
     from rtl.replay_buffer import BlockReplay
 
     def plan(slots):
+        # (a small design: some 2 000 candidates, so 1 000 are listed)
         return UnitPlan(lambda: BlockReplay(unsigned(8), 16, slots, 2), f"mut_replay{slots}", "replay_tb",
-                        {"depth": 16, "slots": slots, "reps_bits": 2, "blocks": 40}, lambda c: True)
+                        {"depth": 16, "slots": slots, "reps_bits": 2, "blocks": 40}, lambda c: True, 1000)
 
     return {"replay_1slot": plan(1), "replay_2slot": plan(2)}
