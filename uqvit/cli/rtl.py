@@ -55,7 +55,7 @@ def _prove(args) -> int:
 
 
 MUTATE_UNITS = ("core", "array", "normquant", "requant", "demax", "restore", "drain", "gelu", "residual", "layernorm",
-                "softmax", "replay_1slot", "replay_2slot")
+                "softmax")
 
 
 def _check_mutate(a) -> None:
