@@ -8,8 +8,9 @@ from ..provenance import provenance
 
 ENERGY_MODELS = ("deit_small_patch16_224", "swin_tiny_patch4_window7_224", "vit_base_patch16_224")
 ENERGY_SIZES = (16, 32)
-STATUS = ("modelled: access counts of the cycle model and the modelled memory system (rtl.perf.memory; its buffers "
-          "are not yet in the RTL, issue 28), per-operation energies at 45 nm from rtl/perf/energy_45nm.json")
+STATUS = ("modelled: access counts of the cycle model and rtl.perf.memory's default buffers (an activation buffer of "
+          "NormQuant lanes; the RTL's memory system, rtl/mem_system.py, keeps 16-bit words in its store and is not yet "
+          "in this model), per-operation energies at 45 nm from rtl/perf/energy_45nm.json")
 
 
 def status(accesses: dict | None) -> str:
