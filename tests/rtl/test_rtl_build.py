@@ -108,3 +108,18 @@ def test_drain_lanes_must_divide_cols(tmp_path, lanes, msg):
 def test_cli_build_with_explicit_lanes_lints_clean(tmp_path):
     assert main(["rtl", "build", "--rows", "6", "--cols", "6", "--lanes", "2", "--out", str(tmp_path)]) == 0
     assert lint(tmp_path / "uqvit_core_r6c6b8.v") == []
+
+
+def test_cli_builds_the_memory_system_and_it_lints_clean(tmp_path, capsys):
+    assert main(["rtl", "build", "--rows", "4", "--cols", "4", "--memory-system", "--act-kib", "32",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "activation store 32 KiB (4096 k-steps of 4 words)" in out and "verilator lint: clean" in out
+    text = (tmp_path / "uqvit_core_r4c4b8_mem.v").read_text()
+    assert "module uqvit_core_r4c4b8_mem" in text and "mem_status" in text
+
+
+def test_cli_act_kib_needs_the_memory_system(capsys):
+    assert main(["rtl", "build", "--act-kib", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--act-kib" in err and "--memory-system" in err

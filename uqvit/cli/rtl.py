@@ -19,6 +19,13 @@ def _check_build(a) -> None:
             check_drain_lanes(a.cols, a.lanes)
         except RTLParameterError as e:
             raise checks.ArgumentError("--lanes", str(e)) from None
+    if a.act_kib is not None and not a.memory_system:
+        raise checks.ArgumentError("--act-kib", "sizes the memory system's activation store: add --memory-system")
+    if a.memory_system and a.act_kib is not None:
+        from rtl.mem_system import act_entries
+
+        if act_entries(a.rows, a.act_kib * 1024) < 2:
+            raise checks.ArgumentError("--act-kib", f"{a.act_kib} KiB holds under two k-steps of {a.rows} words")
     checks.output_dir(a.out, "--out")
 
 
@@ -122,7 +129,10 @@ def _build(args) -> int:
     from rtl.build import build_verilog
     from sim.lint import lint
 
-    path = build_verilog(args.rows, args.cols, args.bits, args.out, lanes=args.lanes)
+    if args.memory_system:
+        path = _build_memory_system(args)
+    else:
+        path = build_verilog(args.rows, args.cols, args.bits, args.out, lanes=args.lanes)
     print(f"wrote {path}")
     if args.lint:
         warnings = lint(path)
@@ -133,6 +143,27 @@ def _build(args) -> int:
             return 1
         print("verilator lint: clean (waivers: see rtl/build.py LINT_WAIVERS)")
     return 0
+
+
+def _build_memory_system(args):
+    """The core behind its memory system (:class:`rtl.mem_system.MemorySystem`), as ``<core name>_mem.v``."""
+    from pathlib import Path
+
+    from rtl.build import core_name, to_verilog
+    from rtl.core import DEFAULT_MAX_K, DEFAULT_MAX_N, check_core_params
+    from rtl.mem_system import DEFAULT_WEIGHT_K, MemorySystem
+
+    check_core_params(args.rows, args.cols, args.bits, DEFAULT_MAX_K, DEFAULT_MAX_N, args.lanes)
+    ms = MemorySystem(args.rows, args.cols, args.bits, act_bytes=None if args.act_kib is None else args.act_kib * 1024,
+                      weight_k=DEFAULT_WEIGHT_K, lanes=args.lanes)
+    name = core_name(args.rows, args.cols, args.bits) + "_mem"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.v"
+    path.write_text(to_verilog(ms, name))
+    print(f"memory system: activation store {ms.act_bytes / 1024:.0f} KiB ({ms.act_depth} k-steps of {args.rows} "
+          f"words), weight buffer {ms.weight_bytes / 1024:.0f} KiB (two slots of {ms.weight_k} k-steps)")
+    return path
 
 
 def _verify(args) -> int:
@@ -184,6 +215,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="requant/restore drain lanes, a divisor of --cols (default: rtl.common.default_drain_lanes)")
     b.add_argument("--out", default="build/rtl")
     b.add_argument("--no-lint", dest="lint", action="store_false", help="skip the Verilator lint check")
+    b.add_argument("--memory-system", action="store_true",
+                   help="the core behind its activation store and weight buffer (rtl.mem_system, issue 28)")
+    b.add_argument("--act-kib", type=checks.int_in(1), default=None,
+                   help="with --memory-system: the activation store's size (default: the largest that keeps the "
+                        "SRAM within 512 KiB, rtl.mem_system.default_act_bytes)")
     b.set_defaults(func=_build, validate=_check_build)
     v = sub.add_parser("verify", help="randomised cocotb/Verilator regression against the contract")
     v.add_argument("--transactions", type=checks.int_in(1), default=10000)
